@@ -1,0 +1,9 @@
+//! The Celluler cell stack, sans-IO and deterministic: no threads, no wall
+//! clock, no OS randomness, no hash-ordered iteration on any path whose order
+//! can reach an output. See ARCHITECTURE.md for the map.
+
+pub mod codec;
+pub mod identity;
+pub mod node;
+pub mod rng;
+pub mod time;

@@ -1,0 +1,1 @@
+//! Metrics, CSV, plots and reports, folded from recorded simulation events.

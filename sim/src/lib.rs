@@ -1,0 +1,1 @@
+//! The world cells live in: a deterministic discrete-event simulator.
