@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 mod cli;
 
 #[derive(Parser)]
-#[command(name = "celluler", version, about = "Deterministic network simulator and test harness for the Celluler cell network")]
+#[command(
+    name = "celluler",
+    version,
+    about = "Deterministic network simulator and test harness for the Celluler cell network"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

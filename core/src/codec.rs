@@ -8,15 +8,27 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     #[error("truncated: {field} needs {needed} more bytes at offset {offset}, {available} left")]
-    Truncated { field: &'static str, offset: usize, needed: usize, available: usize },
+    Truncated {
+        field: &'static str,
+        offset: usize,
+        needed: usize,
+        available: usize,
+    },
     #[error("{field} is {length} long, the limit is {limit}")]
-    TooLong { field: &'static str, length: u64, limit: u64 },
+    TooLong {
+        field: &'static str,
+        length: u64,
+        limit: u64,
+    },
     #[error("unknown {field} tag {tag}")]
     UnknownTag { field: &'static str, tag: u8 },
     #[error("{count} trailing bytes after the end of the value")]
     TrailingBytes { count: usize },
     #[error("invalid {field}: {reason}")]
-    Invalid { field: &'static str, reason: &'static str },
+    Invalid {
+        field: &'static str,
+        reason: &'static str,
+    },
 }
 
 /// Appends canonical encodings to a byte vector.
@@ -31,7 +43,9 @@ impl Writer {
     }
 
     pub fn with_capacity(capacity: usize) -> Self {
-        Writer { bytes: Vec::with_capacity(capacity) }
+        Writer {
+            bytes: Vec::with_capacity(capacity),
+        }
     }
 
     pub fn u8(&mut self, value: u8) -> &mut Self {
@@ -122,7 +136,12 @@ impl<'a> Reader<'a> {
     pub fn take(&mut self, field: &'static str, count: usize) -> Result<&'a [u8], DecodeError> {
         let available = self.remaining();
         if count > available {
-            return Err(DecodeError::Truncated { field, offset: self.offset, needed: count, available });
+            return Err(DecodeError::Truncated {
+                field,
+                offset: self.offset,
+                needed: count,
+                available,
+            });
         }
         let slice = &self.bytes[self.offset..self.offset + count];
         self.offset += count;
@@ -161,7 +180,10 @@ impl<'a> Reader<'a> {
         match self.u8(field)? {
             0 => Ok(false),
             1 => Ok(true),
-            _ => Err(DecodeError::Invalid { field, reason: "a boolean is 0 or 1" }),
+            _ => Err(DecodeError::Invalid {
+                field,
+                reason: "a boolean is 0 or 1",
+            }),
         }
     }
 
@@ -170,21 +192,32 @@ impl<'a> Reader<'a> {
     pub fn bytes(&mut self, field: &'static str, limit: usize) -> Result<&'a [u8], DecodeError> {
         let length = self.u32(field)?;
         if length as usize > limit {
-            return Err(DecodeError::TooLong { field, length: u64::from(length), limit: limit as u64 });
+            return Err(DecodeError::TooLong {
+                field,
+                length: u64::from(length),
+                limit: limit as u64,
+            });
         }
         self.take(field, length as usize)
     }
 
     pub fn str(&mut self, field: &'static str, limit: usize) -> Result<&'a str, DecodeError> {
         let bytes = self.bytes(field, limit)?;
-        std::str::from_utf8(bytes).map_err(|_| DecodeError::Invalid { field, reason: "not UTF-8" })
+        std::str::from_utf8(bytes).map_err(|_| DecodeError::Invalid {
+            field,
+            reason: "not UTF-8",
+        })
     }
 
     /// A `u32` element count of at most `limit`.
     pub fn count(&mut self, field: &'static str, limit: usize) -> Result<usize, DecodeError> {
         let count = self.u32(field)?;
         if count as usize > limit {
-            return Err(DecodeError::TooLong { field, length: u64::from(count), limit: limit as u64 });
+            return Err(DecodeError::TooLong {
+                field,
+                length: u64::from(count),
+                limit: limit as u64,
+            });
         }
         Ok(count as usize)
     }
@@ -207,7 +240,12 @@ mod tests {
         let mut writer = Writer::new();
         writer.u8(1).u16(0x0203).u32(4).u64(5).bool(true).str("hi");
         let bytes = writer.finish();
-        assert_eq!(bytes, [1, 3, 2, 4, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0, b'h', b'i']);
+        assert_eq!(
+            bytes,
+            [
+                1, 3, 2, 4, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0, b'h', b'i'
+            ]
+        );
         let mut reader = Reader::new(&bytes);
         assert_eq!(reader.u8("a").unwrap(), 1);
         assert_eq!(reader.u16("b").unwrap(), 0x0203);
@@ -220,13 +258,32 @@ mod tests {
 
     #[test]
     fn malformed_input_is_a_typed_error() {
-        assert!(matches!(Reader::new(&[1, 2]).u32("x"), Err(DecodeError::Truncated { needed: 4, available: 2, .. })));
-        assert!(matches!(Reader::new(&[2]).bool("x"), Err(DecodeError::Invalid { .. })));
+        assert!(matches!(
+            Reader::new(&[1, 2]).u32("x"),
+            Err(DecodeError::Truncated {
+                needed: 4,
+                available: 2,
+                ..
+            })
+        ));
+        assert!(matches!(
+            Reader::new(&[2]).bool("x"),
+            Err(DecodeError::Invalid { .. })
+        ));
         let huge = [0xff, 0xff, 0xff, 0xff];
-        assert!(matches!(Reader::new(&huge).bytes("x", 10), Err(DecodeError::TooLong { .. })));
-        assert!(matches!(Reader::new(&[3, 0, 0, 0, 0xff, 0xfe, 0xfd]).str("x", 10), Err(DecodeError::Invalid { .. })));
+        assert!(matches!(
+            Reader::new(&huge).bytes("x", 10),
+            Err(DecodeError::TooLong { .. })
+        ));
+        assert!(matches!(
+            Reader::new(&[3, 0, 0, 0, 0xff, 0xfe, 0xfd]).str("x", 10),
+            Err(DecodeError::Invalid { .. })
+        ));
         let mut reader = Reader::new(&[1, 2]);
         reader.u8("x").unwrap();
-        assert_eq!(reader.finish(), Err(DecodeError::TrailingBytes { count: 1 }));
+        assert_eq!(
+            reader.finish(),
+            Err(DecodeError::TrailingBytes { count: 1 })
+        );
     }
 }

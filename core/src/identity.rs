@@ -49,7 +49,10 @@ impl CellKeys {
     /// Keys derived from a human-readable name (used by hand-written DAG files
     /// and tests, so their signatures are reproducible).
     pub fn from_name(name: &str) -> Self {
-        Self::from_seed(blake3::derive_key("celluler 2026-11 named identity seed", name.as_bytes()))
+        Self::from_seed(blake3::derive_key(
+            "celluler 2026-11 named identity seed",
+            name.as_bytes(),
+        ))
     }
 
     pub fn public(&self) -> &PublicKey {
@@ -138,7 +141,8 @@ pub fn verify_batch(
         return Err(SignatureError::BatchShape);
     }
     let keys: Vec<VerifyingKey> = keys.iter().map(|k| k.0).collect();
-    ed25519_dalek::verify_batch(messages, signatures, &keys).map_err(|_| SignatureError::BadSignature)
+    ed25519_dalek::verify_batch(messages, signatures, &keys)
+        .map_err(|_| SignatureError::BadSignature)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -195,14 +199,22 @@ impl FromStr for CellId {
         let expected = CELL_ID_LEN * 2;
         let count = text.chars().count();
         if count != expected {
-            return Err(CellIdParseError::WrongLength { expected, actual: count });
+            return Err(CellIdParseError::WrongLength {
+                expected,
+                actual: count,
+            });
         }
         let mut bytes = [0u8; CELL_ID_LEN];
         for (position, found) in text.chars().enumerate() {
             let nibble = found
                 .to_digit(16)
-                .ok_or(CellIdParseError::NotHex { position, found })? as u8;
-            bytes[position / 2] |= if position % 2 == 0 { nibble << 4 } else { nibble };
+                .ok_or(CellIdParseError::NotHex { position, found })?
+                as u8;
+            bytes[position / 2] |= if position % 2 == 0 {
+                nibble << 4
+            } else {
+                nibble
+            };
         }
         Ok(CellId(bytes))
     }
@@ -226,9 +238,10 @@ mod tests {
     #[test]
     fn rfc8032_test_vector_1() {
         // RFC 8032 section 7.1, TEST 1: empty message.
-        let seed: [u8; 32] = parse_hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
-            .try_into()
-            .unwrap();
+        let seed: [u8; 32] =
+            parse_hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+                .try_into()
+                .unwrap();
         let keys = CellKeys::from_seed(seed);
         assert_eq!(
             hex(keys.public().as_bytes()),
@@ -241,7 +254,10 @@ mod tests {
              5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
         );
         keys.public().verify(b"", &signature).unwrap();
-        assert_eq!(keys.public().verify(b"x", &signature), Err(SignatureError::BadSignature));
+        assert_eq!(
+            keys.public().verify(b"x", &signature),
+            Err(SignatureError::BadSignature)
+        );
     }
 
     #[test]
@@ -270,16 +286,25 @@ mod tests {
     fn cell_id_parse_errors_are_clear() {
         assert_eq!(
             "abc".parse::<CellId>(),
-            Err(CellIdParseError::WrongLength { expected: 64, actual: 3 })
+            Err(CellIdParseError::WrongLength {
+                expected: 64,
+                actual: 3
+            })
         );
         let mut bad = "0".repeat(63);
         bad.push('g');
         assert_eq!(
             bad.parse::<CellId>(),
-            Err(CellIdParseError::NotHex { position: 63, found: 'g' })
+            Err(CellIdParseError::NotHex {
+                position: 63,
+                found: 'g'
+            })
         );
         let unicode = "é".repeat(64);
-        assert!(matches!(unicode.parse::<CellId>(), Err(CellIdParseError::NotHex { position: 0, .. })));
+        assert!(matches!(
+            unicode.parse::<CellId>(),
+            Err(CellIdParseError::NotHex { position: 0, .. })
+        ));
     }
 
     fn parse_hex(text: &str) -> Vec<u8> {

@@ -4,6 +4,7 @@
 
 pub mod codec;
 pub mod identity;
+pub mod journal;
 pub mod node;
 pub mod rng;
 pub mod time;

@@ -47,15 +47,27 @@ pub enum Input<M> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output<M, O> {
     /// Send to one peer (which the network may delay, drop or duplicate).
-    Send { to: CellIndex, message: M },
+    Send {
+        to: CellIndex,
+        message: M,
+    },
     /// Send to every current neighbour in the topology.
-    Broadcast { message: M },
+    Broadcast {
+        message: M,
+    },
     /// Fire `Input::Timer(timer)` after `after_ns` of the node's local clock.
-    SetTimer { timer: TimerId, after_ns: TimeNs },
-    CancelTimer { timer: TimerId },
+    SetTimer {
+        timer: TimerId,
+        after_ns: TimeNs,
+    },
+    CancelTimer {
+        timer: TimerId,
+    },
     /// Virtual CPU time this input cost (signature checks, hashing...): the
     /// node's later outputs and inputs are delayed by it.
-    ChargeCpu { ns: TimeNs },
+    ChargeCpu {
+        ns: TimeNs,
+    },
     /// A typed record for metrics and reports. Protocol code never prints.
     Observe(O),
 }
@@ -127,7 +139,11 @@ pub trait Node: Sized {
     /// What survives a crash (the journals' storage, the keys).
     type Durable;
 
-    fn handle(&mut self, input: Input<Self::Message>, ctx: &mut Context<'_, Self::Message, Self::Observation>);
+    fn handle(
+        &mut self,
+        input: Input<Self::Message>,
+        ctx: &mut Context<'_, Self::Message, Self::Observation>,
+    );
 
     /// Crash: consume the node, keep only what it had made durable. Volatile
     /// state is dropped by construction, not by convention.

@@ -69,7 +69,9 @@ impl Probability {
             return None;
         }
         // Multiplication by a power of two and rounding are exact IEEE operations.
-        Some(Probability { per_2_32: (p * 4_294_967_296.0).round() as u64 })
+        Some(Probability {
+            per_2_32: (p * 4_294_967_296.0).round() as u64,
+        })
     }
 
     pub fn is_never(self) -> bool {

@@ -1,6 +1,6 @@
 //! `celluler identity --seed S --cell I`
 
-use celluler_core::identity::{hex, CellKeys};
+use celluler_core::identity::{CellKeys, hex};
 
 use super::Outcome;
 

@@ -6,6 +6,10 @@ use std::process::ExitCode;
 pub mod identity;
 
 /// How a command ended.
+#[allow(
+    dead_code,
+    reason = "CheckFailed and BadInput serve the run, validate and dag commands"
+)]
 #[derive(Debug)]
 pub enum Outcome {
     Success,

@@ -1,0 +1,3 @@
+//! Hypercore-style signed append-only journals.
+
+pub mod head;
