@@ -21,12 +21,22 @@ struct Cli {
 enum Command {
     /// Print the identity (cell id and public key) a scenario seed gives a cell.
     Identity(cli::identity::Args),
+    /// Replay a hashgraph DAG file and print rounds, fame and consensus order.
+    Dag(cli::dag::Args),
+    /// Check a scenario file without running it.
+    Validate(cli::validate::Args),
+    /// Measure the speed of one part of the system.
+    #[command(subcommand)]
+    Bench(cli::bench::BenchCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Identity(args) => cli::identity::run(args),
+        Command::Dag(args) => cli::dag::run(args),
+        Command::Validate(args) => cli::validate::run(args),
+        Command::Bench(command) => cli::bench::run(command),
     };
     outcome.exit_code()
 }

@@ -3,7 +3,10 @@
 
 use std::process::ExitCode;
 
+pub mod bench;
+pub mod dag;
 pub mod identity;
+pub mod validate;
 
 /// How a command ended.
 #[allow(
