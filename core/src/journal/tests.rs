@@ -507,3 +507,43 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn audit_finds_tampered_storage() {
+    let (journal, _) = build(&[6], 4);
+    let mut storage = journal.into_storage();
+    // A leaf that no longer hashes its block, below the peaks `open` checks.
+    let mut leaf = storage.node(2).unwrap().unwrap();
+    leaf.hash[0] ^= 1;
+    storage.put_node(leaf).unwrap();
+    let key = *CellKeys::from_name("builder").public();
+    let reopened = Journal::open(storage, key, JournalTag::named("state")).unwrap();
+    assert!(matches!(
+        reopened.audit(),
+        Err(JournalError::CorruptHead { .. })
+    ));
+    // A tampered peak is caught on open already.
+    let (journal, _) = build(&[6], 4);
+    let mut storage = journal.into_storage();
+    let mut peak = storage.node(3).unwrap().unwrap();
+    peak.size += 1;
+    storage.put_node(peak).unwrap();
+    assert!(matches!(
+        Journal::open(storage, key, JournalTag::named("state")),
+        Err(JournalError::CorruptHead { .. })
+    ));
+}
+
+#[test]
+fn memory_per_block_stays_linear() {
+    let mut journal = writer("memory", "message");
+    let block = [9u8; 200];
+    for _ in 0..1000 {
+        journal.append(&block).unwrap();
+    }
+    // Per block: its bytes, its end offset, two node slots, one signed head;
+    // vectors grow by doubling, so at most twice that.
+    let per_block = 200 + 8 + 2 * 48 + size_of::<SignedHead>();
+    let heap = journal.storage().heap_bytes();
+    assert!(heap <= 2 * 1000 * per_block, "{heap} bytes for 1000 blocks");
+}
