@@ -171,9 +171,9 @@ impl Storage for MemoryStorage {
         };
         self.block_ends.truncate(kept);
         self.data.truncate(data_end as usize);
-        // Nodes with any block at or past `length` are stale. Their indexes
-        // are all >= the first stale leaf's left neighbourhood, so clear from
-        // the leftmost possibly-stale index on.
+        // Nodes over any block at or past `length` are stale: every index from
+        // the first stale leaf on, plus the ancestors below it whose span
+        // reaches past it (they are recomputed when blocks come back).
         let first_stale_leaf = 2 * kept;
         self.nodes.truncate(first_stale_leaf);
         for (index, slot) in self.nodes.iter_mut().enumerate() {
