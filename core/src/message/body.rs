@@ -114,22 +114,34 @@ pub enum Auth {
         /// cannot be replayed to another challenger or for another challenge.
         challenge_hash: [u8; 32],
     },
-    /// A statement, recorded in the attester's identity journal, that the
-    /// attester authenticated `subject_key` at the identity head given.
-    Attestation {
-        /// The subject's public key; the subject's CellId is its blake3 hash.
-        subject_key: PublicKey,
-        /// The subject's identity head the attester verified; signed by the
-        /// subject, so a third party can check it without asking the subject.
-        subject_identity_head: SignedHead,
-        /// blake3 of the subject's `Response` message that proved possession
-        /// of `subject_key`, so the attestation points at its evidence.
-        evidence_hash: [u8; 32],
-        /// Trust in the subject, in thousandths (0..=[`TRUST_PERMILLE_MAX`]).
-        trust_permille: u16,
-        /// Free text, at most [`ATTESTATION_STATEMENT_LEN_MAX`] bytes.
-        statement: String,
-    },
+    /// A statement, recorded in the attester's identity journal, about a
+    /// cell it authenticated. Boxed: it is rare and much larger than the rest.
+    Attestation(Box<Attestation>),
+}
+
+/// That the attester authenticated `subject_key` at the identity head given:
+/// what both sides of an AUTH exchange append to their identity journals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attestation {
+    /// The subject's public key; the subject's CellId is its blake3 hash.
+    pub subject_key: PublicKey,
+    /// The subject's identity head the attester verified; signed by the
+    /// subject, so a third party can check it without asking the subject.
+    pub subject_identity_head: SignedHead,
+    /// blake3 of the subject's `Response` message that proved possession of
+    /// `subject_key`, so the attestation points at its evidence.
+    pub evidence_hash: [u8; 32],
+    /// Trust in the subject, in thousandths (0..=[`TRUST_PERMILLE_MAX`]).
+    pub trust_permille: u16,
+    /// Free text, at most [`ATTESTATION_STATEMENT_LEN_MAX`] bytes.
+    pub statement: String,
+}
+
+impl Attestation {
+    /// The subject's cell id.
+    pub fn subject(&self) -> CellId {
+        self.subject_key.cell_id()
+    }
 }
 
 /// A PRANA transaction.
@@ -327,11 +339,12 @@ impl Body {
         match self {
             Body::Chat(chat) => check_len("chat text", chat.text.len(), CHAT_TEXT_LEN_MAX),
             Body::Auth(Auth::Challenge { .. } | Auth::Response { .. }) => Ok(()),
-            Body::Auth(Auth::Attestation {
-                trust_permille,
-                statement,
-                ..
-            }) => {
+            Body::Auth(Auth::Attestation(attestation)) => {
+                let Attestation {
+                    trust_permille,
+                    statement,
+                    ..
+                } = attestation.as_ref();
                 if *trust_permille > TRUST_PERMILLE_MAX {
                     return Err(MessageError::Invalid {
                         field: "attestation trust",
@@ -400,13 +413,14 @@ impl Body {
             }) => {
                 writer.u8(2).fixed(challenge_nonce).fixed(challenge_hash);
             }
-            Body::Auth(Auth::Attestation {
-                subject_key,
-                subject_identity_head,
-                evidence_hash,
-                trust_permille,
-                statement,
-            }) => {
+            Body::Auth(Auth::Attestation(attestation)) => {
+                let Attestation {
+                    subject_key,
+                    subject_identity_head,
+                    evidence_hash,
+                    trust_permille,
+                    statement,
+                } = attestation.as_ref();
                 writer.u8(3).fixed(subject_key.as_bytes());
                 subject_identity_head.encode(writer);
                 writer
@@ -505,7 +519,7 @@ impl Body {
                     challenge_nonce: reader.array("auth challenge nonce")?,
                     challenge_hash: reader.array("auth challenge hash")?,
                 },
-                3 => Auth::Attestation {
+                3 => Auth::Attestation(Box::new(Attestation {
                     subject_key: read_public_key(reader, "attestation subject key")?,
                     subject_identity_head: SignedHead::decode(reader)?,
                     evidence_hash: reader.array("attestation evidence hash")?,
@@ -515,7 +529,7 @@ impl Body {
                         "attestation statement",
                         ATTESTATION_STATEMENT_LEN_MAX,
                     )?,
-                },
+                })),
                 tag => {
                     return Err(DecodeError::UnknownTag {
                         field: "auth kind",

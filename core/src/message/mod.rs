@@ -25,7 +25,8 @@ mod body;
 mod tests;
 
 pub use body::{
-    Auth, Body, Chat, Exec, ExecTask, MessageType, Post, Query, QueryTarget, Tx, TxKind,
+    Attestation, Auth, Body, Chat, Exec, ExecTask, MessageType, Post, Query, QueryTarget, Tx,
+    TxKind,
 };
 
 use crate::codec::{DecodeError, Reader, Writer};
@@ -297,17 +298,12 @@ impl Message {
             .public_key
             .verify(&self.signable_bytes(), &self.signature)
             .map_err(|_| MessageError::BadSignature)?;
-        if let Body::Auth(Auth::Attestation {
-            subject_key,
-            subject_identity_head,
-            ..
-        }) = &self.body
-        {
+        if let Body::Auth(Auth::Attestation(attestation)) = &self.body {
             let subject_proof = IdentityProof {
-                public_key: *subject_key,
-                identity_head: subject_identity_head.clone(),
+                public_key: attestation.subject_key,
+                identity_head: attestation.subject_identity_head.clone(),
             };
-            subject_proof.verify(&subject_key.cell_id()).map_err(|_| {
+            subject_proof.verify(&attestation.subject()).map_err(|_| {
                 MessageError::BadAttestation {
                     reason: "the subject's identity head is not signed by the subject key",
                 }

@@ -440,13 +440,13 @@ fn auth_exchange_binds_response_to_its_challenge() {
     let attestation = signed(
         &alice,
         bob.cell_id(),
-        Body::Auth(Auth::Attestation {
+        Body::Auth(Auth::Attestation(Box::new(Attestation {
             subject_key: *bob.public(),
             subject_identity_head: response.proof.identity_head.clone(),
             evidence_hash: response.hash(),
             trust_permille: 800,
             statement: "authenticated".into(),
-        }),
+        }))),
     );
     let decoded = Message::decode_verified(&attestation.encode()).unwrap();
     assert_eq!(decoded, attestation);
@@ -454,13 +454,13 @@ fn auth_exchange_binds_response_to_its_challenge() {
     let forged = signed(
         &alice,
         bob.cell_id(),
-        Body::Auth(Auth::Attestation {
+        Body::Auth(Auth::Attestation(Box::new(Attestation {
             subject_key: *bob.public(),
             subject_identity_head: identity_head(&carol, 2),
             evidence_hash: response.hash(),
             trust_permille: 800,
             statement: String::new(),
-        }),
+        }))),
     );
     assert!(matches!(
         forged.verify(),
@@ -472,13 +472,13 @@ fn auth_exchange_binds_response_to_its_challenge() {
             identity_head(&alice, 1),
             0,
             bob.cell_id(),
-            Body::Auth(Auth::Attestation {
+            Body::Auth(Auth::Attestation(Box::new(Attestation {
                 subject_key: *bob.public(),
                 subject_identity_head: identity_head(&bob, 1),
                 evidence_hash: [0; 32],
                 trust_permille: TRUST_PERMILLE_MAX + 1,
                 statement: String::new(),
-            }),
+            }))),
         ),
         Err(MessageError::Invalid { .. })
     ));
@@ -601,13 +601,13 @@ fn arbitrary_body() -> impl Strategy<Value = Body> {
             .prop_map(
                 |(subject, length, evidence_hash, trust_permille, statement)| {
                     let subject = CellKeys::from_name(NAMES[subject]);
-                    Body::Auth(Auth::Attestation {
+                    Body::Auth(Auth::Attestation(Box::new(Attestation {
                         subject_key: *subject.public(),
                         subject_identity_head: identity_head(&subject, length),
                         evidence_hash,
                         trust_permille,
                         statement,
-                    })
+                    })))
                 }
             ),
         (
