@@ -105,6 +105,14 @@ fn messages(c: &mut Criterion) {
     group.bench_function("decode_and_verify", |b| {
         b.iter(|| Message::decode_verified(black_box(&bytes)).expect("valid"))
     });
+    group.bench_function("decode_and_verify_known_head", |b| {
+        b.iter(|| {
+            Message::decode(black_box(&bytes))
+                .expect("valid")
+                .verify_with_known_head(Some(&head))
+                .expect("valid")
+        })
+    });
     group.finish();
 
     let chat = Message::sign(

@@ -29,6 +29,8 @@ pub use body::{
     TxKind,
 };
 
+use std::sync::LazyLock;
+
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::identity::{CellId, CellKeys, PublicKey, SIGNATURE_LEN, Signature};
 use crate::journal::head::{JournalTag, SIGNED_HEAD_LEN, SignedHead};
@@ -78,6 +80,15 @@ pub const MESSAGE_HEADER_LEN: usize = 1 + 8 + 32 + 32 + 32 + SIGNED_HEAD_LEN;
 
 const MESSAGE_SIGNATURE_CONTEXT: &str = "celluler 2026-11 message signature";
 
+/// The 32-byte domain separator in front of every message's signable bytes
+/// (derived once; a test pins it to its definition).
+static MESSAGE_SIGNATURE_DOMAIN: LazyLock<[u8; 32]> =
+    LazyLock::new(|| blake3::derive_key(MESSAGE_SIGNATURE_CONTEXT, b""));
+
+/// The tag of the identity journal (derived once).
+static IDENTITY_JOURNAL_TAG: LazyLock<JournalTag> =
+    LazyLock::new(|| JournalTag::named(IDENTITY_JOURNAL));
+
 /// The name of the identity journal, whose head every message carries.
 pub const IDENTITY_JOURNAL: &str = "identity";
 
@@ -93,19 +104,39 @@ pub struct IdentityProof {
 impl IdentityProof {
     /// Checks that the key is `sender`'s and that it signed an identity head.
     pub fn verify(&self, sender: &CellId) -> Result<(), MessageError> {
-        if self.public_key.cell_id() != *sender {
-            return Err(MessageError::IdentityMismatch);
-        }
-        if self.identity_head.tag != JournalTag::named(IDENTITY_JOURNAL) {
-            return Err(MessageError::BadIdentityHead {
-                reason: "not the head of an identity journal",
-            });
+        self.verify_with_known_head(sender, None)
+    }
+
+    /// [`IdentityProof::verify`], skipping the head's signature check when the
+    /// head is `known_head`: one the caller already verified for `sender`.
+    /// (The key is checked against `sender` first, and one `CellId` has one
+    /// key, so an equal head verified earlier verifies now.)
+    pub fn verify_with_known_head(
+        &self,
+        sender: &CellId,
+        known_head: Option<&SignedHead>,
+    ) -> Result<(), MessageError> {
+        self.check_key_and_tag(sender)?;
+        if known_head == Some(&self.identity_head) {
+            return Ok(());
         }
         self.identity_head
             .verify(&self.public_key)
             .map_err(|_| MessageError::BadIdentityHead {
                 reason: "head signature does not verify under the sender's key",
             })
+    }
+
+    fn check_key_and_tag(&self, sender: &CellId) -> Result<(), MessageError> {
+        if self.public_key.cell_id() != *sender {
+            return Err(MessageError::IdentityMismatch);
+        }
+        if self.identity_head.tag != *IDENTITY_JOURNAL_TAG {
+            return Err(MessageError::BadIdentityHead {
+                reason: "not the head of an identity journal",
+            });
+        }
+        Ok(())
     }
 
     fn encode(&self, writer: &mut Writer) {
@@ -166,8 +197,10 @@ pub enum MessageError {
 
 impl Message {
     /// Signs a message from the owner of `keys`. Fails if the body breaks a
-    /// size limit, or if `identity_head` is not signed by `keys` for the
-    /// identity journal (a message whose proof cannot verify is never built).
+    /// size limit or `identity_head` is not an identity-journal head. The
+    /// head's signature is not re-checked here (that would double the cost of
+    /// signing): the caller passes the head its own journal signed, and a head
+    /// signed by another key fails at every receiver.
     pub fn sign(
         keys: &CellKeys,
         identity_head: SignedHead,
@@ -181,7 +214,7 @@ impl Message {
             identity_head,
         };
         let sender = keys.cell_id();
-        proof.verify(&sender)?;
+        proof.check_key_and_tag(&sender)?;
         let mut message = Message {
             timestamp,
             sender,
@@ -212,7 +245,7 @@ impl Message {
     /// canonical encoding of every field except the signature.
     pub fn signable_bytes(&self) -> Vec<u8> {
         let mut writer = Writer::with_capacity(32 + MESSAGE_HEADER_LEN + 64);
-        writer.fixed(&blake3::derive_key(MESSAGE_SIGNATURE_CONTEXT, b""));
+        writer.fixed(&*MESSAGE_SIGNATURE_DOMAIN);
         self.encode_unsigned(&mut writer);
         writer.finish()
     }
@@ -293,7 +326,19 @@ impl Message {
     /// carries. Says nothing about whether the sender is who you expected:
     /// see [`Message::verify_from`].
     pub fn verify(&self) -> Result<(), MessageError> {
-        self.proof.verify(&self.sender)?;
+        self.verify_with_known_head(None)
+    }
+
+    /// [`Message::verify`] for a receiver that remembers the last identity
+    /// head it verified for this sender: when the message carries that same
+    /// head, its signature is not checked again, so a message costs one
+    /// signature verification instead of two.
+    pub fn verify_with_known_head(
+        &self,
+        known_head: Option<&SignedHead>,
+    ) -> Result<(), MessageError> {
+        self.proof
+            .verify_with_known_head(&self.sender, known_head)?;
         self.proof
             .public_key
             .verify(&self.signable_bytes(), &self.signature)

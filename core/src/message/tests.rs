@@ -177,12 +177,63 @@ fn wrong_sender_identity_and_signature_are_distinct_errors() {
 }
 
 #[test]
-fn sign_refuses_a_proof_that_cannot_verify() {
+fn sign_refuses_a_proof_of_another_journal_and_receivers_reject_a_foreign_head() {
     let alice = CellKeys::from_name("alice");
     let bob = CellKeys::from_name("bob");
     let chat = Body::Chat(Chat { text: "x".into() });
+    let message_head = SignedHead::sign(&alice, JournalTag::named("message"), [0; 32], 1, 0);
     assert!(matches!(
-        Message::sign(&alice, identity_head(&bob, 1), 0, bob.cell_id(), chat),
+        Message::sign(&alice, message_head, 0, bob.cell_id(), chat.clone()),
+        Err(MessageError::BadIdentityHead { .. })
+    ));
+    // Signing does not re-verify the head (that would double its cost), so a
+    // head signed by bob is caught by the receiver.
+    let foreign = Message::sign(&alice, identity_head(&bob, 1), 0, bob.cell_id(), chat).unwrap();
+    assert!(matches!(
+        Message::decode_verified(&foreign.encode()),
+        Err(MessageError::BadIdentityHead { .. })
+    ));
+}
+
+#[test]
+fn domain_and_identity_tag_are_their_definitions() {
+    assert_eq!(
+        *MESSAGE_SIGNATURE_DOMAIN,
+        blake3::derive_key("celluler 2026-11 message signature", b"")
+    );
+    assert_eq!(*IDENTITY_JOURNAL_TAG, JournalTag::named("identity"));
+}
+
+#[test]
+fn a_known_head_skips_only_the_head_check() {
+    let alice = CellKeys::from_name("alice");
+    let bob = CellKeys::from_name("bob");
+    let message = signed(
+        &alice,
+        bob.cell_id(),
+        Body::Chat(Chat { text: "hi".into() }),
+    );
+    let head = message.proof.identity_head.clone();
+    message.verify_with_known_head(Some(&head)).unwrap();
+    // A known head does not excuse a bad message signature...
+    let mut tampered = message.clone();
+    tampered.timestamp += 1;
+    assert_eq!(
+        tampered.verify_with_known_head(Some(&head)),
+        Err(MessageError::BadSignature)
+    );
+    // ...nor a key that is not the sender's.
+    let mut impostor = message.clone();
+    impostor.proof.public_key = *bob.public();
+    assert_eq!(
+        impostor.verify_with_known_head(Some(&head)),
+        Err(MessageError::IdentityMismatch)
+    );
+    // A different head is checked in full.
+    let mut forged_head = message.clone();
+    forged_head.proof.identity_head.length += 1;
+    assert!(matches!(
+        forged_head.verify_with_known_head(Some(&head)),
         Err(MessageError::BadIdentityHead { .. })
     ));
 }
