@@ -5,6 +5,7 @@
 pub mod codec;
 pub mod identity;
 pub mod journal;
+pub mod message;
 pub mod node;
 pub mod rng;
 pub mod time;
