@@ -282,6 +282,95 @@ impl Fault {
         }
     }
 
+    /// Short human form: `crash of 5 cells at 10s, restarted at 25s`.
+    pub fn describe(&self) -> String {
+        let cells = |cells: &[CellIndex]| {
+            format!(
+                "{} cell{}",
+                cells.len(),
+                if cells.len() == 1 { "" } else { "s" }
+            )
+        };
+        let ending = |verb: &str, end: Option<TimeNs>| {
+            end.map(|end| format!(", {verb} {}", format_duration(end)))
+                .unwrap_or_default()
+        };
+        match self {
+            Fault::Partition {
+                at_ns,
+                heal_ns,
+                groups,
+            } => format!(
+                "partition into {} groups at {}{}",
+                groups.len(),
+                format_duration(*at_ns),
+                ending("healed at", *heal_ns)
+            ),
+            Fault::Crash {
+                cells: crashed,
+                at_ns,
+                restart_ns,
+            } => format!(
+                "crash of {} at {}{}",
+                cells(crashed),
+                format_duration(*at_ns),
+                ending("restarted at", *restart_ns)
+            ),
+            Fault::Link {
+                from,
+                to,
+                at_ns,
+                until_ns,
+                loss,
+                extra_latency,
+                direction,
+            } => {
+                let mut effects = Vec::new();
+                if let Some(loss) = loss {
+                    effects.push(format!("{}% loss", format_number(loss * 100.0)));
+                }
+                if let Some(latency) = extra_latency {
+                    effects.push(format!("+{} latency", latency.describe()));
+                }
+                format!(
+                    "link fault {} {} {} ({}) at {}{}",
+                    cells(from),
+                    if *direction == Direction::Both {
+                        "<->"
+                    } else {
+                        "->"
+                    },
+                    cells(to),
+                    effects.join(", "),
+                    format_duration(*at_ns),
+                    ending("until", *until_ns)
+                )
+            }
+            Fault::ClockSkew {
+                cells: skewed,
+                at_ns,
+                offset_ns,
+                drift_ppm,
+            } => format!(
+                "clock skew of {} ({}{}, {drift_ppm} ppm) from {}",
+                cells(skewed),
+                if *offset_ns < 0 { "-" } else { "+" },
+                format_duration(offset_ns.unsigned_abs()),
+                format_duration(*at_ns)
+            ),
+            Fault::Pause {
+                cells: paused,
+                at_ns,
+                until_ns,
+            } => format!(
+                "pause of {} at {} until {}",
+                cells(paused),
+                format_duration(*at_ns),
+                format_duration(*until_ns)
+            ),
+        }
+    }
+
     /// When the fault stops, if it does.
     pub fn end_ns(&self) -> Option<TimeNs> {
         match self {
@@ -381,26 +470,12 @@ impl Scenario {
         if self.faults.is_empty() {
             text.push_str("; no faults");
         } else {
-            let faults: Vec<String> = self
-                .faults
-                .iter()
-                .map(|fault| {
-                    let until = fault
-                        .end_ns()
-                        .map(|end| format!(" until {}", format_duration(end)))
-                        .unwrap_or_default();
-                    format!(
-                        "{} at {}{until}",
-                        fault.kind(),
-                        format_duration(fault.at_ns())
-                    )
-                })
-                .collect();
+            let faults: Vec<String> = self.faults.iter().map(Fault::describe).collect();
             text.push_str(&format!(
                 "; {} fault{}: {}",
                 faults.len(),
                 if faults.len() == 1 { "" } else { "s" },
-                faults.join(", ")
+                faults.join("; ")
             ));
         }
         text.push('.');
@@ -473,6 +548,9 @@ pub fn format_duration(ns: TimeNs) -> String {
     ];
     for (unit, unit_ns) in UNITS {
         let exact_in_thousandths = (u128::from(ns % unit_ns) * 1000) % u128::from(unit_ns) == 0;
+        if ns == 0 {
+            return "0s".to_string();
+        }
         if ns >= unit_ns && exact_in_thousandths || unit_ns == 1 {
             let whole = ns / unit_ns;
             let thousandths = (ns % unit_ns) * 1000 / unit_ns;
