@@ -613,3 +613,26 @@ proptest! {
         }
     }
 }
+
+/// The fault and region examples in docs/scenarios.md are valid as written.
+#[test]
+fn documentation_examples_validate() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/scenarios.md");
+    let documentation = std::fs::read_to_string(path).unwrap();
+    let blocks: Vec<&str> = documentation
+        .split("```toml\n")
+        .skip(1)
+        .map(|block| block.split("```").next().unwrap())
+        .collect();
+    assert!(blocks.len() >= 2, "docs/scenarios.md has its toml examples");
+    for block in blocks {
+        // The fault examples use 16 cells, the region example 45.
+        let count = if block.contains("[[faults]]") { 16 } else { 45 };
+        let header =
+            format!("name = \"docs\"\nseed = 1\nduration = \"30s\"\n[cells]\ncount = {count}\n");
+        let text = format!("{header}{block}");
+        if let Err(error) = parse(&text) {
+            panic!("{error}\n{text}");
+        }
+    }
+}
