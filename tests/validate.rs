@@ -110,7 +110,7 @@ fn quickstart_summary_names_seed_cells_duration_and_faults() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("1 fault: partition at 10s until 15s"),
+        stdout.contains("1 fault: partition into 2 groups at 10s, healed at 15s"),
         "{stdout}"
     );
 }
