@@ -306,7 +306,9 @@ fn cell_group(
             if items.is_empty() {
                 return Err(source.error(value.span(), format!("{key} names no cell")));
             }
-            for item in items.iter() {
+            // (cell, entry it came from), to point at the entry repeating a cell.
+            let mut sources: Vec<(CellIndex, usize)> = Vec::new();
+            for (item_index, item) in items.iter().enumerate() {
                 if matches!(item.get_ref(), DeValue::Array(_) | DeValue::Table(_)) {
                     return Err(source.error(
                         item.span(),
@@ -318,13 +320,19 @@ fn cell_group(
                 }
                 let before = cells.len();
                 cell_group_item(source, key, item, cell_count, &mut cells)?;
-                let mut added = cells[before..].to_vec();
-                added.sort_unstable();
-                if let Some(&repeated) = added.iter().find(|cell| cells[..before].contains(cell)) {
-                    return Err(
-                        source.error(item.span(), format!("{key} lists cell {repeated} twice"))
-                    );
-                }
+                sources.extend(cells[before..].iter().map(|&cell| (cell, item_index)));
+            }
+            sources.sort_unstable();
+            let repeated = sources
+                .windows(2)
+                .filter(|pair| pair[0].0 == pair[1].0)
+                .map(|pair| pair[1])
+                .min_by_key(|&(cell, item_index)| (item_index, cell));
+            if let Some((cell, item_index)) = repeated {
+                return Err(source.error(
+                    items[item_index].span(),
+                    format!("{key} lists cell {cell} twice"),
+                ));
             }
         }
         _ => cell_group_item(source, key, value, cell_count, &mut cells)?,
@@ -1042,7 +1050,7 @@ fn parse_edge_list(
     let DeValue::Array(pairs) = value.get_ref() else {
         return Err(source.error(value.span(), shape));
     };
-    let mut edges = Vec::with_capacity(pairs.len());
+    let mut edges = std::collections::BTreeSet::new();
     for pair_value in pairs.iter() {
         let DeValue::Array(pair) = pair_value.get_ref() else {
             return Err(source.error(pair_value.span(), shape));
@@ -1070,19 +1078,17 @@ fn parse_edge_list(
             ));
         }
         let edge = (ends[0].min(ends[1]), ends[0].max(ends[1]));
-        if edges.contains(&edge) {
+        if !edges.insert(edge) {
             return Err(source.error(
                 pair_value.span(),
                 format!("edge {}–{} is listed twice", edge.0, edge.1),
             ));
         }
-        edges.push(edge);
     }
     if edges.is_empty() {
         return Err(source.error(value.span(), "edges lists no edge"));
     }
-    edges.sort_unstable();
-    Ok(edges)
+    Ok(edges.into_iter().collect())
 }
 
 fn parse_byzantine(source: &Source<'_>, value: &Value<'_>, cell_count: u32) -> Result<Byzantine> {

@@ -636,3 +636,33 @@ fn documentation_examples_validate() {
         }
     }
 }
+
+#[test]
+fn large_groups_and_edge_lists_are_checked_in_linear_time() {
+    // Quadratic duplicate checks would take minutes here.
+    let halves = "[\"0..50000\", \"50000..100000\"]";
+    let text = format!(
+        "name = \"big\"\nseed = 1\nduration = \"1s\"\n[cells]\ncount = 100000\n[workload]\nsubmitters = {halves}\n"
+    );
+    assert_eq!(
+        parse(&text).unwrap().workload.submitters.unwrap().len(),
+        100_000
+    );
+    let overlapping = text.replace("\"0..50000\"", "\"0..50001\"");
+    assert!(
+        error_of(&overlapping)
+            .message
+            .contains("lists cell 50000 twice")
+    );
+    let edges: Vec<String> = (0..60_000u32)
+        .map(|cell| format!("[{cell}, {}]", cell + 1))
+        .collect();
+    let text = format!(
+        "name = \"ring\"\nseed = 1\nduration = \"1s\"\n[cells]\ncount = 100000\n[network]\ntopology = {{ kind = \"edges\", edges = [{}] }}\n",
+        edges.join(", ")
+    );
+    let Topology::Edges(parsed) = parse(&text).unwrap().network.topology else {
+        panic!("an edge list");
+    };
+    assert_eq!(parsed.len(), 60_000);
+}

@@ -246,6 +246,29 @@ pub fn parse_rate(text: &str) -> Result<Rate, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn unit_parsers_never_panic(text in "\\PC{0,40}") {
+            let _ = parse_duration(&text);
+            let _ = parse_signed_duration(&text);
+            let _ = parse_bandwidth(&text);
+            let _ = parse_rate(&text);
+        }
+
+        #[test]
+        fn decimal_seconds_are_exact(whole in 0u64..1_000_000, millis in 0u64..1000) {
+            let text = format!("{whole}.{millis:03}s");
+            prop_assert_eq!(parse_duration(&text), Ok(whole * NS_PER_S + millis * NS_PER_MS));
+        }
+
+        #[test]
+        fn durations_round_trip_through_format(ns in 0u64..u64::MAX / 2) {
+            let text = super::super::format_duration(ns);
+            prop_assert_eq!(parse_duration(&text), Ok(ns), "{}", text);
+        }
+    }
 
     #[test]
     fn durations_in_every_unit() {
