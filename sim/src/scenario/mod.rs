@@ -21,6 +21,7 @@ use std::path::Path;
 
 use celluler_core::rng::Probability;
 use celluler_core::time::TimeNs;
+use serde::Serialize;
 
 pub use error::ScenarioError;
 pub use units::Rate;
@@ -36,7 +37,7 @@ pub const REGIONS_MAX: usize = 64;
 pub type CellIndex = u32;
 
 /// A fully validated scenario.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Scenario {
     pub name: String,
     pub seed: u64,
@@ -52,7 +53,7 @@ pub struct Scenario {
     pub checks: Checks,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Cells {
     pub count: u32,
     /// Consensus stake of every cell (Hashgraph's weighted votes).
@@ -61,7 +62,7 @@ pub struct Cells {
     pub genesis_balance: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Consensus {
     /// How often each cell gossips a sync to a random peer.
     pub gossip_interval_ns: TimeNs,
@@ -74,7 +75,7 @@ pub struct Consensus {
 }
 
 /// A latency distribution; all times in ns.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Distribution {
     Constant {
         value_ns: TimeNs,
@@ -102,7 +103,7 @@ pub enum Distribution {
 }
 
 /// Where one message's delay comes from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Latency {
     /// Every pair of cells draws from the same distribution.
     Uniform(Distribution),
@@ -110,7 +111,7 @@ pub enum Latency {
     Regions(Regions),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Regions {
     /// In file order; a region's index is its position here.
     pub names: Vec<String>,
@@ -128,7 +129,7 @@ impl Regions {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Topology {
     /// Every cell links to every other.
     FullMesh,
@@ -143,7 +144,7 @@ pub enum Topology {
     Edges(Vec<(CellIndex, CellIndex)>),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Network {
     pub latency: Latency,
     /// Probability each message is lost, `0..=1`.
@@ -179,7 +180,7 @@ pub fn probability(value: f64) -> Probability {
 }
 
 /// Relative weights of the non-TX messages cells send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct MessageMix {
     pub chat: u32,
     pub auth: u32,
@@ -197,7 +198,7 @@ impl MessageMix {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Workload {
     /// TXs submitted per unit time, over all submitters together.
     pub tx_rate: Rate,
@@ -208,7 +209,7 @@ pub struct Workload {
     pub message_mix: MessageMix,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Direction {
     /// Messages both ways between `from` and `to` are affected.
     Both,
@@ -216,7 +217,7 @@ pub enum Direction {
     OneWay,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Fault {
     /// From `at` until `heal` (or the end), only cells in the same group talk.
     Partition {
@@ -385,13 +386,13 @@ impl Fault {
 
 /// Which cells are Byzantine. Their behaviour arrives with a later issue; the
 /// set is validated now. `count = N` makes the last N cells Byzantine.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Byzantine {
     /// Sorted cell indices; empty when every cell is honest.
     pub cells: Vec<CellIndex>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Checks {
     /// No two honest cells decide different orders.
     pub safety: bool,
@@ -426,6 +427,12 @@ impl Scenario {
         let text = String::from_utf8(bytes)
             .map_err(|_| ScenarioError::whole_file(&file, "file is not UTF-8 text"))?;
         Scenario::parse(&file, &text)
+    }
+
+    /// The same scenario under another seed (`celluler run --seed N`).
+    pub fn with_seed(mut self, seed: u64) -> Scenario {
+        self.seed = seed;
+        self
     }
 
     /// Honest cells, ascending.

@@ -666,3 +666,16 @@ fn large_groups_and_edge_lists_are_checked_in_linear_time() {
     };
     assert_eq!(parsed.len(), 60_000);
 }
+
+#[test]
+fn scenario_serializes_for_reports() {
+    let scenario = parse(ISSUE_EXAMPLE).unwrap().with_seed(99);
+    let json = serde_json::to_value(&scenario).unwrap();
+    assert_eq!(json["seed"], 99);
+    assert_eq!(json["duration_ns"], 30_000_000_000u64);
+    assert_eq!(
+        json["network"]["latency"]["Uniform"]["LogNormal"]["median_ns"],
+        50_000_000
+    );
+    assert_eq!(json["faults"][0]["Partition"]["heal_ns"], 15_000_000_000u64);
+}

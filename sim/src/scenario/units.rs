@@ -177,7 +177,7 @@ pub fn parse_bandwidth(text: &str) -> Result<u64, String> {
 }
 
 /// Events per unit of virtual time: `count` events every `per_ns` ns, reduced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct Rate {
     pub count: u64,
     pub per_ns: TimeNs,
