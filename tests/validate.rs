@@ -195,6 +195,17 @@ fn loss_outside_zero_to_one() {
 }
 
 #[test]
+fn loss_of_the_wrong_type() {
+    assert_invalid(
+        "loss_string",
+        "loss = 0.01",
+        "loss = \"1%\"",
+        "8:8",
+        "loss must be a number between 0 and 1, got string \"1%\"",
+    );
+}
+
+#[test]
 fn group_naming_a_cell_that_does_not_exist() {
     assert_invalid(
         "group_missing_cell",

@@ -221,6 +221,15 @@ fn number(source: &Source<'_>, key: &str, value: &Value<'_>) -> Result<f64> {
 }
 
 fn number_in(source: &Source<'_>, key: &str, value: &Value<'_>, min: f64, max: f64) -> Result<f64> {
+    if !matches!(value.get_ref(), DeValue::Integer(_) | DeValue::Float(_)) {
+        return Err(source.error(
+            value.span(),
+            format!(
+                "{key} must be a number between {min} and {max}, got {}",
+                describe(value)
+            ),
+        ));
+    }
     let number = number(source, key, value)?;
     if !(min..=max).contains(&number) {
         return Err(source.error(
