@@ -88,7 +88,10 @@ fn every_library_scenario_validates_with_a_summary() {
         );
         count += 1;
     }
-    assert_eq!(count, 8);
+    assert!(
+        count >= 8,
+        "the library has its eight scenarios, found {count}"
+    );
 }
 
 #[test]
