@@ -1,1 +1,3 @@
 //! The world cells live in: a deterministic discrete-event simulator.
+
+pub mod scenario;

@@ -1,10 +1,24 @@
-//! In development on its own branch; replaced when its issue lands.
+//! `celluler validate FILE`: parse and check a scenario without running it.
+
+use std::path::PathBuf;
+
+use celluler_sim::scenario::Scenario;
 
 use super::Outcome;
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The scenario file (TOML) to check.
+    file: PathBuf,
+}
 
-pub fn run(_args: Args) -> Outcome {
-    Outcome::BadInput("this command is not built yet".to_string())
+pub fn run(args: Args) -> Outcome {
+    match Scenario::load(&args.file) {
+        Ok(scenario) => {
+            println!("{}: valid", args.file.display());
+            println!("{}", scenario.summary());
+            Outcome::Success
+        }
+        Err(error) => Outcome::BadInput(error.to_string()),
+    }
 }

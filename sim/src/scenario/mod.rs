@@ -1,0 +1,580 @@
+//! Scenario files: the TOML a protocol engineer writes, parsed into a fully
+//! validated [`Scenario`] before anything runs.
+//!
+//! Every quantity is already an integer where it can decide something
+//! (durations in ns, bandwidth in bits per second, rates as reduced fractions);
+//! probabilities are `f64` checked to lie in `0..=1`, with
+//! [`core::rng::Probability`](celluler_core::rng::Probability) conversions for
+//! the deciding path. Cell groups are sorted, duplicate-free cell indices, all
+//! below `cells.count`. Field by field documentation: `docs/scenarios.md`.
+//!
+//! Invalid input gives one [`ScenarioError`] with file, line and column; the
+//! parser never panics and never allocates from a number in the file before
+//! checking it against the cell count.
+
+mod error;
+mod parse;
+mod sample;
+pub mod units;
+
+use std::path::Path;
+
+use celluler_core::rng::Probability;
+use celluler_core::time::TimeNs;
+use serde::Serialize;
+
+pub use error::ScenarioError;
+pub use units::Rate;
+
+/// Largest scenario file we read; a scenario is a page of settings.
+pub const FILE_BYTES_MAX: usize = 1 << 20;
+/// Most cells one scenario may hold.
+pub const CELLS_MAX: u32 = 100_000;
+/// Most regions in a latency matrix.
+pub const REGIONS_MAX: usize = 64;
+
+/// A cell's position, `0..cells.count`.
+pub type CellIndex = u32;
+
+/// A fully validated scenario.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scenario {
+    pub name: String,
+    pub seed: u64,
+    /// Virtual time the run lasts.
+    pub duration_ns: TimeNs,
+    pub cells: Cells,
+    pub consensus: Consensus,
+    pub network: Network,
+    pub workload: Workload,
+    /// In file order.
+    pub faults: Vec<Fault>,
+    pub byzantine: Byzantine,
+    pub checks: Checks,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cells {
+    pub count: u32,
+    /// Consensus stake of every cell (Hashgraph's weighted votes).
+    pub stake: u64,
+    /// PRANA each cell holds at genesis.
+    pub genesis_balance: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Consensus {
+    /// How often each cell gossips a sync to a random peer.
+    pub gossip_interval_ns: TimeNs,
+    /// Hashgraph's `c`: every c-th round of a fame election is a coin round.
+    pub coin_round_frequency: u32,
+    /// Most transactions one event carries.
+    pub max_transactions_per_event: u32,
+    /// Most encoded bytes of transactions one event carries.
+    pub max_event_bytes: u32,
+}
+
+/// A latency distribution; all times in ns.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Distribution {
+    Constant {
+        value_ns: TimeNs,
+    },
+    /// Uniform in `min_ns..=max_ns`.
+    Uniform {
+        min_ns: TimeNs,
+        max_ns: TimeNs,
+    },
+    /// Normal, clamped at 0.
+    Normal {
+        mean_ns: TimeNs,
+        stddev_ns: TimeNs,
+    },
+    /// `median · e^(sigma·Z)`.
+    LogNormal {
+        median_ns: TimeNs,
+        sigma: f64,
+    },
+    /// Pareto type I: `scale / U^(1/shape)`, never below `scale`.
+    Pareto {
+        scale_ns: TimeNs,
+        shape: f64,
+    },
+}
+
+/// Where one message's delay comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Latency {
+    /// Every pair of cells draws from the same distribution.
+    Uniform(Distribution),
+    /// Cells belong to regions; a pair draws from `matrix[from][to]`.
+    Regions(Regions),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Regions {
+    /// In file order; a region's index is its position here.
+    pub names: Vec<String>,
+    /// `region_of_cell[cell]` is an index into `names`; every cell has one.
+    pub region_of_cell: Vec<u32>,
+    /// `matrix[from_region][to_region]`, square, `names.len()` wide.
+    pub matrix: Vec<Vec<Distribution>>,
+}
+
+impl Regions {
+    pub fn distribution(&self, from: CellIndex, to: CellIndex) -> &Distribution {
+        let from_region = self.region_of_cell[from as usize] as usize;
+        let to_region = self.region_of_cell[to as usize] as usize;
+        &self.matrix[from_region][to_region]
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Topology {
+    /// Every cell links to every other.
+    FullMesh,
+    /// Every cell has exactly `degree` neighbours, drawn by the seeded RNG.
+    RandomRegular { degree: u32 },
+    /// Watts–Strogatz: a ring with `neighbors` nearest neighbours (even), each
+    /// edge rewired with probability `rewire` (`0..=1`).
+    SmallWorld { neighbors: u32, rewire: f64 },
+    /// Barabási–Albert: each new cell attaches `edges` links preferentially.
+    ScaleFree { edges: u32 },
+    /// Exactly these undirected links, sorted, `from < to`, no duplicates.
+    Edges(Vec<(CellIndex, CellIndex)>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Network {
+    pub latency: Latency,
+    /// Probability each message is lost, `0..=1`.
+    pub loss: f64,
+    /// Probability each delivered message is delivered twice, `0..=1`.
+    pub duplicate: f64,
+    /// Per-link bandwidth in bits per second; `None` is unlimited.
+    pub bandwidth_bits_per_second: Option<u64>,
+    /// Most messages queued on one link; more are dropped. `None` is unbounded
+    /// (only meaningful with a bandwidth limit).
+    pub queue_limit: Option<u32>,
+    pub topology: Topology,
+}
+
+impl Network {
+    pub fn loss_probability(&self) -> Probability {
+        probability(self.loss)
+    }
+
+    pub fn duplicate_probability(&self) -> Probability {
+        probability(self.duplicate)
+    }
+}
+
+/// A validated `0..=1` value as the integer threshold the deciding path uses.
+pub fn probability(value: f64) -> Probability {
+    let converted = Probability::from_f64(value);
+    assert!(
+        converted.is_some(),
+        "probability {value} escaped validation"
+    );
+    converted.unwrap_or(Probability::NEVER)
+}
+
+/// Relative weights of the non-TX messages cells send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct MessageMix {
+    pub chat: u32,
+    pub auth: u32,
+    pub post: u32,
+    pub query: u32,
+    pub exec: u32,
+}
+
+impl MessageMix {
+    pub fn total(&self) -> u64 {
+        [self.chat, self.auth, self.post, self.query, self.exec]
+            .iter()
+            .map(|&weight| u64::from(weight))
+            .sum()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Workload {
+    /// TXs submitted per unit time, over all submitters together.
+    pub tx_rate: Rate,
+    /// Cells that submit TXs, spread by the RNG; default every honest cell.
+    pub submitters: Option<Vec<CellIndex>>,
+    /// Other signed messages (CHAT, AUTH, POST, QUERY, EXEC) per unit time.
+    pub message_rate: Rate,
+    pub message_mix: MessageMix,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Direction {
+    /// Messages both ways between `from` and `to` are affected.
+    Both,
+    /// Only messages from a `from` cell to a `to` cell.
+    OneWay,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Fault {
+    /// From `at` until `heal` (or the end), only cells in the same group talk.
+    Partition {
+        at_ns: TimeNs,
+        heal_ns: Option<TimeNs>,
+        /// Disjoint, together covering every cell.
+        groups: Vec<Vec<CellIndex>>,
+    },
+    /// The cells stop at `at`, lose what they have not persisted, and start
+    /// again from their journals at `restart` (or never).
+    Crash {
+        cells: Vec<CellIndex>,
+        at_ns: TimeNs,
+        restart_ns: Option<TimeNs>,
+    },
+    /// Degrades the links between two groups of cells.
+    Link {
+        from: Vec<CellIndex>,
+        to: Vec<CellIndex>,
+        at_ns: TimeNs,
+        until_ns: Option<TimeNs>,
+        /// Replaces the network's loss on these links.
+        loss: Option<f64>,
+        /// Added to the latency each message on these links draws.
+        extra_latency: Option<Distribution>,
+        direction: Direction,
+    },
+    /// The cells' local clocks read `virtual + offset + drift·elapsed` from `at`.
+    ClockSkew {
+        cells: Vec<CellIndex>,
+        at_ns: TimeNs,
+        offset_ns: i64,
+        /// Parts per million the clock runs fast (positive) or slow.
+        drift_ppm: i32,
+    },
+    /// The cells receive and act on nothing from `at` until `until`; messages
+    /// to them queue and are handled on resume.
+    Pause {
+        cells: Vec<CellIndex>,
+        at_ns: TimeNs,
+        until_ns: TimeNs,
+    },
+}
+
+impl Fault {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Partition { .. } => "partition",
+            Fault::Crash { .. } => "crash",
+            Fault::Link { .. } => "link",
+            Fault::ClockSkew { .. } => "clock-skew",
+            Fault::Pause { .. } => "pause",
+        }
+    }
+
+    pub fn at_ns(&self) -> TimeNs {
+        match self {
+            Fault::Partition { at_ns, .. }
+            | Fault::Crash { at_ns, .. }
+            | Fault::Link { at_ns, .. }
+            | Fault::ClockSkew { at_ns, .. }
+            | Fault::Pause { at_ns, .. } => *at_ns,
+        }
+    }
+
+    /// Short human form: `crash of 5 cells at 10s, restarted at 25s`.
+    pub fn describe(&self) -> String {
+        let cells = |cells: &[CellIndex]| {
+            format!(
+                "{} cell{}",
+                cells.len(),
+                if cells.len() == 1 { "" } else { "s" }
+            )
+        };
+        let ending = |verb: &str, end: Option<TimeNs>| {
+            end.map(|end| format!(", {verb} {}", format_duration(end)))
+                .unwrap_or_default()
+        };
+        match self {
+            Fault::Partition {
+                at_ns,
+                heal_ns,
+                groups,
+            } => format!(
+                "partition into {} groups at {}{}",
+                groups.len(),
+                format_duration(*at_ns),
+                ending("healed at", *heal_ns)
+            ),
+            Fault::Crash {
+                cells: crashed,
+                at_ns,
+                restart_ns,
+            } => format!(
+                "crash of {} at {}{}",
+                cells(crashed),
+                format_duration(*at_ns),
+                ending("restarted at", *restart_ns)
+            ),
+            Fault::Link {
+                from,
+                to,
+                at_ns,
+                until_ns,
+                loss,
+                extra_latency,
+                direction,
+            } => {
+                let mut effects = Vec::new();
+                if let Some(loss) = loss {
+                    effects.push(format!("{}% loss", format_number(loss * 100.0)));
+                }
+                if let Some(latency) = extra_latency {
+                    effects.push(format!("+{} latency", latency.describe()));
+                }
+                format!(
+                    "link fault {} {} {} ({}) at {}{}",
+                    cells(from),
+                    if *direction == Direction::Both {
+                        "<->"
+                    } else {
+                        "->"
+                    },
+                    cells(to),
+                    effects.join(", "),
+                    format_duration(*at_ns),
+                    ending("until", *until_ns)
+                )
+            }
+            Fault::ClockSkew {
+                cells: skewed,
+                at_ns,
+                offset_ns,
+                drift_ppm,
+            } => format!(
+                "clock skew of {} ({}{}, {drift_ppm} ppm) from {}",
+                cells(skewed),
+                if *offset_ns < 0 { "-" } else { "+" },
+                format_duration(offset_ns.unsigned_abs()),
+                format_duration(*at_ns)
+            ),
+            Fault::Pause {
+                cells: paused,
+                at_ns,
+                until_ns,
+            } => format!(
+                "pause of {} at {} until {}",
+                cells(paused),
+                format_duration(*at_ns),
+                format_duration(*until_ns)
+            ),
+        }
+    }
+
+    /// When the fault stops, if it does.
+    pub fn end_ns(&self) -> Option<TimeNs> {
+        match self {
+            Fault::Partition { heal_ns, .. } => *heal_ns,
+            Fault::Crash { restart_ns, .. } => *restart_ns,
+            Fault::Link { until_ns, .. } => *until_ns,
+            Fault::ClockSkew { .. } => None,
+            Fault::Pause { until_ns, .. } => Some(*until_ns),
+        }
+    }
+}
+
+/// Which cells are Byzantine. Their behaviour arrives with a later issue; the
+/// set is validated now. `count = N` makes the last N cells Byzantine.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Byzantine {
+    /// Sorted cell indices; empty when every cell is honest.
+    pub cells: Vec<CellIndex>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Checks {
+    /// No two honest cells decide different orders.
+    pub safety: bool,
+    /// Consensus keeps deciding rounds to the end of the run.
+    pub liveness: bool,
+    pub max_finality_p99_ns: Option<TimeNs>,
+    pub min_throughput_tps: Option<f64>,
+}
+
+impl Scenario {
+    /// Parses and validates scenario text; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+        parse::parse(file, text)
+    }
+
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let metadata = std::fs::metadata(path)
+            .map_err(|error| ScenarioError::whole_file(&file, format!("cannot read: {error}")))?;
+        if metadata.len() > FILE_BYTES_MAX as u64 {
+            return Err(ScenarioError::whole_file(
+                &file,
+                format!(
+                    "file is {} bytes; scenario files are at most {FILE_BYTES_MAX}",
+                    metadata.len()
+                ),
+            ));
+        }
+        let bytes = std::fs::read(path)
+            .map_err(|error| ScenarioError::whole_file(&file, format!("cannot read: {error}")))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| ScenarioError::whole_file(&file, "file is not UTF-8 text"))?;
+        Scenario::parse(&file, &text)
+    }
+
+    /// The same scenario under another seed (`celluler run --seed N`).
+    pub fn with_seed(mut self, seed: u64) -> Scenario {
+        self.seed = seed;
+        self
+    }
+
+    /// Honest cells, ascending.
+    pub fn honest_cells(&self) -> Vec<CellIndex> {
+        (0..self.cells.count)
+            .filter(|cell| self.byzantine.cells.binary_search(cell).is_err())
+            .collect()
+    }
+
+    /// One paragraph a person reads: what this scenario runs.
+    pub fn summary(&self) -> String {
+        let mut text = format!(
+            "Scenario \"{}\" (seed {}): {} cells{} for {} of virtual time",
+            self.name,
+            self.seed,
+            self.cells.count,
+            if self.byzantine.cells.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} Byzantine)", self.byzantine.cells.len())
+            },
+            format_duration(self.duration_ns),
+        );
+        let latency = match &self.network.latency {
+            Latency::Uniform(distribution) => format!("{} latency", distribution.describe()),
+            Latency::Regions(regions) => format!(
+                "{} regions ({})",
+                regions.names.len(),
+                regions.names.join(", ")
+            ),
+        };
+        text.push_str(&format!(
+            ", {latency}, {}% loss, {} topology, {} TX/s",
+            format_number(self.network.loss * 100.0),
+            self.network.topology.name(),
+            format_number(self.workload.tx_rate.per_second())
+        ));
+        text.push_str(&format!(
+            "; gossip every {}",
+            format_duration(self.consensus.gossip_interval_ns)
+        ));
+        if self.faults.is_empty() {
+            text.push_str("; no faults");
+        } else {
+            let faults: Vec<String> = self.faults.iter().map(Fault::describe).collect();
+            text.push_str(&format!(
+                "; {} fault{}: {}",
+                faults.len(),
+                if faults.len() == 1 { "" } else { "s" },
+                faults.join("; ")
+            ));
+        }
+        text.push('.');
+        text
+    }
+}
+
+impl Distribution {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Distribution::Constant { .. } => "constant",
+            Distribution::Uniform { .. } => "uniform",
+            Distribution::Normal { .. } => "normal",
+            Distribution::LogNormal { .. } => "lognormal",
+            Distribution::Pareto { .. } => "pareto",
+        }
+    }
+
+    /// Short human form: `lognormal(median 50ms, sigma 0.4)`.
+    pub fn describe(&self) -> String {
+        match self {
+            Distribution::Constant { value_ns } => {
+                format!("constant {}", format_duration(*value_ns))
+            }
+            Distribution::Uniform { min_ns, max_ns } => format!(
+                "uniform({}..{})",
+                format_duration(*min_ns),
+                format_duration(*max_ns)
+            ),
+            Distribution::Normal { mean_ns, stddev_ns } => format!(
+                "normal(mean {}, stddev {})",
+                format_duration(*mean_ns),
+                format_duration(*stddev_ns)
+            ),
+            Distribution::LogNormal { median_ns, sigma } => format!(
+                "lognormal(median {}, sigma {})",
+                format_duration(*median_ns),
+                format_number(*sigma)
+            ),
+            Distribution::Pareto { scale_ns, shape } => format!(
+                "pareto(scale {}, shape {})",
+                format_duration(*scale_ns),
+                format_number(*shape)
+            ),
+        }
+    }
+}
+
+impl Topology {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Topology::FullMesh => "full-mesh",
+            Topology::RandomRegular { .. } => "random-regular",
+            Topology::SmallWorld { .. } => "small-world",
+            Topology::ScaleFree { .. } => "scale-free",
+            Topology::Edges(_) => "edges",
+        }
+    }
+}
+
+/// `30s`, `1.5s`, `250ms`, `2m`: the largest unit that shows the value exactly
+/// with at most three decimals.
+pub fn format_duration(ns: TimeNs) -> String {
+    const UNITS: [(&str, u64); 5] = [
+        ("m", 60_000_000_000),
+        ("s", 1_000_000_000),
+        ("ms", 1_000_000),
+        ("us", 1_000),
+        ("ns", 1),
+    ];
+    for (unit, unit_ns) in UNITS {
+        let exact_in_thousandths = (u128::from(ns % unit_ns) * 1000) % u128::from(unit_ns) == 0;
+        if ns == 0 {
+            return "0s".to_string();
+        }
+        if ns >= unit_ns && exact_in_thousandths || unit_ns == 1 {
+            let whole = ns / unit_ns;
+            let thousandths = (ns % unit_ns) * 1000 / unit_ns;
+            if thousandths == 0 {
+                return format!("{whole}{unit}");
+            }
+            let fraction = format!("{thousandths:03}");
+            return format!("{whole}.{}{unit}", fraction.trim_end_matches('0'));
+        }
+    }
+    format!("{ns}ns")
+}
+
+fn format_number(value: f64) -> String {
+    let text = format!("{value:.6}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests;

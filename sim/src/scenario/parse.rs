@@ -1,0 +1,1503 @@
+//! From TOML text to a validated [`Scenario`].
+//!
+//! We walk toml's spanned document (`DeTable`) by hand rather than derive
+//! `Deserialize`: every value keeps its byte span, so each error points at the
+//! exact key or value, and each message can say what is allowed there.
+//! Sections are checked in file order for unknown keys first, then field by
+//! field; the first problem found is the one reported.
+
+use std::ops::Range;
+
+use celluler_core::time::{NS_PER_MS, NS_PER_S, TimeNs};
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::units::{self, Rate};
+use super::{
+    Byzantine, CELLS_MAX, CellIndex, Cells, Checks, Consensus, Direction, Distribution,
+    FILE_BYTES_MAX, Fault, Latency, MessageMix, Network, REGIONS_MAX, Regions, Scenario,
+    ScenarioError, Topology, Workload, format_duration,
+};
+
+type Value<'i> = Spanned<DeValue<'i>>;
+type Result<T> = std::result::Result<T, ScenarioError>;
+
+/// Longest scenario name; it becomes part of a directory name.
+const NAME_CHARS_MAX: usize = 64;
+/// Largest clock offset a clock-skew fault may apply, either way.
+const CLOCK_OFFSET_NS_MAX: i64 = 3_600 * NS_PER_S as i64;
+/// Largest clock drift, parts per million (10%).
+const CLOCK_DRIFT_PPM_MAX: i64 = 100_000;
+
+const DISTRIBUTIONS: &str = "constant, uniform, normal, lognormal, pareto";
+const TOPOLOGIES: &str = "full-mesh, random-regular, small-world, scale-free, edges";
+const FAULT_KINDS: &str = "partition, crash, link, clock-skew, pause";
+
+struct Source<'t> {
+    file: &'t str,
+    text: &'t str,
+}
+
+impl Source<'_> {
+    fn error(&self, span: Range<usize>, message: impl Into<String>) -> ScenarioError {
+        ScenarioError::at_span(self.file, self.text, span, message)
+    }
+}
+
+/// A table whose keys have been checked against the allowed ones.
+struct Table<'a, 'i> {
+    source: &'a Source<'a>,
+    /// How messages name it: "[network]", "fault 2 (crash)".
+    name: String,
+    span: Range<usize>,
+    entries: &'a DeTable<'i>,
+}
+
+impl<'a, 'i> Table<'a, 'i> {
+    fn open(
+        source: &'a Source<'a>,
+        name: impl Into<String>,
+        value: &'a Value<'i>,
+        allowed: &[&str],
+    ) -> Result<Table<'a, 'i>> {
+        let name = name.into();
+        let DeValue::Table(entries) = value.get_ref() else {
+            return Err(source.error(
+                value.span(),
+                format!("{name} must be a table, got {}", describe(value)),
+            ));
+        };
+        Table::from_entries(source, name, value.span(), entries, allowed)
+    }
+
+    fn from_entries(
+        source: &'a Source<'a>,
+        name: String,
+        span: Range<usize>,
+        entries: &'a DeTable<'i>,
+        allowed: &[&str],
+    ) -> Result<Table<'a, 'i>> {
+        let mut keys: Vec<&Spanned<std::borrow::Cow<'i, str>>> = entries.keys().collect();
+        keys.sort_by_key(|key| key.span().start);
+        if let Some(unknown) = keys
+            .iter()
+            .find(|key| !allowed.contains(&key.get_ref().as_ref()))
+        {
+            return Err(source.error(
+                unknown.span(),
+                format!(
+                    "unknown key `{}` in {name}; allowed keys: {}",
+                    unknown.get_ref(),
+                    allowed.join(", ")
+                ),
+            ));
+        }
+        Ok(Table {
+            source,
+            name,
+            span,
+            entries,
+        })
+    }
+
+    fn get(&self, key: &str) -> Option<&'a Value<'i>> {
+        self.entries
+            .iter()
+            .find(|(name, _)| name.get_ref().as_ref() == key)
+            .map(|(_, value)| value)
+    }
+
+    fn required(&self, key: &str, example: &str) -> Result<&'a Value<'i>> {
+        self.get(key).ok_or_else(|| {
+            self.source.error(
+                self.span.clone(),
+                format!(
+                    "missing key `{key}` in {}, for example: {example}",
+                    self.name
+                ),
+            )
+        })
+    }
+
+    fn integer(&self, key: &str, min: i64, max: i64) -> Result<Option<i64>> {
+        self.get(key)
+            .map(|value| integer(self.source, key, value, min, max))
+            .transpose()
+    }
+
+    fn boolean(&self, key: &str) -> Result<Option<bool>> {
+        self.get(key)
+            .map(|value| match value.get_ref() {
+                DeValue::Boolean(flag) => Ok(*flag),
+                _ => Err(self.source.error(
+                    value.span(),
+                    format!("{key} must be true or false, got {}", describe(value)),
+                )),
+            })
+            .transpose()
+    }
+
+    fn probability(&self, key: &str) -> Result<Option<f64>> {
+        self.get(key)
+            .map(|value| probability(self.source, key, value))
+            .transpose()
+    }
+
+    fn string(&self, key: &str) -> Result<Option<&'a str>> {
+        self.get(key)
+            .map(|value| string(self.source, key, value))
+            .transpose()
+    }
+}
+
+/// What a value is, for "got …" in messages: `integer 100`, `string "x"`.
+fn describe(value: &Value<'_>) -> String {
+    match value.get_ref() {
+        DeValue::String(text) => {
+            let shown: String = text.chars().take(40).collect();
+            format!("string \"{shown}\"")
+        }
+        DeValue::Integer(integer) => format!("integer {integer}"),
+        DeValue::Float(float) => format!("float {float}"),
+        DeValue::Boolean(flag) => format!("boolean {flag}"),
+        DeValue::Datetime(datetime) => format!("datetime {datetime}"),
+        DeValue::Array(_) => "an array".to_string(),
+        DeValue::Table(_) => "a table".to_string(),
+    }
+}
+
+fn string<'a>(source: &Source<'_>, key: &str, value: &'a Value<'_>) -> Result<&'a str> {
+    match value.get_ref() {
+        DeValue::String(text) => Ok(text.as_ref()),
+        _ => Err(source.error(
+            value.span(),
+            format!("{key} must be a string, got {}", describe(value)),
+        )),
+    }
+}
+
+fn integer(source: &Source<'_>, key: &str, value: &Value<'_>, min: i64, max: i64) -> Result<i64> {
+    let allowed = if max == i64::MAX {
+        format!("an integer of at least {min}")
+    } else {
+        format!("an integer from {min} to {max}")
+    };
+    let DeValue::Integer(integer) = value.get_ref() else {
+        return Err(source.error(
+            value.span(),
+            format!("{key} must be {allowed}, got {}", describe(value)),
+        ));
+    };
+    match i64::from_str_radix(integer.as_str(), integer.radix()) {
+        Ok(number) if (min..=max).contains(&number) => Ok(number),
+        _ => Err(source.error(
+            value.span(),
+            format!("{key} must be {allowed}, got {integer}"),
+        )),
+    }
+}
+
+/// An integer or a float, finite.
+fn number(source: &Source<'_>, key: &str, value: &Value<'_>) -> Result<f64> {
+    let parsed = match value.get_ref() {
+        DeValue::Float(float) => float.as_str().parse::<f64>().ok(),
+        DeValue::Integer(integer) => i64::from_str_radix(integer.as_str(), integer.radix())
+            .ok()
+            .map(|n| n as f64),
+        _ => {
+            return Err(source.error(
+                value.span(),
+                format!("{key} must be a number, got {}", describe(value)),
+            ));
+        }
+    };
+    match parsed {
+        Some(number) if number.is_finite() => Ok(number),
+        _ => Err(source.error(
+            value.span(),
+            format!("{key} must be a finite number, got {}", describe(value)),
+        )),
+    }
+}
+
+fn number_in(source: &Source<'_>, key: &str, value: &Value<'_>, min: f64, max: f64) -> Result<f64> {
+    if !matches!(value.get_ref(), DeValue::Integer(_) | DeValue::Float(_)) {
+        return Err(source.error(
+            value.span(),
+            format!(
+                "{key} must be a number between {min} and {max}, got {}",
+                describe(value)
+            ),
+        ));
+    }
+    let number = number(source, key, value)?;
+    if !(min..=max).contains(&number) {
+        return Err(source.error(
+            value.span(),
+            format!("{key} must be between {min} and {max}, got {number}"),
+        ));
+    }
+    Ok(number)
+}
+
+fn probability(source: &Source<'_>, key: &str, value: &Value<'_>) -> Result<f64> {
+    number_in(source, key, value, 0.0, 1.0)
+}
+
+fn duration(source: &Source<'_>, key: &str, value: &Value<'_>) -> Result<TimeNs> {
+    let DeValue::String(text) = value.get_ref() else {
+        return Err(source.error(
+            value.span(),
+            format!(
+                "{key} must be a duration string such as \"100ms\" or \"1.5s\" (units ns, us, ms, s, m), got {}",
+                describe(value)
+            ),
+        ));
+    };
+    units::parse_duration(text)
+        .map_err(|message| source.error(value.span(), format!("{key}: {message}")))
+}
+
+fn positive_duration(source: &Source<'_>, key: &str, value: &Value<'_>) -> Result<TimeNs> {
+    let ns = duration(source, key, value)?;
+    if ns == 0 {
+        return Err(source.error(value.span(), format!("{key} must be longer than 0")));
+    }
+    Ok(ns)
+}
+
+fn rate(source: &Source<'_>, key: &str, value: &Value<'_>) -> Result<Rate> {
+    let DeValue::String(text) = value.get_ref() else {
+        return Err(source.error(
+            value.span(),
+            format!(
+                "{key} must be a rate string such as \"20/s\", got {}",
+                describe(value)
+            ),
+        ));
+    };
+    units::parse_rate(text)
+        .map_err(|message| source.error(value.span(), format!("{key}: {message}")))
+}
+
+/// Compact list of cells: `3, 5..8, 12`.
+fn format_cells(cells: &[CellIndex]) -> String {
+    let mut parts = Vec::new();
+    let mut index = 0;
+    while index < cells.len() {
+        let start = cells[index];
+        let mut end = start;
+        while index + 1 < cells.len() && cells[index + 1] == end + 1 {
+            index += 1;
+            end = cells[index];
+        }
+        parts.push(if end == start {
+            start.to_string()
+        } else {
+            format!("{start}..{}", end + 1)
+        });
+        index += 1;
+    }
+    parts.join(", ")
+}
+
+/// A set of cells: `"0..8"`, `"all"`, `3`, `"3"`, or an array of those.
+/// Sorted, without duplicates, every index below `cell_count`, never empty.
+fn cell_group(
+    source: &Source<'_>,
+    key: &str,
+    value: &Value<'_>,
+    cell_count: u32,
+) -> Result<Vec<CellIndex>> {
+    let mut cells = Vec::new();
+    match value.get_ref() {
+        DeValue::Array(items) => {
+            if items.is_empty() {
+                return Err(source.error(value.span(), format!("{key} names no cell")));
+            }
+            // (cell, entry it came from), to point at the entry repeating a cell.
+            let mut sources: Vec<(CellIndex, usize)> = Vec::new();
+            for (item_index, item) in items.iter().enumerate() {
+                if matches!(item.get_ref(), DeValue::Array(_) | DeValue::Table(_)) {
+                    return Err(source.error(
+                        item.span(),
+                        format!(
+                            "{key}: each entry must be a cell index or a range like \"0..8\", got {}",
+                            describe(item)
+                        ),
+                    ));
+                }
+                let before = cells.len();
+                cell_group_item(source, key, item, cell_count, &mut cells)?;
+                sources.extend(cells[before..].iter().map(|&cell| (cell, item_index)));
+            }
+            sources.sort_unstable();
+            let repeated = sources
+                .windows(2)
+                .filter(|pair| pair[0].0 == pair[1].0)
+                .map(|pair| pair[1])
+                .min_by_key(|&(cell, item_index)| (item_index, cell));
+            if let Some((cell, item_index)) = repeated {
+                return Err(source.error(
+                    items[item_index].span(),
+                    format!("{key} lists cell {cell} twice"),
+                ));
+            }
+        }
+        _ => cell_group_item(source, key, value, cell_count, &mut cells)?,
+    }
+    cells.sort_unstable();
+    Ok(cells)
+}
+
+fn cell_group_item(
+    source: &Source<'_>,
+    key: &str,
+    value: &Value<'_>,
+    cell_count: u32,
+    cells: &mut Vec<CellIndex>,
+) -> Result<()> {
+    let allowed = "a cell index, a range like \"0..8\" (8 excluded), \"all\", or an array of those";
+    let missing = |cell: u64| {
+        source.error(
+            value.span(),
+            format!(
+                "{key} names cell {cell}, which does not exist; cells are 0..{cell_count} ({cell_count} excluded)"
+            ),
+        )
+    };
+    match value.get_ref() {
+        DeValue::Integer(_) => {
+            let cell = integer(source, key, value, 0, i64::MAX)? as u64;
+            if cell >= u64::from(cell_count) {
+                return Err(missing(cell));
+            }
+            cells.push(cell as CellIndex);
+        }
+        DeValue::String(text) => {
+            let text = text.trim();
+            if text == "all" {
+                cells.extend(0..cell_count);
+                return Ok(());
+            }
+            let bad = || {
+                source.error(
+                    value.span(),
+                    format!("{key} must be {allowed}, got \"{text}\""),
+                )
+            };
+            let parse_index = |part: &str| -> Result<u64> {
+                let part = part.trim();
+                if part.is_empty() || !part.bytes().all(|byte| byte.is_ascii_digit()) {
+                    return Err(bad());
+                }
+                part.parse::<u64>().map_err(|_| bad())
+            };
+            match text.split_once("..") {
+                Some((start, end)) => {
+                    let (start, end) = (parse_index(start)?, parse_index(end)?);
+                    if start >= end {
+                        return Err(source.error(
+                            value.span(),
+                            format!("{key}: range \"{text}\" is empty; write start..end with start < end"),
+                        ));
+                    }
+                    if end > u64::from(cell_count) {
+                        return Err(missing(end - 1));
+                    }
+                    cells.extend(start as CellIndex..end as CellIndex);
+                }
+                None => {
+                    let cell = parse_index(text)?;
+                    if cell >= u64::from(cell_count) {
+                        return Err(missing(cell));
+                    }
+                    cells.push(cell as CellIndex);
+                }
+            }
+        }
+        _ => {
+            return Err(source.error(
+                value.span(),
+                format!("{key} must be {allowed}, got {}", describe(value)),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Groups that must be disjoint and together hold every cell (partitions,
+/// regions). `what` names one group in messages: "group", "region".
+fn check_disjoint_cover(
+    source: &Source<'_>,
+    key: &str,
+    what: &str,
+    whole: &Value<'_>,
+    groups: &[(Vec<CellIndex>, Range<usize>)],
+    cell_count: u32,
+) -> Result<Vec<u32>> {
+    const UNASSIGNED: u32 = u32::MAX;
+    let mut group_of_cell = vec![UNASSIGNED; cell_count as usize];
+    for (group_index, (cells, span)) in groups.iter().enumerate() {
+        for &cell in cells {
+            let owner = group_of_cell[cell as usize];
+            if owner != UNASSIGNED {
+                return Err(source.error(
+                    span.clone(),
+                    format!(
+                        "{key}: cell {cell} is in both {what} {} and {what} {}; {what}s must not overlap",
+                        owner + 1,
+                        group_index + 1
+                    ),
+                ));
+            }
+            group_of_cell[cell as usize] = group_index as u32;
+        }
+    }
+    let unassigned: Vec<CellIndex> = (0..cell_count)
+        .filter(|&cell| group_of_cell[cell as usize] == UNASSIGNED)
+        .collect();
+    if !unassigned.is_empty() {
+        return Err(source.error(
+            whole.span(),
+            format!(
+                "{key}: cells {} are in no {what}; the {what}s must together hold all {cell_count} cells (put the rest in a {what} of their own)",
+                format_cells(&unassigned)
+            ),
+        ));
+    }
+    Ok(group_of_cell)
+}
+
+pub(super) fn parse(file: &str, text: &str) -> Result<Scenario> {
+    if text.len() > FILE_BYTES_MAX {
+        return Err(ScenarioError::whole_file(
+            file,
+            format!(
+                "file is {} bytes; scenario files are at most {FILE_BYTES_MAX}",
+                text.len()
+            ),
+        ));
+    }
+    let source = Source { file, text };
+    let document = DeTable::parse(text).map_err(|error| {
+        let span = error.span().unwrap_or(0..0);
+        source.error(span, format!("invalid TOML: {}", error.message().trim()))
+    })?;
+    let root = Table::from_entries(
+        &source,
+        "the top level".to_string(),
+        0..0,
+        document.get_ref(),
+        &[
+            "name",
+            "seed",
+            "duration",
+            "cells",
+            "consensus",
+            "network",
+            "workload",
+            "faults",
+            "byzantine",
+            "checks",
+        ],
+    )?;
+
+    let name_value = root.required("name", "name = \"quickstart\"")?;
+    let name = string(&source, "name", name_value)?;
+    let name_ok = !name.is_empty()
+        && name.chars().count() <= NAME_CHARS_MAX
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.');
+    if !name_ok {
+        return Err(source.error(
+            name_value.span(),
+            format!(
+                "name must be 1 to {NAME_CHARS_MAX} letters, digits, '-', '_' or '.' (not starting with '.'), since it names the run's directory; got \"{name}\""
+            ),
+        ));
+    }
+    let seed_value = root.required("seed", "seed = 7")?;
+    let seed = integer(&source, "seed", seed_value, 0, i64::MAX)? as u64;
+    let duration_value = root.required("duration", "duration = \"30s\"")?;
+    let duration_ns = positive_duration(&source, "duration", duration_value)?;
+
+    let cells_value = root.required("cells", "[cells] count = 16")?;
+    let cells = parse_cells(&source, cells_value)?;
+    let consensus = match root.get("consensus") {
+        Some(value) => parse_consensus(&source, value)?,
+        None => default_consensus(),
+    };
+    let network = match root.get("network") {
+        Some(value) => parse_network(&source, value, cells.count)?,
+        None => default_network(),
+    };
+    let byzantine = match root.get("byzantine") {
+        Some(value) => parse_byzantine(&source, value, cells.count)?,
+        None => Byzantine::default(),
+    };
+    let workload = match root.get("workload") {
+        Some(value) => parse_workload(&source, value, cells.count)?,
+        None => default_workload(),
+    };
+    let faults = match root.get("faults") {
+        Some(value) => parse_faults(&source, value, cells.count, duration_ns)?,
+        None => Vec::new(),
+    };
+    let checks = match root.get("checks") {
+        Some(value) => parse_checks(&source, value)?,
+        None => default_checks(),
+    };
+    Ok(Scenario {
+        name: name.to_string(),
+        seed,
+        duration_ns,
+        cells,
+        consensus,
+        network,
+        workload,
+        faults,
+        byzantine,
+        checks,
+    })
+}
+
+fn parse_cells(source: &Source<'_>, value: &Value<'_>) -> Result<Cells> {
+    let table = Table::open(
+        source,
+        "[cells]",
+        value,
+        &["count", "stake", "genesis_balance"],
+    )?;
+    let count_value = table.required("count", "count = 16")?;
+    let count = integer(source, "count", count_value, 1, i64::from(CELLS_MAX)).map_err(|error| {
+        if matches!(count_value.get_ref(), DeValue::Integer(i) if i.as_str() == "0") {
+            source.error(
+                count_value.span(),
+                format!(
+                    "count must be at least 1 (a scenario needs cells), got 0; at most {CELLS_MAX}"
+                ),
+            )
+        } else {
+            error
+        }
+    })? as u32;
+    let stake = table.integer("stake", 1, i64::MAX)?.unwrap_or(1) as u64;
+    let genesis_balance = table
+        .integer("genesis_balance", 0, i64::MAX)?
+        .unwrap_or(1_000_000) as u64;
+    Ok(Cells {
+        count,
+        stake,
+        genesis_balance,
+    })
+}
+
+fn default_consensus() -> Consensus {
+    Consensus {
+        gossip_interval_ns: 100 * NS_PER_MS,
+        coin_round_frequency: 10,
+        max_transactions_per_event: 1_000,
+        max_event_bytes: 65_536,
+    }
+}
+
+fn parse_consensus(source: &Source<'_>, value: &Value<'_>) -> Result<Consensus> {
+    let table = Table::open(
+        source,
+        "[consensus]",
+        value,
+        &[
+            "gossip_interval",
+            "coin_round_frequency",
+            "max_transactions_per_event",
+            "max_event_bytes",
+        ],
+    )?;
+    let defaults = default_consensus();
+    let gossip_interval_ns = match table.get("gossip_interval") {
+        Some(value) => positive_duration(source, "gossip_interval", value)?,
+        None => defaults.gossip_interval_ns,
+    };
+    // Baird 2016, "c is a constant greater than 2": rounds where r - r_w is a
+    // multiple of c are coin rounds.
+    Ok(Consensus {
+        gossip_interval_ns,
+        coin_round_frequency: table
+            .integer("coin_round_frequency", 3, 1_000_000)?
+            .map_or(defaults.coin_round_frequency, |c| c as u32),
+        max_transactions_per_event: table
+            .integer("max_transactions_per_event", 1, 1_000_000)?
+            .map_or(defaults.max_transactions_per_event, |n| n as u32),
+        max_event_bytes: table
+            .integer("max_event_bytes", 256, 16 << 20)?
+            .map_or(defaults.max_event_bytes, |n| n as u32),
+    })
+}
+
+fn default_latency() -> Distribution {
+    Distribution::Constant {
+        value_ns: 50 * NS_PER_MS,
+    }
+}
+
+fn default_network() -> Network {
+    Network {
+        latency: Latency::Uniform(default_latency()),
+        loss: 0.0,
+        duplicate: 0.0,
+        bandwidth_bits_per_second: None,
+        queue_limit: None,
+        topology: Topology::FullMesh,
+    }
+}
+
+/// A latency: a duration string (constant) or a distribution table.
+fn parse_distribution(source: &Source<'_>, key: &str, value: &Value<'_>) -> Result<Distribution> {
+    if let DeValue::String(_) = value.get_ref() {
+        return Ok(Distribution::Constant {
+            value_ns: duration(source, key, value)?,
+        });
+    }
+    let DeValue::Table(entries) = value.get_ref() else {
+        return Err(source.error(
+            value.span(),
+            format!(
+                "{key} must be a duration like \"50ms\" or a table like {{ distribution = \"lognormal\", median = \"50ms\", sigma = 0.4 }}, got {}",
+                describe(value)
+            ),
+        ));
+    };
+    let kind_value = entries
+        .iter()
+        .find(|(name, _)| name.get_ref().as_ref() == "distribution")
+        .map(|(_, value)| value)
+        .ok_or_else(|| {
+            source.error(
+                value.span(),
+                format!("{key} needs `distribution`, one of: {DISTRIBUTIONS}"),
+            )
+        })?;
+    let kind = string(source, "distribution", kind_value)?;
+    let allowed: &[&str] = match kind {
+        "constant" => &["distribution", "value"],
+        "uniform" => &["distribution", "min", "max"],
+        "normal" => &["distribution", "mean", "stddev"],
+        "lognormal" => &["distribution", "median", "sigma"],
+        "pareto" => &["distribution", "scale", "shape"],
+        _ => {
+            return Err(source.error(
+                kind_value.span(),
+                format!("unknown distribution \"{kind}\"; allowed: {DISTRIBUTIONS}"),
+            ));
+        }
+    };
+    let table = Table::from_entries(
+        source,
+        format!("the {kind} distribution of {key}"),
+        value.span(),
+        entries,
+        allowed,
+    )?;
+    let required_duration = |field: &str, example: &str| -> Result<TimeNs> {
+        duration(source, field, table.required(field, example)?)
+    };
+    Ok(match kind {
+        "constant" => Distribution::Constant {
+            value_ns: required_duration("value", "value = \"50ms\"")?,
+        },
+        "uniform" => {
+            let min_ns = required_duration("min", "min = \"20ms\"")?;
+            let max_value = table.required("max", "max = \"80ms\"")?;
+            let max_ns = duration(source, "max", max_value)?;
+            if max_ns < min_ns {
+                return Err(source.error(
+                    max_value.span(),
+                    format!(
+                        "max ({}) must not be less than min ({})",
+                        format_duration(max_ns),
+                        format_duration(min_ns)
+                    ),
+                ));
+            }
+            Distribution::Uniform { min_ns, max_ns }
+        }
+        "normal" => Distribution::Normal {
+            mean_ns: required_duration("mean", "mean = \"50ms\"")?,
+            stddev_ns: required_duration("stddev", "stddev = \"10ms\"")?,
+        },
+        "lognormal" => Distribution::LogNormal {
+            median_ns: required_duration("median", "median = \"50ms\"")?,
+            sigma: number_in(
+                source,
+                "sigma",
+                table.required("sigma", "sigma = 0.4")?,
+                0.0,
+                10.0,
+            )?,
+        },
+        _ => {
+            let scale_value = table.required("scale", "scale = \"20ms\"")?;
+            let scale_ns = positive_duration(source, "scale", scale_value)?;
+            let shape_value = table.required("shape", "shape = 2.5")?;
+            let shape = number_in(source, "shape", shape_value, 0.0, 1_000.0)?;
+            if shape <= 0.0 {
+                return Err(source.error(
+                    shape_value.span(),
+                    format!("shape must be more than 0, got {shape}"),
+                ));
+            }
+            Distribution::Pareto { scale_ns, shape }
+        }
+    })
+}
+
+fn parse_network(source: &Source<'_>, value: &Value<'_>, cell_count: u32) -> Result<Network> {
+    let table = Table::open(
+        source,
+        "[network]",
+        value,
+        &[
+            "latency",
+            "loss",
+            "duplicate",
+            "bandwidth",
+            "queue_limit",
+            "topology",
+            "regions",
+            "region_latency",
+        ],
+    )?;
+    let latency = match (table.get("regions"), table.get("region_latency")) {
+        (None, None) => Latency::Uniform(match table.get("latency") {
+            Some(value) => parse_distribution(source, "latency", value)?,
+            None => default_latency(),
+        }),
+        (Some(regions), Some(matrix)) => {
+            if let Some(latency) = table.get("latency") {
+                return Err(source.error(
+                    latency.span(),
+                    "latency cannot be combined with regions: with regions, each pair of cells draws its latency from region_latency",
+                ));
+            }
+            Latency::Regions(parse_regions(source, regions, matrix, cell_count)?)
+        }
+        (Some(regions), None) => {
+            return Err(source.error(
+                regions.span(),
+                "regions need a region_latency matrix: one row per region, one latency per column",
+            ));
+        }
+        (None, Some(matrix)) => {
+            return Err(source.error(
+                matrix.span(),
+                "region_latency needs regions: [[network.regions]] entries with name and cells",
+            ));
+        }
+    };
+    let bandwidth_bits_per_second = match table.get("bandwidth") {
+        Some(value) => {
+            let text = string(source, "bandwidth", value)?;
+            Some(
+                units::parse_bandwidth(text)
+                    .map_err(|message| source.error(value.span(), message))?,
+            )
+        }
+        None => None,
+    };
+    Ok(Network {
+        latency,
+        loss: table.probability("loss")?.unwrap_or(0.0),
+        duplicate: table.probability("duplicate")?.unwrap_or(0.0),
+        bandwidth_bits_per_second,
+        queue_limit: table
+            .integer("queue_limit", 1, i64::from(u32::MAX))?
+            .map(|limit| limit as u32),
+        topology: match table.get("topology") {
+            Some(value) => parse_topology(source, value, cell_count)?,
+            None => Topology::FullMesh,
+        },
+    })
+}
+
+fn parse_regions(
+    source: &Source<'_>,
+    regions_value: &Value<'_>,
+    matrix_value: &Value<'_>,
+    cell_count: u32,
+) -> Result<Regions> {
+    let DeValue::Array(entries) = regions_value.get_ref() else {
+        return Err(source.error(
+            regions_value.span(),
+            format!(
+                "regions must be an array of tables ([[network.regions]] with name and cells), got {}",
+                describe(regions_value)
+            ),
+        ));
+    };
+    if entries.is_empty() || entries.len() > REGIONS_MAX {
+        return Err(source.error(
+            regions_value.span(),
+            format!(
+                "regions must hold 1 to {REGIONS_MAX} regions, got {}",
+                entries.len()
+            ),
+        ));
+    }
+    let mut names: Vec<String> = Vec::new();
+    let mut groups = Vec::new();
+    for (index, entry) in entries.iter().enumerate() {
+        let region = Table::open(
+            source,
+            format!("region {}", index + 1),
+            entry,
+            &["name", "cells"],
+        )?;
+        let name_value = region.required("name", "name = \"eu\"")?;
+        let name = string(source, "name", name_value)?;
+        if name.is_empty() || names.iter().any(|known| known == name) {
+            return Err(source.error(
+                name_value.span(),
+                format!("region name \"{name}\" must be non-empty and unique"),
+            ));
+        }
+        names.push(name.to_string());
+        let cells_value = region.required("cells", "cells = \"0..30\"")?;
+        groups.push((
+            cell_group(source, "cells", cells_value, cell_count)?,
+            cells_value.span(),
+        ));
+    }
+    let region_of_cell = check_disjoint_cover(
+        source,
+        "regions",
+        "region",
+        regions_value,
+        &groups,
+        cell_count,
+    )?;
+
+    let region_count = names.len();
+    let shape_error = || {
+        source.error(
+            matrix_value.span(),
+            format!(
+                "region_latency must be a {region_count}×{region_count} array of arrays (one row per region, in the order of [[network.regions]]), each entry a duration or a distribution table"
+            ),
+        )
+    };
+    let DeValue::Array(rows) = matrix_value.get_ref() else {
+        return Err(shape_error());
+    };
+    if rows.len() != region_count {
+        return Err(shape_error());
+    }
+    let mut matrix = Vec::with_capacity(region_count);
+    for row_value in rows.iter() {
+        let DeValue::Array(row) = row_value.get_ref() else {
+            return Err(shape_error());
+        };
+        if row.len() != region_count {
+            return Err(source.error(
+                row_value.span(),
+                format!(
+                    "each region_latency row must have {region_count} entries (one per region), got {}",
+                    row.len()
+                ),
+            ));
+        }
+        let distributions = row
+            .iter()
+            .map(|entry| parse_distribution(source, "region_latency", entry))
+            .collect::<Result<Vec<_>>>()?;
+        matrix.push(distributions);
+    }
+    Ok(Regions {
+        names,
+        region_of_cell,
+        matrix,
+    })
+}
+
+fn parse_topology(source: &Source<'_>, value: &Value<'_>, cell_count: u32) -> Result<Topology> {
+    if let DeValue::String(kind) = value.get_ref() {
+        return match kind.as_ref() {
+            "full-mesh" => Ok(Topology::FullMesh),
+            "random-regular" | "small-world" | "scale-free" | "edges" => Err(source.error(
+                value.span(),
+                format!(
+                    "topology \"{kind}\" needs parameters, e.g. topology = {}",
+                    topology_example(kind)
+                ),
+            )),
+            _ => Err(source.error(
+                value.span(),
+                format!("unknown topology \"{kind}\"; allowed: {TOPOLOGIES}"),
+            )),
+        };
+    }
+    let DeValue::Table(entries) = value.get_ref() else {
+        return Err(source.error(
+            value.span(),
+            format!(
+                "topology must be \"full-mesh\" or a table like {{ kind = \"random-regular\", degree = 8 }}, got {}",
+                describe(value)
+            ),
+        ));
+    };
+    let kind_value = entries
+        .iter()
+        .find(|(name, _)| name.get_ref().as_ref() == "kind")
+        .map(|(_, value)| value)
+        .ok_or_else(|| {
+            source.error(
+                value.span(),
+                format!("topology needs `kind`, one of: {TOPOLOGIES}"),
+            )
+        })?;
+    let kind = string(source, "kind", kind_value)?;
+    let allowed: &[&str] = match kind {
+        "full-mesh" => &["kind"],
+        "random-regular" => &["kind", "degree"],
+        "small-world" => &["kind", "neighbors", "rewire"],
+        "scale-free" => &["kind", "edges"],
+        "edges" => &["kind", "edges"],
+        _ => {
+            return Err(source.error(
+                kind_value.span(),
+                format!("unknown topology \"{kind}\"; allowed: {TOPOLOGIES}"),
+            ));
+        }
+    };
+    let table = Table::from_entries(
+        source,
+        format!("the {kind} topology"),
+        value.span(),
+        entries,
+        allowed,
+    )?;
+    let below_cells = i64::from(cell_count) - 1;
+    let too_few_cells = || {
+        source.error(
+            value.span(),
+            format!("a {kind} topology needs at least 3 cells, and there are {cell_count}"),
+        )
+    };
+    Ok(match kind {
+        "full-mesh" => Topology::FullMesh,
+        "random-regular" => {
+            if cell_count < 3 {
+                return Err(too_few_cells());
+            }
+            let degree_value = table.required("degree", "degree = 8")?;
+            let degree = integer(source, "degree", degree_value, 1, below_cells)?;
+            if (degree * i64::from(cell_count)) % 2 != 0 {
+                return Err(source.error(
+                    degree_value.span(),
+                    format!(
+                        "degree × cells must be even for a regular graph, got {degree} × {cell_count}"
+                    ),
+                ));
+            }
+            Topology::RandomRegular {
+                degree: degree as u32,
+            }
+        }
+        "small-world" => {
+            if cell_count < 3 {
+                return Err(too_few_cells());
+            }
+            let neighbors_value = table.required("neighbors", "neighbors = 4")?;
+            let neighbors = integer(source, "neighbors", neighbors_value, 2, below_cells)?;
+            if neighbors % 2 != 0 {
+                return Err(source.error(
+                    neighbors_value.span(),
+                    format!(
+                        "neighbors must be even (half on each side of the ring), got {neighbors}"
+                    ),
+                ));
+            }
+            Topology::SmallWorld {
+                neighbors: neighbors as u32,
+                rewire: table.probability("rewire")?.unwrap_or(0.1),
+            }
+        }
+        "scale-free" => {
+            if cell_count < 3 {
+                return Err(too_few_cells());
+            }
+            let edges_value = table.required("edges", "edges = 3")?;
+            Topology::ScaleFree {
+                edges: integer(source, "edges", edges_value, 1, below_cells)? as u32,
+            }
+        }
+        _ => Topology::Edges(parse_edge_list(
+            source,
+            table.required("edges", "edges = [[0, 1], [1, 2]]")?,
+            cell_count,
+        )?),
+    })
+}
+
+fn topology_example(kind: &str) -> &'static str {
+    match kind {
+        "random-regular" => "{ kind = \"random-regular\", degree = 8 }",
+        "small-world" => "{ kind = \"small-world\", neighbors = 4, rewire = 0.1 }",
+        "scale-free" => "{ kind = \"scale-free\", edges = 3 }",
+        _ => "{ kind = \"edges\", edges = [[0, 1], [1, 2]] }",
+    }
+}
+
+fn parse_edge_list(
+    source: &Source<'_>,
+    value: &Value<'_>,
+    cell_count: u32,
+) -> Result<Vec<(CellIndex, CellIndex)>> {
+    let shape = "edges must be an array of [from, to] cell pairs, like [[0, 1], [1, 2]]";
+    let DeValue::Array(pairs) = value.get_ref() else {
+        return Err(source.error(value.span(), shape));
+    };
+    let mut edges = std::collections::BTreeSet::new();
+    for pair_value in pairs.iter() {
+        let DeValue::Array(pair) = pair_value.get_ref() else {
+            return Err(source.error(pair_value.span(), shape));
+        };
+        if pair.len() != 2 {
+            return Err(source.error(pair_value.span(), shape));
+        }
+        let mut ends = [0 as CellIndex; 2];
+        for (end, end_value) in ends.iter_mut().zip(pair.iter()) {
+            let cell = integer(source, "edge end", end_value, 0, i64::MAX)?;
+            if cell >= i64::from(cell_count) {
+                return Err(source.error(
+                    end_value.span(),
+                    format!(
+                        "edge names cell {cell}, which does not exist; cells are 0..{cell_count} ({cell_count} excluded)"
+                    ),
+                ));
+            }
+            *end = cell as CellIndex;
+        }
+        if ends[0] == ends[1] {
+            return Err(source.error(
+                pair_value.span(),
+                format!("edge links cell {} to itself", ends[0]),
+            ));
+        }
+        let edge = (ends[0].min(ends[1]), ends[0].max(ends[1]));
+        if !edges.insert(edge) {
+            return Err(source.error(
+                pair_value.span(),
+                format!("edge {}–{} is listed twice", edge.0, edge.1),
+            ));
+        }
+    }
+    if edges.is_empty() {
+        return Err(source.error(value.span(), "edges lists no edge"));
+    }
+    Ok(edges.into_iter().collect())
+}
+
+fn parse_byzantine(source: &Source<'_>, value: &Value<'_>, cell_count: u32) -> Result<Byzantine> {
+    let table = Table::open(source, "[byzantine]", value, &["count", "cells"])?;
+    let cells = match (table.get("count"), table.get("cells")) {
+        (Some(_), Some(cells_value)) => {
+            return Err(source.error(
+                cells_value.span(),
+                "[byzantine] takes count or cells, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(source.error(
+                value.span(),
+                "[byzantine] needs count = N (the last N cells) or cells = \"0..3\"",
+            ));
+        }
+        (Some(count_value), None) => {
+            let count = integer(source, "count", count_value, 0, i64::MAX)?;
+            if count > i64::from(cell_count) {
+                return Err(source.error(
+                    count_value.span(),
+                    format!(
+                        "more Byzantine cells ({count}) than cells ({cell_count}); count must be at most {}",
+                        cell_count - 1
+                    ),
+                ));
+            }
+            let count = count as u32;
+            (cell_count - count..cell_count).collect()
+        }
+        (None, Some(cells_value)) => cell_group(source, "cells", cells_value, cell_count)?,
+    };
+    if cells.len() == cell_count as usize {
+        let span = table
+            .get("count")
+            .or(table.get("cells"))
+            .map_or(value.span(), |v| v.span());
+        return Err(source.error(
+            span,
+            format!(
+                "all {cell_count} cells would be Byzantine; at least one cell must be honest (at most {})",
+                cell_count - 1
+            ),
+        ));
+    }
+    Ok(Byzantine { cells })
+}
+
+fn default_workload() -> Workload {
+    Workload {
+        tx_rate: Rate {
+            count: 10,
+            per_ns: NS_PER_S,
+        },
+        submitters: None,
+        message_rate: Rate::ZERO,
+        message_mix: MessageMix::default(),
+    }
+}
+
+fn parse_workload(source: &Source<'_>, value: &Value<'_>, cell_count: u32) -> Result<Workload> {
+    let table = Table::open(
+        source,
+        "[workload]",
+        value,
+        &["tx_rate", "submitters", "messages"],
+    )?;
+    let mut workload = default_workload();
+    if let Some(value) = table.get("tx_rate") {
+        workload.tx_rate = rate(source, "tx_rate", value)?;
+    }
+    if let Some(value) = table.get("submitters") {
+        workload.submitters = Some(cell_group(source, "submitters", value, cell_count)?);
+    }
+    if let Some(messages_value) = table.get("messages") {
+        let messages = Table::open(
+            source,
+            "[workload.messages]",
+            messages_value,
+            &["rate", "chat", "auth", "post", "query", "exec"],
+        )?;
+        if let Some(value) = messages.get("rate") {
+            workload.message_rate = rate(source, "rate", value)?;
+        }
+        let weight = |key: &str| -> Result<Option<u32>> {
+            Ok(messages
+                .integer(key, 0, i64::from(u32::MAX))?
+                .map(|weight| weight as u32))
+        };
+        let weights = [
+            weight("chat")?,
+            weight("auth")?,
+            weight("post")?,
+            weight("query")?,
+            weight("exec")?,
+        ];
+        // No weights given: an even mix.
+        let given = weights.iter().any(Option::is_some);
+        let [chat, auth, post, query, exec] = weights.map(|w| w.unwrap_or(u32::from(!given)));
+        workload.message_mix = MessageMix {
+            chat,
+            auth,
+            post,
+            query,
+            exec,
+        };
+        if !workload.message_rate.is_zero() && workload.message_mix.total() == 0 {
+            return Err(source.error(
+                messages_value.span(),
+                "[workload.messages] has a rate but every weight is 0; give chat, auth, post, query or exec a weight",
+            ));
+        }
+    }
+    Ok(workload)
+}
+
+fn default_checks() -> Checks {
+    Checks {
+        safety: true,
+        liveness: false,
+        max_finality_p99_ns: None,
+        min_throughput_tps: None,
+    }
+}
+
+fn parse_checks(source: &Source<'_>, value: &Value<'_>) -> Result<Checks> {
+    let table = Table::open(
+        source,
+        "[checks]",
+        value,
+        &[
+            "safety",
+            "liveness",
+            "max_finality_p99",
+            "min_throughput_tps",
+        ],
+    )?;
+    let defaults = default_checks();
+    Ok(Checks {
+        safety: table.boolean("safety")?.unwrap_or(defaults.safety),
+        liveness: table.boolean("liveness")?.unwrap_or(defaults.liveness),
+        max_finality_p99_ns: match table.get("max_finality_p99") {
+            Some(value) => Some(positive_duration(source, "max_finality_p99", value)?),
+            None => None,
+        },
+        min_throughput_tps: match table.get("min_throughput_tps") {
+            Some(value) => Some(number_in(source, "min_throughput_tps", value, 0.0, 1e12)?),
+            None => None,
+        },
+    })
+}
+
+fn parse_faults(
+    source: &Source<'_>,
+    value: &Value<'_>,
+    cell_count: u32,
+    duration_ns: TimeNs,
+) -> Result<Vec<Fault>> {
+    let DeValue::Array(entries) = value.get_ref() else {
+        return Err(source.error(
+            value.span(),
+            format!(
+                "faults must be an array of tables ([[faults]] with kind = one of {FAULT_KINDS}), got {}",
+                describe(value)
+            ),
+        ));
+    };
+    entries
+        .iter()
+        .enumerate()
+        .map(|(index, entry)| parse_fault(source, index + 1, entry, cell_count, duration_ns))
+        .collect()
+}
+
+fn parse_fault(
+    source: &Source<'_>,
+    number: usize,
+    value: &Value<'_>,
+    cell_count: u32,
+    duration_ns: TimeNs,
+) -> Result<Fault> {
+    let DeValue::Table(entries) = value.get_ref() else {
+        return Err(source.error(
+            value.span(),
+            format!("fault {number} must be a table, got {}", describe(value)),
+        ));
+    };
+    let kind_value = entries
+        .iter()
+        .find(|(name, _)| name.get_ref().as_ref() == "kind")
+        .map(|(_, value)| value)
+        .ok_or_else(|| {
+            source.error(
+                value.span(),
+                format!("fault {number} needs `kind`, one of: {FAULT_KINDS}"),
+            )
+        })?;
+    let kind = string(source, "kind", kind_value)?;
+    let allowed: &[&str] = match kind {
+        "partition" => &["kind", "at", "heal", "groups"],
+        "crash" => &["kind", "cells", "at", "restart"],
+        "link" => &[
+            "kind",
+            "from",
+            "to",
+            "at",
+            "until",
+            "loss",
+            "latency",
+            "direction",
+        ],
+        "clock-skew" => &["kind", "cells", "at", "offset", "drift"],
+        "pause" => &["kind", "cells", "at", "until"],
+        _ => {
+            return Err(source.error(
+                kind_value.span(),
+                format!("unknown fault kind \"{kind}\"; allowed: {FAULT_KINDS}"),
+            ));
+        }
+    };
+    let table = Table::from_entries(
+        source,
+        format!("fault {number} ({kind})"),
+        value.span(),
+        entries,
+        allowed,
+    )?;
+
+    // The start: before the end of the run, or the fault would never happen.
+    let start = |required: bool| -> Result<TimeNs> {
+        let at_value = match table.get("at") {
+            Some(at_value) => at_value,
+            None if required => table.required("at", "at = \"10s\"")?,
+            None => return Ok(0),
+        };
+        let at_ns = duration(source, "at", at_value)?;
+        if at_ns >= duration_ns {
+            return Err(source.error(
+                at_value.span(),
+                format!(
+                    "fault {number} ({kind}) starts at {}, at or after the end of the run ({}); it would never happen",
+                    format_duration(at_ns),
+                    format_duration(duration_ns)
+                ),
+            ));
+        }
+        Ok(at_ns)
+    };
+    // An end: strictly after the start (it may lie past the end of the run).
+    let end = |key: &str, at_ns: TimeNs| -> Result<Option<TimeNs>> {
+        let Some(end_value) = table.get(key) else {
+            return Ok(None);
+        };
+        let end_ns = duration(source, key, end_value)?;
+        if end_ns <= at_ns {
+            return Err(source.error(
+                end_value.span(),
+                format!(
+                    "{key} ({}) must be after at ({})",
+                    format_duration(end_ns),
+                    format_duration(at_ns)
+                ),
+            ));
+        }
+        Ok(Some(end_ns))
+    };
+    let group = |key: &str, example: &str| -> Result<Vec<CellIndex>> {
+        cell_group(source, key, table.required(key, example)?, cell_count)
+    };
+
+    Ok(match kind {
+        "partition" => {
+            let at_ns = start(true)?;
+            let heal_ns = end("heal", at_ns)?;
+            let groups_value = table.required("groups", "groups = [\"0..8\", \"8..16\"]")?;
+            let DeValue::Array(group_values) = groups_value.get_ref() else {
+                return Err(source.error(
+                    groups_value.span(),
+                    format!(
+                        "groups must be an array of cell groups, like [\"0..8\", \"8..16\"], got {}",
+                        describe(groups_value)
+                    ),
+                ));
+            };
+            if group_values.len() < 2 {
+                return Err(source.error(
+                    groups_value.span(),
+                    format!(
+                        "a partition needs at least 2 groups, got {}",
+                        group_values.len()
+                    ),
+                ));
+            }
+            let groups = group_values
+                .iter()
+                .map(|group_value| {
+                    Ok((
+                        cell_group(source, "groups", group_value, cell_count)?,
+                        group_value.span(),
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            check_disjoint_cover(source, "groups", "group", groups_value, &groups, cell_count)?;
+            Fault::Partition {
+                at_ns,
+                heal_ns,
+                groups: groups.into_iter().map(|(cells, _)| cells).collect(),
+            }
+        }
+        "crash" => {
+            let cells = group("cells", "cells = [3, 4]")?;
+            let at_ns = start(true)?;
+            Fault::Crash {
+                cells,
+                at_ns,
+                restart_ns: end("restart", at_ns)?,
+            }
+        }
+        "link" => {
+            let from = group("from", "from = \"0..4\"")?;
+            let to = group("to", "to = \"4..8\"")?;
+            let at_ns = start(false)?;
+            let until_ns = end("until", at_ns)?;
+            let loss = table.probability("loss")?;
+            let extra_latency = match table.get("latency") {
+                Some(latency) => Some(parse_distribution(source, "latency", latency)?),
+                None => None,
+            };
+            if loss.is_none() && extra_latency.is_none() {
+                return Err(source.error(
+                    value.span(),
+                    format!("fault {number} (link) needs loss, latency or both"),
+                ));
+            }
+            let direction = match table.string("direction")? {
+                None | Some("both") => Direction::Both,
+                Some("one-way") => Direction::OneWay,
+                Some(other) => {
+                    return Err(source.error(
+                        table.get("direction").map_or(value.span(), |v| v.span()),
+                        format!("unknown direction \"{other}\"; allowed: both, one-way"),
+                    ));
+                }
+            };
+            Fault::Link {
+                from,
+                to,
+                at_ns,
+                until_ns,
+                loss,
+                extra_latency,
+                direction,
+            }
+        }
+        "clock-skew" => {
+            let cells = group("cells", "cells = \"0..4\"")?;
+            let at_ns = start(false)?;
+            let offset_ns = match table.get("offset") {
+                Some(offset_value) => {
+                    let text = string(source, "offset", offset_value)?;
+                    let offset_ns = units::parse_signed_duration(text).map_err(|message| {
+                        source.error(offset_value.span(), format!("offset: {message}"))
+                    })?;
+                    if offset_ns.unsigned_abs() > CLOCK_OFFSET_NS_MAX as u64 {
+                        return Err(source.error(
+                            offset_value.span(),
+                            format!("offset must be within ±60m, got {text}"),
+                        ));
+                    }
+                    offset_ns
+                }
+                None => 0,
+            };
+            let drift_ppm = table
+                .integer("drift", -CLOCK_DRIFT_PPM_MAX, CLOCK_DRIFT_PPM_MAX)?
+                .unwrap_or(0) as i32;
+            if offset_ns == 0 && drift_ppm == 0 {
+                return Err(source.error(
+                    value.span(),
+                    format!("fault {number} (clock-skew) needs a non-zero offset or drift"),
+                ));
+            }
+            Fault::ClockSkew {
+                cells,
+                at_ns,
+                offset_ns,
+                drift_ppm,
+            }
+        }
+        _ => {
+            let cells = group("cells", "cells = [3, 4]")?;
+            let at_ns = start(true)?;
+            table.required("until", "until = \"20s\"")?;
+            let until_ns = end("until", at_ns)?.unwrap_or(at_ns);
+            Fault::Pause {
+                cells,
+                at_ns,
+                until_ns,
+            }
+        }
+    })
+}
