@@ -24,7 +24,8 @@
 //! - **Conservation** (asserted after every round, in release builds too):
 //!   Σ balances + fee pool + burned == genesis total.
 //! - **State hash**: blake3 (derived key, domain-separated) over a canonical
-//!   encoding of the whole state — round, balances, nonces, fee pool, burned,
+//!   encoding of the whole state — round, accounts (id, balance, next nonce)
+//!   ascending by id, fee pool, burned,
 //!   genesis total, and the POST dataset's running digest. Equal states give
 //!   equal hashes on every machine; it is recomputed after every round.
 //!
@@ -32,7 +33,8 @@
 //! hash as a chained digest `d' = H(d ‖ post)`, which is equal for equal
 //! datasets without rehashing every post each round.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::codec::Writer;
 use crate::identity::CellId;
@@ -49,6 +51,34 @@ pub const POST_TOPIC_BYTES_MAX: usize = 256;
 pub const POST_CONTENT_BYTES_MAX: usize = 64 * 1024;
 /// Most items a single consensus round may carry.
 pub const ROUND_ITEMS_MAX: usize = 1 << 20;
+
+/// Hashes a [`CellId`] for the account index. A cell id is already a
+/// uniform blake3 output, so folding its bytes is enough; the index is only
+/// ever looked up, never iterated, so its order cannot reach an output.
+#[derive(Default)]
+struct CellIdHasher(u64);
+
+impl Hasher for CellIdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(23) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// One account: its balance and the nonce its next transaction must carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Account {
+    balance: u64,
+    next_nonce: u64,
+}
 
 /// Ledger parameters fixed at genesis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,9 +208,11 @@ pub struct RoundOutcome {
 pub struct Ledger {
     config: LedgerConfig,
     genesis_total: u64,
-    balances: BTreeMap<CellId, u64>,
-    /// Next expected nonce per sender; absent means 0.
-    next_nonces: BTreeMap<CellId, u64>,
+    /// Accounts in creation order; `index` finds them by id (lookups only),
+    /// `order` iterates them by ascending id (for hashing and listing).
+    accounts: Vec<Account>,
+    index: HashMap<CellId, u32, BuildHasherDefault<CellIdHasher>>,
+    order: BTreeMap<CellId, u32>,
     fee_pool: u64,
     burned: u64,
     /// Last round applied; `None` before the first.
@@ -201,21 +233,12 @@ impl Ledger {
         config: LedgerConfig,
         allocation: impl IntoIterator<Item = (CellId, u64)>,
     ) -> Result<Ledger, LedgerError> {
-        let mut balances = BTreeMap::new();
-        let mut genesis_total: u64 = 0;
-        for (cell, balance) in allocation {
-            if balances.insert(cell, balance).is_some() {
-                return Err(LedgerError::GenesisDuplicate { cell });
-            }
-            genesis_total = genesis_total
-                .checked_add(balance)
-                .ok_or(LedgerError::GenesisOverflow)?;
-        }
         let mut ledger = Ledger {
             config,
-            genesis_total,
-            balances,
-            next_nonces: BTreeMap::new(),
+            genesis_total: 0,
+            accounts: Vec::new(),
+            index: HashMap::default(),
+            order: BTreeMap::new(),
             fee_pool: 0,
             burned: 0,
             last_round: None,
@@ -225,8 +248,40 @@ impl Ledger {
             post_chain: [0; 32],
             state_hash: [0; 32],
         };
+        for (cell, balance) in allocation {
+            if ledger.index.contains_key(&cell) {
+                return Err(LedgerError::GenesisDuplicate { cell });
+            }
+            ledger.genesis_total = ledger
+                .genesis_total
+                .checked_add(balance)
+                .ok_or(LedgerError::GenesisOverflow)?;
+            let slot = ledger.open_account(cell);
+            ledger.accounts[slot].balance = balance;
+        }
         ledger.state_hash = ledger.compute_state_hash();
         Ok(ledger)
+    }
+
+    /// The slot of `cell`'s account, opening an empty one if needed.
+    fn open_account(&mut self, cell: CellId) -> usize {
+        if let Some(&slot) = self.index.get(&cell) {
+            return slot as usize;
+        }
+        let slot = u32::try_from(self.accounts.len()).expect("fewer than 2^32 accounts");
+        self.accounts.push(Account {
+            balance: 0,
+            next_nonce: 0,
+        });
+        self.index.insert(cell, slot);
+        self.order.insert(cell, slot);
+        slot as usize
+    }
+
+    fn account(&self, cell: &CellId) -> Option<&Account> {
+        self.index
+            .get(cell)
+            .map(|&slot| &self.accounts[slot as usize])
     }
 
     /// Apply one consensus round's items in order, then assert conservation
@@ -287,11 +342,11 @@ impl Ledger {
 
     /// The sender's balance after the debit, or why the debit is impossible.
     fn debit_plan(&self, tx: &LedgerTx) -> Result<u64, Rejection> {
-        let available = *self
-            .balances
-            .get(&tx.sender)
+        let account = self
+            .account(&tx.sender)
             .ok_or(Rejection::UnknownAccount { sender: tx.sender })?;
-        let expected = self.next_nonce(&tx.sender);
+        let available = account.balance;
+        let expected = account.next_nonce;
         if tx.nonce != expected {
             return Err(Rejection::BadNonce {
                 sender: tx.sender,
@@ -334,17 +389,21 @@ impl Ledger {
                         .checked_add(amount)
                         .ok_or(Rejection::Overflow)?
                 };
-                self.balances.insert(tx.sender, sender_after);
-                self.balances.insert(to, recipient_after);
+                let sender = self.open_account(tx.sender);
+                self.accounts[sender].balance = sender_after;
+                let recipient = self.open_account(to);
+                self.accounts[recipient].balance = recipient_after;
             }
             LedgerTxKind::Burn { amount } => {
                 let burned_after = self.burned.checked_add(amount).ok_or(Rejection::Overflow)?;
-                self.balances.insert(tx.sender, sender_after);
+                let sender = self.open_account(tx.sender);
+                self.accounts[sender].balance = sender_after;
                 self.burned = burned_after;
             }
         }
         self.fee_pool = fee_pool_after;
-        self.next_nonces.insert(tx.sender, tx.nonce + 1);
+        let sender = self.open_account(tx.sender);
+        self.accounts[sender].next_nonce = tx.nonce + 1;
         Ok(())
     }
 
@@ -403,7 +462,7 @@ impl Ledger {
 
     /// Σ balances + fee pool + burned == genesis total. Kept in release.
     fn assert_conserved(&self) {
-        let balances: u128 = self.balances.values().map(|&b| u128::from(b)).sum();
+        let balances: u128 = self.accounts.iter().map(|a| u128::from(a.balance)).sum();
         let total = balances + u128::from(self.fee_pool) + u128::from(self.burned);
         assert_eq!(
             total,
@@ -417,7 +476,7 @@ impl Ledger {
 
     /// The canonical encoding of the whole state, which the state hash covers.
     pub fn canonical_state_bytes(&self) -> Vec<u8> {
-        let mut writer = Writer::with_capacity(64 + self.balances.len() * 48);
+        let mut writer = Writer::with_capacity(64 + self.accounts.len() * 48);
         writer
             .u64(self.last_round.map_or(0, |r| r + 1))
             .u64(self.ordered_items)
@@ -425,13 +484,13 @@ impl Ledger {
             .u64(self.fee_pool)
             .u64(self.burned)
             .u64(self.config.fee_min);
-        writer.u64(self.balances.len() as u64);
-        for (cell, balance) in &self.balances {
-            writer.fixed(cell.as_bytes()).u64(*balance);
-        }
-        writer.u64(self.next_nonces.len() as u64);
-        for (cell, nonce) in &self.next_nonces {
-            writer.fixed(cell.as_bytes()).u64(*nonce);
+        writer.u64(self.accounts.len() as u64);
+        for (cell, &slot) in &self.order {
+            let account = &self.accounts[slot as usize];
+            writer
+                .fixed(cell.as_bytes())
+                .u64(account.balance)
+                .u64(account.next_nonce);
         }
         writer.u64(self.posts.len() as u64).fixed(&self.post_chain);
         writer.finish()
@@ -451,17 +510,23 @@ impl Ledger {
 
     /// The balance of an account; `None` if the cell has none.
     pub fn balance(&self, cell: &CellId) -> Option<u64> {
-        self.balances.get(cell).copied()
+        self.account(cell).map(|a| a.balance)
     }
 
-    /// Every account, ascending by cell id.
-    pub fn balances(&self) -> &BTreeMap<CellId, u64> {
-        &self.balances
+    /// Every account's balance, ascending by cell id.
+    pub fn balances(&self) -> impl Iterator<Item = (CellId, u64)> + '_ {
+        self.order
+            .iter()
+            .map(|(&cell, &slot)| (cell, self.accounts[slot as usize].balance))
+    }
+
+    pub fn account_count(&self) -> usize {
+        self.accounts.len()
     }
 
     /// The nonce the sender's next transaction must carry.
     pub fn next_nonce(&self, cell: &CellId) -> u64 {
-        self.next_nonces.get(cell).copied().unwrap_or(0)
+        self.account(cell).map_or(0, |a| a.next_nonce)
     }
 
     pub fn fee_pool(&self) -> u64 {
@@ -729,7 +794,31 @@ mod tests {
         ledger
             .apply_round(1, &[transfer(alice, 0, 2, bob, 7)])
             .unwrap();
-        insta::assert_snapshot!(crate::identity::hex(&ledger.state_hash()), @"cb9e01a6b8626a62de4e212714c4716f4a8ed7a5aec67c4dbb136f5914310452");
+        insta::assert_snapshot!(crate::identity::hex(&ledger.state_hash()), @"81924431b8b67855a8fcdaedd53a72f26b7236c01158d16d3d7f22f520e24d25");
+    }
+
+    #[test]
+    fn equal_states_hash_equal_whatever_the_account_creation_order() {
+        let (alice, bob, carol) = (cell("alice"), cell("bob"), cell("carol"));
+        let mut forward =
+            Ledger::genesis(LedgerConfig::default(), [(alice, 10), (bob, 10)]).unwrap();
+        let mut backward =
+            Ledger::genesis(LedgerConfig::default(), [(bob, 10), (alice, 10)]).unwrap();
+        assert_eq!(forward.state_hash(), backward.state_hash());
+        // carol's account opens in the middle of the index in one, at the end
+        // of the creation order in both.
+        let round = [
+            transfer(alice, 0, 1, carol, 3),
+            transfer(bob, 0, 1, alice, 2),
+        ];
+        let a = forward.apply_round(1, &round).unwrap();
+        let b = backward.apply_round(1, &round).unwrap();
+        assert_eq!(a.state_hash, b.state_hash);
+        let listed: Vec<(CellId, u64)> = forward.balances().collect();
+        let mut sorted = listed.clone();
+        sorted.sort();
+        assert_eq!(listed, sorted);
+        assert_eq!(forward.account_count(), 3);
     }
 
     fn arbitrary_round(cells: usize) -> impl Strategy<Value = Vec<(usize, u64, u64, usize, u64)>> {
@@ -757,7 +846,7 @@ mod tests {
                 let a = first.apply_round(round_number, &items).unwrap();
                 let b = second.apply_round(round_number, &items).unwrap();
                 prop_assert_eq!(&a, &b);
-                let total: u64 = first.balances().values().sum::<u64>() + first.fee_pool();
+                let total: u64 = first.balances().map(|(_, b)| b).sum::<u64>() + first.fee_pool();
                 prop_assert_eq!(total, 1_500);
             }
         }
