@@ -144,10 +144,10 @@ fn bus(c: &mut Criterion) {
             black_box(bus.run().unwrap());
         })
     });
-    group.bench_function("create_and_start_5_services", |b| {
+    group.finish();
+    c.bench_function("bus/create_and_start_5_services", |b| {
         b.iter(|| black_box(cell_bus()))
     });
-    group.finish();
 }
 
 fn cells(count: u32) -> Vec<CellId> {
