@@ -654,7 +654,7 @@ mod tests {
     fn replay_is_rejected_and_nonces_are_sequential() {
         let (mut ledger, alice, bob) = two_accounts();
         let tx = transfer(alice, 0, 2, bob, 10);
-        ledger.apply_round(1, &[tx.clone()]).unwrap();
+        ledger.apply_round(1, std::slice::from_ref(&tx)).unwrap();
         let outcome = ledger
             .apply_round(2, &[tx, transfer(alice, 1, 2, bob, 10)])
             .unwrap();

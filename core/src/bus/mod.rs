@@ -127,6 +127,9 @@ pub trait Middleware<P: Protocol> {
     }
 }
 
+/// What a call returns to its caller.
+pub type CallResult<P> = Result<<P as Protocol>::Response, CallError<<P as Protocol>::Error>>;
+
 /// A context id: the sequence number of the queued work that created it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct CallId(pub u64);
@@ -540,7 +543,7 @@ pub struct Bus<P: Protocol> {
     topics: BTreeMap<&'static str, TopicRoute>,
     middleware: Vec<Box<dyn Middleware<P>>>,
     start_order: Vec<usize>,
-    replies: Vec<(CallId, Result<P::Response, CallError<P::Error>>)>,
+    replies: Vec<(CallId, CallResult<P>)>,
     metrics: BusMetrics,
     cpu_pending_ns: TimeNs,
 }
@@ -982,7 +985,7 @@ impl<P: Protocol> Bus<P> {
     }
 
     /// Results of calls made through [`Bus::call`], in completion order.
-    pub fn take_replies(&mut self) -> Vec<(CallId, Result<P::Response, CallError<P::Error>>)> {
+    pub fn take_replies(&mut self) -> Vec<(CallId, CallResult<P>)> {
         std::mem::take(&mut self.replies)
     }
 
