@@ -651,6 +651,46 @@ mod tests {
     }
 
     #[test]
+    fn check_tx_predicts_the_outcome_without_applying() {
+        let (mut ledger, alice, bob) = two_accounts();
+        let good = LedgerTx {
+            sender: alice,
+            nonce: 0,
+            fee: 2,
+            kind: LedgerTxKind::Transfer {
+                to: bob,
+                amount: 998,
+            },
+        };
+        let too_much = LedgerTx {
+            kind: LedgerTxKind::Burn { amount: 999 },
+            ..good.clone()
+        };
+        let before = ledger.state_hash();
+        assert_eq!(ledger.check_tx(&good), Ok(()));
+        assert_eq!(
+            ledger.check_tx(&too_much),
+            Err(Rejection::InsufficientFunds {
+                needed: 1_001,
+                available: 1_000
+            })
+        );
+        assert_eq!(ledger.state_hash(), before);
+        ledger
+            .apply_round(1, &[OrderedItem::Tx(good.clone())])
+            .unwrap();
+        assert_eq!(ledger.balance(&alice), Some(0));
+        assert_eq!(
+            ledger.check_tx(&good),
+            Err(Rejection::BadNonce {
+                sender: alice,
+                expected: 1,
+                got: 0
+            })
+        );
+    }
+
+    #[test]
     fn replay_is_rejected_and_nonces_are_sequential() {
         let (mut ledger, alice, bob) = two_accounts();
         let tx = transfer(alice, 0, 2, bob, 10);

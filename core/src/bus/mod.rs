@@ -489,7 +489,7 @@ impl<P: Protocol> Context<'_, P> {
             request,
             Some(self.info.id),
             Some(self.me),
-            self.info.depth + 1,
+            self.info.depth.saturating_add(1),
         )
     }
 
@@ -500,7 +500,7 @@ impl<P: Protocol> Context<'_, P> {
             false,
             Some(self.info.id),
             Some(self.me),
-            self.info.depth + 1,
+            self.info.depth.saturating_add(1),
         )
     }
 
@@ -511,7 +511,7 @@ impl<P: Protocol> Context<'_, P> {
             true,
             Some(self.info.id),
             Some(self.me),
-            self.info.depth + 1,
+            self.info.depth.saturating_add(1),
         )
     }
 
