@@ -16,9 +16,10 @@
 //! (the paper's `s_ij = sat − unsat`, floored at 0, plus explicit vouching).
 //! A cell with no outgoing trust gives its mass to `p` (the paper's rule for
 //! peers that trust nobody). Everything is integer: the vector holds
-//! [`TRUST_TOTAL_UNITS`] (2^40) units of mass in `u128` arithmetic; each
-//! step's rounding loss is handed to `p` like the teleport mass, so the total
-//! is conserved exactly. The iteration stops after `iterations_max` steps or
+//! [`TRUST_TOTAL_UNITS`] (2^40) units of mass in `u64`; each row of `C` is
+//! normalised once to weights out of 2^23 (so `mass · weight < 2^64` and a
+//! step is a multiply and a shift per edge); each step's rounding loss is
+//! handed to `p` like the teleport mass, so the total is conserved exactly. The iteration stops after `iterations_max` steps or
 //! once the L1 change falls to `convergence_units`. Scores are then rounded
 //! to parts per million by largest remainder (ties to the lower `CellId`),
 //! so they always sum to exactly 1,000,000 (unless every cell is a forker).
@@ -38,11 +39,13 @@ use crate::identity::CellId;
 /// Largest attestation weight a cell may give another.
 pub const ATTESTATION_WEIGHT_MAX: u64 = 1_000;
 /// Total reputation mass during the iteration (2^40 units).
-pub const TRUST_TOTAL_UNITS: u128 = 1 << 40;
+pub const TRUST_TOTAL_UNITS: u64 = 1 << 40;
 /// Scores are reported in parts per million; they sum to this.
 pub const PPM_TOTAL: u64 = 1_000_000;
-/// Local trust per edge is capped here so `mass · trust` fits in `u128`.
+/// Local trust per edge is capped (sums of a row stay far below 2^64).
 const LOCAL_TRUST_MAX: u64 = 1 << 40;
+/// A normalised row of `C` sums to (at most) `1 << ROW_WEIGHT_BITS`.
+const ROW_WEIGHT_BITS: u32 = 23;
 
 /// Deterministic hasher for the graph's index maps. Their order is never
 /// iterated into an output anyway (see the module docs); a fixed hasher just
@@ -74,7 +77,7 @@ pub struct TrustConfig {
     pub iterations_max: u32,
     /// Stop early once the L1 change of one step is at most this many units
     /// (of [`TRUST_TOTAL_UNITS`]).
-    pub convergence_units: u128,
+    pub convergence_units: u64,
 }
 
 impl Default for TrustConfig {
@@ -325,21 +328,27 @@ impl TrustNetwork {
         let is_forker: Vec<bool> = cells.iter().map(|c| self.is_forker(c)).collect();
 
         // Row i: (column, local trust) ascending by column, and the row sum.
-        let mut rows: Vec<(Vec<(usize, u128)>, u128)> = Vec::with_capacity(cells.len());
+        // Row i of C: (column, weight out of 2^ROW_WEIGHT_BITS), ascending.
+        let mut rows: Vec<Vec<(usize, u64)>> = Vec::with_capacity(cells.len());
         for (i, cell) in cells.iter().enumerate() {
-            let mut row: Vec<(usize, u128)> = Vec::new();
+            let mut row: Vec<(usize, u64)> = Vec::new();
             if !is_forker[i] {
                 for (_, to, edge) in self.graph.edges(*cell) {
                     let j = position(&to);
                     let trust = self.local_trust(edge);
                     if !is_forker[j] && trust > 0 {
-                        row.push((j, u128::from(trust)));
+                        row.push((j, trust));
                     }
                 }
             }
             row.sort_unstable();
-            let sum = row.iter().map(|&(_, t)| t).sum();
-            rows.push((row, sum));
+            let sum: u128 = row.iter().map(|&(_, t)| u128::from(t)).sum();
+            let normalised = row
+                .into_iter()
+                .map(|(j, t)| (j, ((u128::from(t) << ROW_WEIGHT_BITS) / sum) as u64))
+                .filter(|&(_, weight)| weight > 0)
+                .collect();
+            rows.push(normalised);
         }
 
         // p: the pre-trusted non-forkers, or every non-forker if none.
@@ -359,44 +368,43 @@ impl TrustNetwork {
             };
         }
 
-        let spread = |vector: &mut [u128], amount: u128| {
-            let count = teleport.len() as u128;
+        let spread = |vector: &mut [u64], amount: u64| {
+            let count = teleport.len() as u64;
             let (share, remainder) = (amount / count, amount % count);
             for (k, &i) in teleport.iter().enumerate() {
-                vector[i] += share + u128::from((k as u128) < remainder);
+                vector[i] += share + u64::from((k as u64) < remainder);
             }
         };
 
-        let keep_ppm = u128::from(PPM_TOTAL - self.config.pre_trusted_weight_ppm);
-        let mut trust = vec![0u128; cells.len()];
+        let keep_ppm = PPM_TOTAL - self.config.pre_trusted_weight_ppm;
+        let mut trust = vec![0u64; cells.len()];
         spread(&mut trust, TRUST_TOTAL_UNITS);
-        let mut next = vec![0u128; cells.len()];
+        let mut next = vec![0u64; cells.len()];
         let mut iterations = 0;
         while iterations < self.config.iterations_max {
             iterations += 1;
             next.iter_mut().for_each(|x| *x = 0);
-            for (i, (row, row_sum)) in rows.iter().enumerate() {
-                if trust[i] == 0 || *row_sum == 0 {
-                    continue; // dangling mass returns to p below
-                }
-                for &(j, local) in row {
-                    next[j] += trust[i] * local / row_sum;
+            for (i, row) in rows.iter().enumerate() {
+                // Mass of a cell that trusts nobody returns to p below.
+                let mass = trust[i];
+                for &(j, weight) in row {
+                    next[j] += (mass * weight) >> ROW_WEIGHT_BITS;
                 }
             }
-            let mut kept: u128 = 0;
+            let mut kept: u64 = 0;
             for value in next.iter_mut() {
-                *value = *value * keep_ppm / u128::from(PPM_TOTAL);
+                *value = *value * keep_ppm / PPM_TOTAL;
                 kept += *value;
             }
             // Teleport mass, dangling mass and rounding loss, all to p.
             spread(&mut next, TRUST_TOTAL_UNITS - kept);
-            let change: u128 = trust.iter().zip(&next).map(|(a, b)| a.abs_diff(*b)).sum();
+            let change: u64 = trust.iter().zip(&next).map(|(a, b)| a.abs_diff(*b)).sum();
             std::mem::swap(&mut trust, &mut next);
             if change <= self.config.convergence_units {
                 break;
             }
         }
-        assert_eq!(trust.iter().sum::<u128>(), TRUST_TOTAL_UNITS);
+        assert_eq!(trust.iter().sum::<u64>(), TRUST_TOTAL_UNITS);
 
         Reputation {
             scores_ppm: to_ppm(&cells, &trust),
@@ -406,13 +414,13 @@ impl TrustNetwork {
 }
 
 /// Round mass to ppm by largest remainder; ties go to the lower cell id.
-fn to_ppm(cells: &[CellId], trust: &[u128]) -> BTreeMap<CellId, u64> {
-    let ppm = u128::from(PPM_TOTAL);
+fn to_ppm(cells: &[CellId], trust: &[u64]) -> BTreeMap<CellId, u64> {
     let mut scores: Vec<u64> = Vec::with_capacity(cells.len());
-    let mut remainders: Vec<(u128, usize)> = Vec::with_capacity(cells.len());
+    let mut remainders: Vec<(u64, usize)> = Vec::with_capacity(cells.len());
     for (i, &mass) in trust.iter().enumerate() {
-        let scaled = mass * ppm;
-        scores.push((scaled / TRUST_TOTAL_UNITS) as u64);
+        // mass ≤ 2^40 and PPM_TOTAL < 2^20: no overflow.
+        let scaled = mass * PPM_TOTAL;
+        scores.push(scaled / TRUST_TOTAL_UNITS);
         let remainder = scaled % TRUST_TOTAL_UNITS;
         if remainder > 0 {
             remainders.push((remainder, i));
