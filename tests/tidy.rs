@@ -17,14 +17,22 @@ const BANNED: &[(&str, &str)] = &[
     ("StdRng", "an RNG whose algorithm is not pinned"),
     ("SmallRng", "an RNG whose algorithm is not pinned"),
     ("std::thread::spawn", "thread-dependent order"),
-    ("println!", "printing from protocol code (record an observation instead)"),
-    ("eprintln!", "printing from protocol code (record an observation instead)"),
+    (
+        "println!",
+        "printing from protocol code (record an observation instead)",
+    ),
+    (
+        "eprintln!",
+        "printing from protocol code (record an observation instead)",
+    ),
 ];
 
 const HASHED: &[&str] = &["HashMap", "HashSet"];
 
 fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
     entries.sort();
     for path in entries {
@@ -60,7 +68,11 @@ fn protocol_and_simulation_code_is_deterministic() {
             }
             for (needle, why) in BANNED {
                 if code.contains(needle) {
-                    problems.push(format!("{}:{}: `{needle}` is {why}", file.display(), number + 1));
+                    problems.push(format!(
+                        "{}:{}: `{needle}` is {why}",
+                        file.display(),
+                        number + 1
+                    ));
                 }
             }
             let allowed = line.contains("tidy: lookup-only")

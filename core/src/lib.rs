@@ -2,10 +2,13 @@
 //! clock, no OS randomness, no hash-ordered iteration on any path whose order
 //! can reach an output. See ARCHITECTURE.md for the map.
 
+pub mod bus;
 pub mod codec;
 pub mod identity;
 pub mod journal;
+pub mod ledger;
 pub mod message;
 pub mod node;
 pub mod rng;
 pub mod time;
+pub mod trust;
