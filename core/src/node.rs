@@ -31,7 +31,7 @@ pub struct TimerId(pub u64);
 
 /// What the environment hands a node.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Input<M> {
+pub enum Input<M, C> {
     /// First boot.
     Start,
     /// Boot after a crash: the node was rebuilt by [`Node::recover`] from what
@@ -41,6 +41,10 @@ pub enum Input<M> {
     Deliver { from: CellIndex, message: M },
     /// A timer set earlier fired.
     Timer(TimerId),
+    /// A local request from whoever operates the node (a workload generator,
+    /// a market agent, a test): submit a TX, send a CHAT... Agents drive a
+    /// cell only through this input, as its user would.
+    Command(C),
 }
 
 /// What a node asks of its environment.
@@ -136,12 +140,14 @@ impl<M, O> Context<'_, M, O> {
 pub trait Node: Sized {
     type Message: Payload;
     type Observation;
+    /// Local requests the node accepts from its operator (`Input::Command`).
+    type Command;
     /// What survives a crash (the journals' storage, the keys).
     type Durable;
 
     fn handle(
         &mut self,
-        input: Input<Self::Message>,
+        input: Input<Self::Message, Self::Command>,
         ctx: &mut Context<'_, Self::Message, Self::Observation>,
     );
 
