@@ -361,18 +361,19 @@ fn draw_finality_per_cell<DB: DrawingBackend>(
     } else {
         "Finality latency per live honest cell".to_string()
     };
-    let slots = cells.len().max(1) as u32;
+    // A segmented 0..n range has n + 1 slots.
+    let last_slot = (cells.len().max(2) - 1) as u32;
     let mut chart = ChartBuilder::on(root)
         .caption(caption, ("sans-serif", 24))
         .margin(12)
         .x_label_area_size(48)
         .y_label_area_size(60)
-        .build_cartesian_2d((0..slots).into_segmented(), 0.0f32..y_max as f32)
+        .build_cartesian_2d((0..last_slot).into_segmented(), 0.0f32..y_max as f32)
         .map_err(|e| e.to_string())?;
     let labels: Vec<String> = cells.iter().map(|cell| cell.to_string()).collect();
     chart
         .configure_mesh()
-        .x_desc("cell")
+        .x_desc("cell (boxes: quartiles, whiskers: 1.5 IQR, dots: maximum)")
         .y_desc("latency since submission (ms)")
         .x_labels(cells.len().clamp(1, 20))
         .x_label_formatter(&|value| match value {
@@ -396,5 +397,14 @@ fn draw_finality_per_cell<DB: DrawingBackend>(
         .style(ALL_COLOR)
     });
     chart.draw_series(boxes).map_err(|e| e.to_string())?;
+    let maxima = cells.iter().enumerate().filter_map(|(slot, cell)| {
+        let max_ns = *metrics.finality_by_cell_ns[cell].last()?;
+        Some(Circle::new(
+            (SegmentValue::CenterOf(slot as u32), ns_to_ms(max_ns) as f32),
+            3,
+            FIRST_COLOR.filled(),
+        ))
+    });
+    chart.draw_series(maxima).map_err(|e| e.to_string())?;
     Ok(())
 }
