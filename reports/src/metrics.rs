@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::record::{CellIndex, LivenessRecord, NS_PER_S, RunRecord, TimeNs};
+use crate::record::{CellIndex, LivenessRecord, NS_PER_S, RunRecord, TimeNs, last_reported_second};
 
 /// The γ values of γ-receive-order-fairness, as exact fractions
 /// (label, numerator, denominator).
@@ -258,7 +258,8 @@ fn timeseries(
     ]
     .into_iter()
     .max()
-    .unwrap_or(0);
+    .unwrap_or(0)
+    .min(last_reported_second(record.virtual_duration_ns));
     let counters: BTreeMap<u64, _> = record.counters.iter().map(|b| (b.second, b)).collect();
     (0..=last_second)
         .map(|second| {

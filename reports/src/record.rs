@@ -20,6 +20,19 @@ pub type CellIndex = u32;
 pub const NS_PER_MS: TimeNs = 1_000_000;
 pub const NS_PER_S: TimeNs = 1_000_000_000;
 
+/// The longest run a record may describe: ten virtual days. Bounds the
+/// per-second time series a record can make us allocate.
+pub const VIRTUAL_DURATION_MAX_NS: TimeNs = 10 * 24 * 3_600 * NS_PER_S;
+
+/// Per-second buckets kept after the run's end (messages still in flight
+/// when the simulator stopped); later observations are dropped.
+pub const SECONDS_AFTER_END_MAX: u64 = 60;
+
+/// The last virtual second a time series covers for a run of this length.
+pub fn last_reported_second(virtual_duration_ns: TimeNs) -> u64 {
+    virtual_duration_ns.saturating_sub(1) / NS_PER_S + SECONDS_AFTER_END_MAX
+}
+
 /// Everything one run observed, plus the checks its scenario asked for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -169,6 +182,10 @@ pub enum RecordError {
     },
     #[error("counter buckets must be strictly ascending by second")]
     CountersUnordered,
+    #[error("honest cells down at the end must be strictly ascending honest cells")]
+    CellsDownInvalid,
+    #[error("virtual duration {0} ns exceeds the maximum of ten days")]
+    DurationTooLong(TimeNs),
     #[error("fault {label:?} ends ({end_ns} ns) before it starts ({start_ns} ns)")]
     FaultInverted {
         label: String,
@@ -210,6 +227,17 @@ impl RunRecord {
         }
         if self.counters.windows(2).any(|w| w[0].second >= w[1].second) {
             return Err(RecordError::CountersUnordered);
+        }
+        let down_ok = self.cells_down_at_end.windows(2).all(|w| w[0] < w[1])
+            && self
+                .cells_down_at_end
+                .iter()
+                .all(|cell| self.honest_cells.binary_search(cell).is_ok());
+        if !down_ok {
+            return Err(RecordError::CellsDownInvalid);
+        }
+        if self.virtual_duration_ns > VIRTUAL_DURATION_MAX_NS {
+            return Err(RecordError::DurationTooLong(self.virtual_duration_ns));
         }
         for fault in &self.faults {
             if fault.end_ns < fault.start_ns {
@@ -397,6 +425,8 @@ impl RunRecorder {
     }
 
     /// Adds `amount` to a counter in the virtual second containing `time_ns`.
+    /// Counts more than [`SECONDS_AFTER_END_MAX`] after the run's end are
+    /// dropped when the record is finished.
     pub fn count(&mut self, time_ns: TimeNs, counter: Counter, amount: u64) {
         let second = time_ns / NS_PER_S;
         let bucket = self.counters.entry(second).or_insert(CounterBucket {
@@ -477,14 +507,13 @@ impl RunRecorder {
         record.liveness = liveness_of(&record.rounds, virtual_duration_ns);
 
         // Buckets without gaps up to the last second of the run (or the last
-        // counted second, if observations ran past the end).
+        // counted second, if observations ran a little past the end).
         let last_second_of_run = virtual_duration_ns.saturating_sub(1) / NS_PER_S;
         let last_second = self
             .counters
-            .keys()
+            .range(..=last_reported_second(virtual_duration_ns))
             .next_back()
-            .copied()
-            .unwrap_or(0)
+            .map_or(0, |(&second, _)| second)
             .max(last_second_of_run);
         record.counters = (0..=last_second)
             .map(|second| {
@@ -607,6 +636,18 @@ mod tests {
     }
 
     #[test]
+    fn counts_far_after_the_end_are_dropped() {
+        let mut recorder = RunRecorder::new("t", 1, 1, [0], 10, Checks::default());
+        recorder.count(500, Counter::MessagesSent, 2);
+        recorder.count(3 * NS_PER_S, Counter::MessagesSent, 1);
+        recorder.count(u64::MAX, Counter::MessagesSent, 1);
+        let record = recorder.finish(2 * NS_PER_S, 0, &"0".repeat(64));
+        assert_eq!(record.counters.len(), 4);
+        assert_eq!(record.counters[0].messages_sent, 2);
+        assert_eq!(record.counters[3].messages_sent, 1);
+    }
+
+    #[test]
     fn validation_rejects_bad_records() {
         let recorder = RunRecorder::new("t", 1, 2, [0, 1], 10, Checks::default());
         let mut record = recorder.finish(100, 0, "xyz");
@@ -617,5 +658,18 @@ mod tests {
             record.validate(),
             Err(RecordError::HonestCellOutOfRange { cell: 5, .. })
         ));
+        record.honest_cells = vec![1, 0];
+        assert_eq!(record.validate(), Err(RecordError::HonestCellsUnordered));
+        record.honest_cells = vec![0];
+        record.cells_down_at_end = vec![1];
+        assert_eq!(record.validate(), Err(RecordError::CellsDownInvalid));
+        record.cells_down_at_end = vec![];
+        record.virtual_duration_ns = u64::MAX;
+        assert!(matches!(
+            record.validate(),
+            Err(RecordError::DurationTooLong(_))
+        ));
+        record.virtual_duration_ns = 100;
+        record.validate().unwrap();
     }
 }
