@@ -196,6 +196,14 @@ fn shade_faults<DB: DrawingBackend>(
             });
             labelled = true;
         }
+        // Name the fault at the top of its window.
+        chart
+            .draw_series(std::iter::once(Text::new(
+                fault.kind.clone(),
+                (seconds(fault.start_ns), y_max * 0.98),
+                ("sans-serif", 14).into_font().color(&RGBColor(150, 30, 30)),
+            )))
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }

@@ -255,3 +255,20 @@ fn invalid_record_is_rejected_before_writing() {
     assert!(error.to_string().contains("64 lowercase hex"), "{error}");
     assert!(!dir.exists());
 }
+
+#[test]
+fn run_record_round_trips_through_json() {
+    let record = synthetic_record(passing_checks());
+    let json = serde_json::to_string(&record).unwrap();
+    let back: RunRecord = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, record);
+    // Checks absent from a document default to "not requested".
+    let checks: Checks = serde_json::from_str(r#"{"safety": true}"#).unwrap();
+    assert_eq!(
+        checks,
+        Checks {
+            safety: true,
+            ..Checks::default()
+        }
+    );
+}
