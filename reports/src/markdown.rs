@@ -1,0 +1,253 @@
+//! `report.md`: the run explained for a person, linking the plots.
+
+use std::fmt::Write;
+
+use crate::checks::{CheckResult, format_ms};
+use crate::metrics::{Metrics, Percentiles};
+use crate::plots::PLOT_STEMS;
+use crate::record::RunRecord;
+
+/// At most this many safety violations are listed; summary.json has all.
+pub const LISTED_VIOLATIONS_MAX: usize = 20;
+
+fn or_na(value: Option<f64>, decimals: usize) -> String {
+    value.map_or_else(|| "n/a".to_string(), |v| format!("{v:.decimals$}"))
+}
+
+fn percentiles_ms(percentiles: &Percentiles) -> String {
+    [
+        percentiles.p50,
+        percentiles.p90,
+        percentiles.p99,
+        percentiles.max,
+    ]
+    .map(|value| value.map_or_else(|| "n/a".to_string(), format_ms))
+    .join(" / ")
+}
+
+/// Table cells cannot hold `|` or line breaks.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+fn plot_title(stem: &str) -> &'static str {
+    match stem {
+        "finality_cdf" => "Finality latency CDF",
+        "throughput" => "Throughput over virtual time",
+        "rounds_decided" => "Consensus rounds decided over virtual time",
+        "finality_per_cell" => "Finality latency per cell",
+        _ => "Plot",
+    }
+}
+
+/// Renders the report. Deterministic: the same inputs give the same bytes,
+/// except for the wall-clock line.
+pub fn render_report(record: &RunRecord, metrics: &Metrics, checks: &[CheckResult]) -> String {
+    let mut out = String::new();
+    // Writing into a String cannot fail; `let _ =` keeps the code readable.
+    let _ = writeln!(
+        out,
+        "# Run report: {} (seed {})\n",
+        record.scenario, record.seed
+    );
+    let down = record.cells_down_at_end.len();
+    let _ = writeln!(
+        out,
+        "{} cells ({} honest, {} of them down at the end) · {} virtual · {} ms wall clock  ",
+        record.cell_count,
+        record.honest_cells.len(),
+        down,
+        format_ms(record.virtual_duration_ns),
+        record.wall_ms
+    );
+    let _ = writeln!(out, "Trace hash `{}`\n", record.trace_hash);
+
+    let _ = writeln!(out, "## Verdict\n");
+    let failed = checks.iter().filter(|c| !c.passed).count();
+    if checks.is_empty() {
+        let _ = writeln!(out, "**PASS**: the scenario requested no checks.\n");
+    } else if failed == 0 {
+        let _ = writeln!(out, "**PASS**: all {} checks hold.\n", checks.len());
+    } else {
+        let _ = writeln!(
+            out,
+            "**FAIL**: {failed} of {} checks do not hold.\n",
+            checks.len()
+        );
+    }
+    if !checks.is_empty() {
+        let _ = writeln!(out, "| Check | Result | Why |\n|---|---|---|");
+        for check in checks {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                check.name,
+                if check.passed { "pass" } else { "**FAIL**" },
+                cell(&check.reason)
+            );
+        }
+        let _ = writeln!(out);
+    }
+
+    let _ = writeln!(out, "## Headline numbers\n");
+    let _ = writeln!(out, "| Metric | Value |\n|---|---|");
+    let _ = writeln!(
+        out,
+        "| Transactions submitted / ordered / finalized by all | {} / {} / {} |",
+        metrics.txs_submitted, metrics.txs_ordered, metrics.txs_finalized
+    );
+    let _ = writeln!(
+        out,
+        "| Throughput (finalized by all, per virtual second) | {} tx/s |",
+        or_na(metrics.throughput_tps, 3)
+    );
+    let _ = writeln!(
+        out,
+        "| Finality, all live honest cells (p50 / p90 / p99 / max) | {} |",
+        percentiles_ms(&metrics.finality_all)
+    );
+    let _ = writeln!(
+        out,
+        "| Finality, first honest cell (p50 / p90 / p99 / max) | {} |",
+        percentiles_ms(&metrics.finality_first)
+    );
+    let _ = writeln!(
+        out,
+        "| Last decided round | {} |",
+        metrics
+            .liveness
+            .last_decided_round
+            .map_or_else(|| "none".to_string(), |r| r.to_string())
+    );
+    let _ = writeln!(
+        out,
+        "| Longest stall without a new decided round | {} |",
+        format_ms(metrics.liveness.longest_stall_ns)
+    );
+    let _ = writeln!(
+        out,
+        "| Liveness (progress after the last fault boundary) | {} |",
+        if metrics.liveness_ok { "ok" } else { "**no**" }
+    );
+    let _ = writeln!(
+        out,
+        "| Safety | {} |\n",
+        if metrics.safety_violations.is_empty() {
+            "ok".to_string()
+        } else {
+            format!("**{} violation(s)**", metrics.safety_violations.len())
+        }
+    );
+
+    let fairness = &metrics.fairness;
+    let _ = writeln!(out, "## Fairness\n");
+    let _ = writeln!(
+        out,
+        "Measured over {} ordered transactions received by at least one live honest cell. \
+         The reference order is each transaction's median honest receive time. \
+         Definitions: docs/metrics.md.\n",
+        fairness.measured_txs
+    );
+    let _ = writeln!(
+        out,
+        "| Metric | Value | Pairs (violated / eligible) |\n|---|---|---|"
+    );
+    let _ = writeln!(
+        out,
+        "| Inversion rate (reference times more than {} apart) | {} | {} / {} |",
+        format_ms(record.network_median_latency_ns),
+        or_na(fairness.inversion_rate, 6),
+        fairness.inversion_violated_pairs,
+        fairness.inversion_eligible_pairs
+    );
+    for gamma in &fairness.gamma {
+        let _ = writeln!(
+            out,
+            "| γ-receive-order-fairness violation rate, γ = {} | {} | {} / {} |",
+            gamma.gamma,
+            or_na(gamma.violation_rate, 6),
+            gamma.violated_pairs,
+            gamma.eligible_pairs
+        );
+    }
+    let _ = writeln!(
+        out,
+        "| Kendall τ, final order vs reference order | {} | |",
+        or_na(fairness.kendall_tau, 6)
+    );
+    let _ = writeln!(
+        out,
+        "| Consensus timestamps outside the honest receive band | {} | |",
+        fairness.timestamp_band_violations
+    );
+    let _ = writeln!(
+        out,
+        "| Jain index of mean inclusion latency over {} submitters | {} | |\n",
+        fairness.jain_submitters,
+        or_na(fairness.jain_index, 6)
+    );
+    if fairness.gamma_sampling_stride > 1 {
+        let _ = writeln!(
+            out,
+            "γ-fairness sampled every {}-th pair with overlapping receive times \
+             (exact for all other pairs).\n",
+            fairness.gamma_sampling_stride
+        );
+    }
+
+    let _ = writeln!(out, "## Safety\n");
+    if metrics.safety_violations.is_empty() {
+        let _ = writeln!(out, "No safety violation.\n");
+    } else {
+        for violation in metrics.safety_violations.iter().take(LISTED_VIOLATIONS_MAX) {
+            let _ = writeln!(out, "- {}", cell(violation));
+        }
+        if metrics.safety_violations.len() > LISTED_VIOLATIONS_MAX {
+            let _ = writeln!(
+                out,
+                "- … and {} more (all are in summary.json)",
+                metrics.safety_violations.len() - LISTED_VIOLATIONS_MAX
+            );
+        }
+        let _ = writeln!(out);
+    }
+
+    let _ = writeln!(out, "## Faults\n");
+    if record.faults.is_empty() {
+        let _ = writeln!(out, "No fault was injected.\n");
+    } else {
+        let _ = writeln!(out, "| Kind | What | Start | End |\n|---|---|---|---|");
+        for fault in &record.faults {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                cell(&fault.kind),
+                cell(&fault.label),
+                format_ms(fault.start_ns),
+                format_ms(fault.end_ns)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nFault windows are shaded red on the plots over time.\n"
+        );
+    }
+
+    let _ = writeln!(out, "## Plots\n");
+    for stem in PLOT_STEMS {
+        let title = plot_title(stem);
+        let _ = writeln!(
+            out,
+            "### {title}\n\n![{title}]({stem}.svg)\n\n[PNG]({stem}.png)\n"
+        );
+    }
+
+    let _ = writeln!(out, "## Data\n");
+    let _ = writeln!(
+        out,
+        "- [summary.json](summary.json): every number above\n\
+         - [transactions.csv](transactions.csv): one row per transaction\n\
+         - [timeseries.csv](timeseries.csv): one row per virtual second"
+    );
+    out
+}

@@ -1,0 +1,675 @@
+//! The input of every report: a [`RunRecord`], the typed record of what one
+//! run observed, and a [`RunRecorder`] that builds it one observation at a time.
+//!
+//! These types are plain data, independent of the simulator and the cell
+//! stack, so a record can also be written to JSON and reported on later.
+//! Every collection is ordered (`Vec` in a defined order or `BTreeMap`), so a
+//! record built from the same observations is the same record, byte for byte.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+/// Virtual time, or a span of it, in nanoseconds (same meaning as
+/// `celluler_core::time::TimeNs`; redefined here to keep this crate independent).
+pub type TimeNs = u64;
+
+/// A cell's index in the scenario, `0..cell_count`.
+pub type CellIndex = u32;
+
+pub const NS_PER_MS: TimeNs = 1_000_000;
+pub const NS_PER_S: TimeNs = 1_000_000_000;
+
+/// The longest run a record may describe: ten virtual days. Bounds the
+/// per-second time series a record can make us allocate.
+pub const VIRTUAL_DURATION_MAX_NS: TimeNs = 10 * 24 * 3_600 * NS_PER_S;
+
+/// Per-second buckets kept after the run's end (messages still in flight
+/// when the simulator stopped); later observations are dropped.
+pub const SECONDS_AFTER_END_MAX: u64 = 60;
+
+/// The last virtual second a time series covers for a run of this length.
+pub fn last_reported_second(virtual_duration_ns: TimeNs) -> u64 {
+    virtual_duration_ns.saturating_sub(1) / NS_PER_S + SECONDS_AFTER_END_MAX
+}
+
+/// Everything one run observed, plus the checks its scenario asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub scenario: String,
+    pub seed: u64,
+    /// The simulator's trace hash: 64 lowercase hex digits.
+    pub trace_hash: String,
+    pub cell_count: u32,
+    /// Honest cells, ascending. Only their observations count in metrics.
+    pub honest_cells: Vec<CellIndex>,
+    /// Honest cells that were down (crashed, not restarted) when the run ended.
+    /// "Live honest cells" are `honest_cells` minus these.
+    pub cells_down_at_end: Vec<CellIndex>,
+    pub virtual_duration_ns: TimeNs,
+    /// Wall-clock milliseconds the run took; the one non-deterministic field.
+    pub wall_ms: u64,
+    /// The network's median one-way latency: the inversion-rate threshold.
+    pub network_median_latency_ns: TimeNs,
+    /// One record per submitted transaction, in submission order.
+    pub transactions: Vec<TxRecord>,
+    /// Consensus rounds decided, ascending by round.
+    pub rounds: Vec<RoundRecord>,
+    /// Counters per virtual second, ascending by second, without gaps
+    /// (a second with nothing counted is a zero bucket).
+    pub counters: Vec<CounterBucket>,
+    /// Fault windows, in the order the scenario declared them.
+    pub faults: Vec<FaultWindow>,
+    /// Safety violations seen by the run's checkers or by the recorder
+    /// (honest cells disagreeing on a transaction's place in the order).
+    pub safety_violations: Vec<String>,
+    pub liveness: LivenessRecord,
+    /// Observations about transaction ids that were never submitted; ignored.
+    pub unknown_tx_observations: u64,
+    pub checks: Checks,
+}
+
+/// One transaction's life: submission, receipt, order, finality.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TxRecord {
+    pub id: String,
+    pub submitter: CellIndex,
+    pub submit_ns: TimeNs,
+    /// When each honest cell first received the transaction. The submitter,
+    /// when honest, receives it at `submit_ns`.
+    pub received_ns: BTreeMap<CellIndex, TimeNs>,
+    /// Its place in the consensus order, as first reported by an honest cell.
+    pub order: Option<TxOrder>,
+    /// When each honest cell first knew the transaction's final position.
+    pub final_ns: BTreeMap<CellIndex, TimeNs>,
+}
+
+/// A transaction's place in the consensus total order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxOrder {
+    pub round_received: u64,
+    pub consensus_timestamp_ns: TimeNs,
+    /// Index in the total order, 0-based, unique per transaction.
+    pub position: u64,
+}
+
+/// When a consensus round was first decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundRecord {
+    pub round: u64,
+    /// First decided by any honest cell.
+    pub first_decided_ns: TimeNs,
+    /// Decided by every live honest cell, if that happened.
+    pub all_decided_ns: Option<TimeNs>,
+}
+
+/// Counters summed over one virtual second `[second, second + 1) s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CounterBucket {
+    pub second: u64,
+    pub messages_sent: u64,
+    pub messages_dropped: u64,
+    pub events_created: u64,
+}
+
+/// What a [`RunRecorder::count`] call adds to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    MessagesSent,
+    MessagesDropped,
+    EventsCreated,
+}
+
+/// A fault active over `[start_ns, end_ns)`; reports shade it on time plots.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultWindow {
+    /// The scenario's fault kind: "partition", "crash", "link", "clock-skew", …
+    pub kind: String,
+    /// A short human description, e.g. "cells 0..8 | 8..16".
+    pub label: String,
+    pub start_ns: TimeNs,
+    /// The end of the fault; the run's end when it never heals.
+    pub end_ns: TimeNs,
+}
+
+/// Progress of consensus over the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LivenessRecord {
+    /// The highest round decided by any honest cell.
+    pub last_decided_round: Option<u64>,
+    /// The longest virtual time without a new round first decided, counting
+    /// from the run's start and up to its end.
+    pub longest_stall_ns: TimeNs,
+    /// When a round was last first decided.
+    pub last_decision_ns: Option<TimeNs>,
+}
+
+/// The checks a scenario asks for; a run fails when one does not hold.
+/// Absent (`None`/`false`) checks are not evaluated.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Checks {
+    /// No safety violation.
+    pub safety: bool,
+    /// Consensus made progress after the last fault window ended.
+    pub liveness: bool,
+    /// p99 of finality by all live honest cells, `finality_ms.p99`, at most this.
+    pub max_finality_p99_ns: Option<TimeNs>,
+    /// `throughput_tps` at least this.
+    pub min_throughput_tps: Option<f64>,
+    /// `liveness.longest_stall_ms` at most this.
+    pub max_stall_ns: Option<TimeNs>,
+    /// `fairness.inversion_rate` at most this.
+    pub max_inversion_rate: Option<f64>,
+    /// `fairness.timestamp_band_violations` at most this.
+    pub max_timestamp_band_violations: Option<u64>,
+}
+
+/// A record that cannot be reported on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("trace hash must be 64 lowercase hex digits, got {0:?}")]
+    TraceHash(String),
+    #[error("honest cell {cell} does not exist: the run has {cell_count} cells")]
+    HonestCellOutOfRange { cell: CellIndex, cell_count: u32 },
+    #[error("honest cells must be strictly ascending")]
+    HonestCellsUnordered,
+    #[error("transaction {id:?}: submitter cell {cell} does not exist ({cell_count} cells)")]
+    SubmitterOutOfRange {
+        id: String,
+        cell: CellIndex,
+        cell_count: u32,
+    },
+    #[error("counter buckets must be strictly ascending by second")]
+    CountersUnordered,
+    #[error("honest cells down at the end must be strictly ascending honest cells")]
+    CellsDownInvalid,
+    #[error("virtual duration {0} ns exceeds the maximum of ten days")]
+    DurationTooLong(TimeNs),
+    #[error("fault {label:?} ends ({end_ns} ns) before it starts ({start_ns} ns)")]
+    FaultInverted {
+        label: String,
+        start_ns: TimeNs,
+        end_ns: TimeNs,
+    },
+}
+
+impl RunRecord {
+    /// Rejects records the metrics cannot trust (read from a file, say).
+    pub fn validate(&self) -> Result<(), RecordError> {
+        let hash_ok = self.trace_hash.len() == 64
+            && self
+                .trace_hash
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !hash_ok {
+            return Err(RecordError::TraceHash(self.trace_hash.clone()));
+        }
+        for &cell in &self.honest_cells {
+            if cell >= self.cell_count {
+                return Err(RecordError::HonestCellOutOfRange {
+                    cell,
+                    cell_count: self.cell_count,
+                });
+            }
+        }
+        if self.honest_cells.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(RecordError::HonestCellsUnordered);
+        }
+        for tx in &self.transactions {
+            if tx.submitter >= self.cell_count {
+                return Err(RecordError::SubmitterOutOfRange {
+                    id: tx.id.clone(),
+                    cell: tx.submitter,
+                    cell_count: self.cell_count,
+                });
+            }
+        }
+        if self.counters.windows(2).any(|w| w[0].second >= w[1].second) {
+            return Err(RecordError::CountersUnordered);
+        }
+        let down_ok = self.cells_down_at_end.windows(2).all(|w| w[0] < w[1])
+            && self
+                .cells_down_at_end
+                .iter()
+                .all(|cell| self.honest_cells.binary_search(cell).is_ok());
+        if !down_ok {
+            return Err(RecordError::CellsDownInvalid);
+        }
+        if self.virtual_duration_ns > VIRTUAL_DURATION_MAX_NS {
+            return Err(RecordError::DurationTooLong(self.virtual_duration_ns));
+        }
+        for fault in &self.faults {
+            if fault.end_ns < fault.start_ns {
+                return Err(RecordError::FaultInverted {
+                    label: fault.label.clone(),
+                    start_ns: fault.start_ns,
+                    end_ns: fault.end_ns,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Honest cells up at the end of the run, ascending: the cells whose
+    /// knowledge defines finality, reference order and fairness.
+    pub fn live_honest_cells(&self) -> Vec<CellIndex> {
+        self.honest_cells
+            .iter()
+            .copied()
+            .filter(|cell| self.cells_down_at_end.binary_search(cell).is_err())
+            .collect()
+    }
+}
+
+/// Builds a [`RunRecord`] from observations, in any order of calls.
+///
+/// The simulator's observer calls it for every observation; each call is
+/// O(log n). Observations from cells that are not honest are dropped (their
+/// claims are not evidence), except `tx_submitted` and counters.
+#[derive(Debug, Clone)]
+pub struct RunRecorder {
+    record: RunRecord,
+    /// Lookup only, never iterated: transaction id → index in `transactions`.
+    tx_index: HashMap<String, usize>,
+    honest: Vec<bool>,
+    /// Honest cells currently down.
+    down: Vec<bool>,
+    counters: BTreeMap<u64, CounterBucket>,
+    /// round → (honest cell → when it decided the round).
+    round_decisions: BTreeMap<u64, BTreeMap<CellIndex, TimeNs>>,
+}
+
+impl RunRecorder {
+    /// `honest_cells` in any order; cells outside `0..cell_count` are ignored.
+    pub fn new(
+        scenario: &str,
+        seed: u64,
+        cell_count: u32,
+        honest_cells: impl IntoIterator<Item = CellIndex>,
+        network_median_latency_ns: TimeNs,
+        checks: Checks,
+    ) -> Self {
+        let mut honest = vec![false; cell_count as usize];
+        for cell in honest_cells {
+            if let Some(slot) = honest.get_mut(cell as usize) {
+                *slot = true;
+            }
+        }
+        let honest_list = (0..cell_count).filter(|&c| honest[c as usize]).collect();
+        RunRecorder {
+            record: RunRecord {
+                scenario: scenario.to_string(),
+                seed,
+                trace_hash: String::new(),
+                cell_count,
+                honest_cells: honest_list,
+                cells_down_at_end: Vec::new(),
+                virtual_duration_ns: 0,
+                wall_ms: 0,
+                network_median_latency_ns,
+                transactions: Vec::new(),
+                rounds: Vec::new(),
+                counters: Vec::new(),
+                faults: Vec::new(),
+                safety_violations: Vec::new(),
+                liveness: LivenessRecord::default(),
+                unknown_tx_observations: 0,
+                checks,
+            },
+            tx_index: HashMap::new(),
+            honest,
+            down: vec![false; cell_count as usize],
+            counters: BTreeMap::new(),
+            round_decisions: BTreeMap::new(),
+        }
+    }
+
+    fn is_honest(&self, cell: CellIndex) -> bool {
+        self.honest.get(cell as usize).copied().unwrap_or(false)
+    }
+
+    fn tx_mut(&mut self, id: &str) -> Option<&mut TxRecord> {
+        match self.tx_index.get(id) {
+            Some(&index) => Some(&mut self.record.transactions[index]),
+            None => {
+                self.record.unknown_tx_observations += 1;
+                None
+            }
+        }
+    }
+
+    /// A transaction entered the system at `submitter`. A second submission
+    /// of the same id is counted as an unknown observation and ignored.
+    pub fn tx_submitted(&mut self, time_ns: TimeNs, submitter: CellIndex, id: &str) {
+        if self.tx_index.contains_key(id) {
+            self.record.unknown_tx_observations += 1;
+            return;
+        }
+        let mut received_ns = BTreeMap::new();
+        if self.is_honest(submitter) {
+            received_ns.insert(submitter, time_ns);
+        }
+        self.tx_index
+            .insert(id.to_string(), self.record.transactions.len());
+        self.record.transactions.push(TxRecord {
+            id: id.to_string(),
+            submitter,
+            submit_ns: time_ns,
+            received_ns,
+            order: None,
+            final_ns: BTreeMap::new(),
+        });
+    }
+
+    /// `cell` received the transaction; only the earliest receipt is kept.
+    pub fn tx_received(&mut self, time_ns: TimeNs, cell: CellIndex, id: &str) {
+        if !self.is_honest(cell) {
+            return;
+        }
+        if let Some(tx) = self.tx_mut(id) {
+            keep_earliest(&mut tx.received_ns, cell, time_ns);
+        }
+    }
+
+    /// `cell` computed the transaction's place in the consensus order, and
+    /// so knows it final. Honest cells that disagree are a safety violation.
+    pub fn tx_ordered(&mut self, time_ns: TimeNs, cell: CellIndex, id: &str, order: TxOrder) {
+        if !self.is_honest(cell) {
+            return;
+        }
+        let mut disagreement = None;
+        if let Some(tx) = self.tx_mut(id) {
+            match tx.order {
+                None => tx.order = Some(order),
+                Some(known) if known != order => {
+                    disagreement = Some(format!(
+                        "at {time_ns} ns cell {cell} ordered transaction {id:?} as \
+                         (round {}, timestamp {} ns, position {}) but an earlier honest cell \
+                         as (round {}, timestamp {} ns, position {})",
+                        order.round_received,
+                        order.consensus_timestamp_ns,
+                        order.position,
+                        known.round_received,
+                        known.consensus_timestamp_ns,
+                        known.position
+                    ))
+                }
+                Some(_) => {}
+            }
+            keep_earliest(&mut tx.final_ns, cell, time_ns);
+        }
+        if let Some(violation) = disagreement {
+            self.record.safety_violations.push(violation);
+        }
+    }
+
+    /// `cell` learned the transaction's final position (without, or before,
+    /// reporting the order itself); the earliest time is kept.
+    pub fn tx_final_at_cell(&mut self, time_ns: TimeNs, cell: CellIndex, id: &str) {
+        if !self.is_honest(cell) {
+            return;
+        }
+        if let Some(tx) = self.tx_mut(id) {
+            keep_earliest(&mut tx.final_ns, cell, time_ns);
+        }
+    }
+
+    /// `cell` decided every witness's fame in `round`.
+    pub fn round_decided(&mut self, time_ns: TimeNs, cell: CellIndex, round: u64) {
+        if !self.is_honest(cell) {
+            return;
+        }
+        let decisions = self.round_decisions.entry(round).or_default();
+        keep_earliest(decisions, cell, time_ns);
+    }
+
+    /// Adds `amount` to a counter in the virtual second containing `time_ns`.
+    /// Counts more than [`SECONDS_AFTER_END_MAX`] after the run's end are
+    /// dropped when the record is finished.
+    pub fn count(&mut self, time_ns: TimeNs, counter: Counter, amount: u64) {
+        let second = time_ns / NS_PER_S;
+        let bucket = self.counters.entry(second).or_insert(CounterBucket {
+            second,
+            ..CounterBucket::default()
+        });
+        let slot = match counter {
+            Counter::MessagesSent => &mut bucket.messages_sent,
+            Counter::MessagesDropped => &mut bucket.messages_dropped,
+            Counter::EventsCreated => &mut bucket.events_created,
+        };
+        *slot = slot.saturating_add(amount);
+    }
+
+    /// A fault window, for shading plots and the report's fault table.
+    pub fn fault(&mut self, window: FaultWindow) {
+        self.record.faults.push(window);
+    }
+
+    pub fn cell_crashed(&mut self, _time_ns: TimeNs, cell: CellIndex) {
+        if let Some(slot) = self.down.get_mut(cell as usize) {
+            *slot = true;
+        }
+    }
+
+    pub fn cell_restarted(&mut self, _time_ns: TimeNs, cell: CellIndex) {
+        if let Some(slot) = self.down.get_mut(cell as usize) {
+            *slot = false;
+        }
+    }
+
+    /// A violation found by a checker outside the recorder.
+    pub fn safety_violation(&mut self, time_ns: TimeNs, description: &str) {
+        self.record
+            .safety_violations
+            .push(format!("at {time_ns} ns: {description}"));
+    }
+
+    /// Closes the record at the end of the run.
+    pub fn finish(
+        mut self,
+        virtual_duration_ns: TimeNs,
+        wall_ms: u64,
+        trace_hash: &str,
+    ) -> RunRecord {
+        let record = &mut self.record;
+        record.virtual_duration_ns = virtual_duration_ns;
+        record.wall_ms = wall_ms;
+        record.trace_hash = trace_hash.to_string();
+        record.cells_down_at_end = record
+            .honest_cells
+            .iter()
+            .copied()
+            .filter(|&cell| self.down[cell as usize])
+            .collect();
+        let live = record.live_honest_cells();
+
+        record.rounds = self
+            .round_decisions
+            .iter()
+            .map(|(&round, decisions)| {
+                let first_decided_ns = decisions.values().copied().min().unwrap_or(0);
+                let all_decided_ns = if live.is_empty() {
+                    None
+                } else {
+                    live.iter()
+                        .map(|cell| decisions.get(cell).copied())
+                        .collect::<Option<Vec<_>>>()
+                        .and_then(|times| times.into_iter().max())
+                };
+                RoundRecord {
+                    round,
+                    first_decided_ns,
+                    all_decided_ns,
+                }
+            })
+            .collect();
+        record.liveness = liveness_of(&record.rounds, virtual_duration_ns);
+
+        // Buckets without gaps up to the last second of the run (or the last
+        // counted second, if observations ran a little past the end).
+        let last_second_of_run = virtual_duration_ns.saturating_sub(1) / NS_PER_S;
+        let last_second = self
+            .counters
+            .range(..=last_reported_second(virtual_duration_ns))
+            .next_back()
+            .map_or(0, |(&second, _)| second)
+            .max(last_second_of_run);
+        record.counters = (0..=last_second)
+            .map(|second| {
+                self.counters
+                    .get(&second)
+                    .copied()
+                    .unwrap_or(CounterBucket {
+                        second,
+                        ..CounterBucket::default()
+                    })
+            })
+            .collect();
+
+        // Two transactions in one position: the order is not a total order.
+        let mut by_position: BTreeMap<u64, &str> = BTreeMap::new();
+        let mut duplicates = Vec::new();
+        for tx in &record.transactions {
+            if let Some(order) = tx.order {
+                if let Some(other) = by_position.insert(order.position, &tx.id) {
+                    duplicates.push(format!(
+                        "transactions {other:?} and {:?} share position {} in the total order",
+                        tx.id, order.position
+                    ));
+                }
+            }
+        }
+        record.safety_violations.extend(duplicates);
+        self.record
+    }
+}
+
+/// Last decided round and the longest gap between successive first decisions,
+/// counting the run's start and end as boundaries.
+pub fn liveness_of(rounds: &[RoundRecord], virtual_duration_ns: TimeNs) -> LivenessRecord {
+    let mut decision_times: Vec<TimeNs> = rounds.iter().map(|r| r.first_decided_ns).collect();
+    decision_times.sort_unstable();
+    let mut longest_stall_ns = 0;
+    let mut previous = 0;
+    for &time in &decision_times {
+        longest_stall_ns = longest_stall_ns.max(time.saturating_sub(previous));
+        previous = previous.max(time);
+    }
+    longest_stall_ns = longest_stall_ns.max(virtual_duration_ns.saturating_sub(previous));
+    LivenessRecord {
+        last_decided_round: rounds.iter().map(|r| r.round).max(),
+        longest_stall_ns,
+        last_decision_ns: decision_times.last().copied(),
+    }
+}
+
+fn keep_earliest(times: &mut BTreeMap<CellIndex, TimeNs>, cell: CellIndex, time_ns: TimeNs) {
+    times
+        .entry(cell)
+        .and_modify(|t| *t = (*t).min(time_ns))
+        .or_insert(time_ns);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(position: u64) -> TxOrder {
+        TxOrder {
+            round_received: 3,
+            consensus_timestamp_ns: 100,
+            position,
+        }
+    }
+
+    #[test]
+    fn recorder_keeps_earliest_honest_observations_only() {
+        let mut recorder = RunRecorder::new("t", 1, 4, [0, 1, 2], 10, Checks::default());
+        recorder.tx_submitted(5, 0, "a");
+        recorder.tx_received(9, 1, "a");
+        recorder.tx_received(7, 1, "a");
+        recorder.tx_received(6, 3, "a"); // Byzantine: dropped.
+        recorder.tx_received(8, 1, "nope");
+        let record = recorder.finish(NS_PER_S, 0, &"0".repeat(64));
+        let tx = &record.transactions[0];
+        assert_eq!(tx.received_ns, BTreeMap::from([(0, 5), (1, 7)]));
+        assert_eq!(record.unknown_tx_observations, 1);
+        assert_eq!(record.counters.len(), 1);
+        record.validate().unwrap();
+    }
+
+    #[test]
+    fn disagreeing_orders_and_shared_positions_are_safety_violations() {
+        let mut recorder = RunRecorder::new("t", 1, 3, [0, 1, 2], 10, Checks::default());
+        recorder.tx_submitted(0, 0, "a");
+        recorder.tx_submitted(0, 1, "b");
+        recorder.tx_ordered(10, 0, "a", order(0));
+        recorder.tx_ordered(11, 1, "a", order(0));
+        recorder.tx_ordered(12, 2, "a", order(1));
+        recorder.tx_ordered(12, 2, "b", order(0));
+        let record = recorder.finish(100, 0, &"a".repeat(64));
+        assert_eq!(
+            record.safety_violations.len(),
+            2,
+            "{:?}",
+            record.safety_violations
+        );
+        assert!(record.safety_violations[0].contains("cell 2"));
+        assert!(record.safety_violations[1].contains("share position 0"));
+    }
+
+    #[test]
+    fn rounds_decided_by_all_live_honest_cells_and_stalls() {
+        let mut recorder = RunRecorder::new("t", 1, 3, [0, 1, 2], 10, Checks::default());
+        recorder.round_decided(100, 0, 1);
+        recorder.round_decided(150, 1, 1);
+        recorder.cell_crashed(200, 2);
+        recorder.round_decided(900, 0, 2);
+        recorder.round_decided(950, 1, 2);
+        let record = recorder.finish(1_000, 0, &"f".repeat(64));
+        assert_eq!(record.cells_down_at_end, vec![2]);
+        assert_eq!(record.rounds[0].all_decided_ns, Some(150));
+        assert_eq!(record.rounds[1].first_decided_ns, 900);
+        assert_eq!(record.liveness.last_decided_round, Some(2));
+        assert_eq!(record.liveness.longest_stall_ns, 800);
+    }
+
+    #[test]
+    fn counts_far_after_the_end_are_dropped() {
+        let mut recorder = RunRecorder::new("t", 1, 1, [0], 10, Checks::default());
+        recorder.count(500, Counter::MessagesSent, 2);
+        recorder.count(3 * NS_PER_S, Counter::MessagesSent, 1);
+        recorder.count(u64::MAX, Counter::MessagesSent, 1);
+        let record = recorder.finish(2 * NS_PER_S, 0, &"0".repeat(64));
+        assert_eq!(record.counters.len(), 4);
+        assert_eq!(record.counters[0].messages_sent, 2);
+        assert_eq!(record.counters[3].messages_sent, 1);
+    }
+
+    #[test]
+    fn validation_rejects_bad_records() {
+        let recorder = RunRecorder::new("t", 1, 2, [0, 1], 10, Checks::default());
+        let mut record = recorder.finish(100, 0, "xyz");
+        assert!(matches!(record.validate(), Err(RecordError::TraceHash(_))));
+        record.trace_hash = "0".repeat(64);
+        record.honest_cells = vec![0, 5];
+        assert!(matches!(
+            record.validate(),
+            Err(RecordError::HonestCellOutOfRange { cell: 5, .. })
+        ));
+        record.honest_cells = vec![1, 0];
+        assert_eq!(record.validate(), Err(RecordError::HonestCellsUnordered));
+        record.honest_cells = vec![0];
+        record.cells_down_at_end = vec![1];
+        assert_eq!(record.validate(), Err(RecordError::CellsDownInvalid));
+        record.cells_down_at_end = vec![];
+        record.virtual_duration_ns = u64::MAX;
+        assert!(matches!(
+            record.validate(),
+            Err(RecordError::DurationTooLong(_))
+        ));
+        record.virtual_duration_ns = 100;
+        record.validate().unwrap();
+    }
+}

@@ -1,0 +1,155 @@
+//! `summary.json`: the headline numbers of a run, in a fixed shape.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::checks::CheckResult;
+use crate::metrics::{Metrics, Percentiles};
+use crate::record::{NS_PER_MS, RunRecord, TimeNs};
+
+/// The `summary.json` document. Field order is the JSON key order; maps are
+/// ordered; values that cannot be computed are `null`, never NaN.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub scenario: String,
+    pub seed: u64,
+    pub trace_hash: String,
+    pub cells: u32,
+    pub honest_cells: u32,
+    pub virtual_duration_ms: f64,
+    /// Wall-clock time of the run: the only field that differs between runs.
+    pub wall_ms: u64,
+    pub txs_submitted: u64,
+    pub txs_ordered: u64,
+    pub txs_finalized: u64,
+    /// L_all: submission until known final by every live honest cell.
+    pub finality_ms: PercentilesMs,
+    /// L_first: submission until known final by the first honest cell.
+    pub first_finality_ms: PercentilesMs,
+    pub throughput_tps: Option<f64>,
+    pub fairness: FairnessSummary,
+    pub safety: SafetySummary,
+    pub liveness: LivenessSummary,
+    /// Check name → "pass" or "fail".
+    pub checks: BTreeMap<String, String>,
+    /// Check name → what was measured against what was required.
+    pub check_reasons: BTreeMap<String, String>,
+    /// Every check passed (true when none was requested).
+    pub passed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PercentilesMs {
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub p99: Option<f64>,
+    pub max: Option<f64>,
+}
+
+impl From<Percentiles> for PercentilesMs {
+    fn from(percentiles: Percentiles) -> Self {
+        PercentilesMs {
+            p50: percentiles.p50.map(ns_to_ms),
+            p90: percentiles.p90.map(ns_to_ms),
+            p99: percentiles.p99.map(ns_to_ms),
+            max: percentiles.max.map(ns_to_ms),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FairnessSummary {
+    pub measured_txs: u64,
+    pub inversion_rate: Option<f64>,
+    /// γ ("0.6", "0.75", "0.9", "1.0") → violation rate.
+    pub gamma_violation_rate: BTreeMap<String, Option<f64>>,
+    /// 1 when γ-fairness is exact, else the pair sampling stride.
+    pub gamma_sampling_stride: u64,
+    pub kendall_tau: Option<f64>,
+    pub timestamp_band_violations: u64,
+    pub jain_index: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SafetySummary {
+    pub ok: bool,
+    pub violations: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LivenessSummary {
+    pub ok: bool,
+    pub last_decided_round: Option<u64>,
+    pub longest_stall_ms: f64,
+}
+
+/// Milliseconds as a float, for display: exact to the nanosecond below 2⁵³ ns.
+pub fn ns_to_ms(time_ns: TimeNs) -> f64 {
+    time_ns as f64 / NS_PER_MS as f64
+}
+
+impl Summary {
+    pub fn new(record: &RunRecord, metrics: &Metrics, check_results: &[CheckResult]) -> Self {
+        let fairness = &metrics.fairness;
+        Summary {
+            scenario: record.scenario.clone(),
+            seed: record.seed,
+            trace_hash: record.trace_hash.clone(),
+            cells: record.cell_count,
+            honest_cells: record.honest_cells.len() as u32,
+            virtual_duration_ms: ns_to_ms(record.virtual_duration_ns),
+            wall_ms: record.wall_ms,
+            txs_submitted: metrics.txs_submitted,
+            txs_ordered: metrics.txs_ordered,
+            txs_finalized: metrics.txs_finalized,
+            finality_ms: metrics.finality_all.into(),
+            first_finality_ms: metrics.finality_first.into(),
+            throughput_tps: metrics.throughput_tps,
+            fairness: FairnessSummary {
+                measured_txs: fairness.measured_txs,
+                inversion_rate: fairness.inversion_rate,
+                gamma_violation_rate: fairness
+                    .gamma
+                    .iter()
+                    .map(|g| (g.gamma.to_string(), g.violation_rate))
+                    .collect(),
+                gamma_sampling_stride: fairness.gamma_sampling_stride,
+                kendall_tau: fairness.kendall_tau,
+                timestamp_band_violations: fairness.timestamp_band_violations,
+                jain_index: fairness.jain_index,
+            },
+            safety: SafetySummary {
+                ok: metrics.safety_violations.is_empty(),
+                violations: metrics.safety_violations.clone(),
+            },
+            liveness: LivenessSummary {
+                ok: metrics.liveness_ok,
+                last_decided_round: metrics.liveness.last_decided_round,
+                longest_stall_ms: ns_to_ms(metrics.liveness.longest_stall_ns),
+            },
+            checks: check_results
+                .iter()
+                .map(|r| {
+                    (
+                        r.name.clone(),
+                        if r.passed { "pass" } else { "fail" }.to_string(),
+                    )
+                })
+                .collect(),
+            check_reasons: check_results
+                .iter()
+                .map(|r| (r.name.clone(), r.reason.clone()))
+                .collect(),
+            passed: check_results.iter().all(|r| r.passed),
+        }
+    }
+
+    /// Pretty JSON with a trailing newline; the same summary gives the same bytes.
+    pub fn to_json(&self) -> String {
+        let mut json = serde_json::to_string_pretty(self)
+            .expect("a Summary has only string keys and finite numbers");
+        json.push('\n');
+        json
+    }
+}

@@ -1,0 +1,274 @@
+//! The output files of a synthetic run: snapshots of summary.json and
+//! report.md, CSV shape, plot files, and a failing check.
+
+use std::fs;
+use std::path::PathBuf;
+
+use celluler_reports::record::{NS_PER_MS, NS_PER_S};
+use celluler_reports::tables::{TIMESERIES_HEADER, TRANSACTIONS_HEADER};
+use celluler_reports::{
+    Checks, Counter, FaultWindow, RunRecord, RunRecorder, TimeNs, TxOrder, write_run_outputs,
+};
+
+/// A fixed pseudo-random sequence (xorshift64*) so the fixture needs no RNG crate.
+struct Sequence(u64);
+
+impl Sequence {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % below
+    }
+}
+
+/// Eight cells, cell 7 Byzantine, cell 6 crashes at 12 s for good; 20 s of
+/// virtual time; a partition from 8 s to 11 s stalls consensus; one
+/// transaction every 50 ms; consensus orders by a noisy timestamp.
+fn synthetic_record(checks: Checks) -> RunRecord {
+    let cells = 8u32;
+    let duration_ns = 20 * NS_PER_S;
+    let mut recorder = RunRecorder::new("synthetic", 42, cells, 0..7, 50 * NS_PER_MS, checks);
+    let mut sequence = Sequence(0x9E37_79B9_7F4A_7C15);
+    recorder.fault(FaultWindow {
+        kind: "partition".into(),
+        label: "cells 0..4 | 4..8".into(),
+        start_ns: 8 * NS_PER_S,
+        end_ns: 11 * NS_PER_S,
+    });
+    recorder.fault(FaultWindow {
+        kind: "crash".into(),
+        label: "cell 6, no restart".into(),
+        start_ns: 12 * NS_PER_S,
+        end_ns: duration_ns,
+    });
+    recorder.cell_crashed(12 * NS_PER_S, 6);
+    let in_partition = |t: TimeNs| (8 * NS_PER_S..11 * NS_PER_S).contains(&t);
+
+    let mut planned: Vec<(TimeNs, String, Vec<TimeNs>)> = Vec::new();
+    for index in 0..390u64 {
+        let submit_ns = index * 50 * NS_PER_MS + sequence.next(10 * NS_PER_MS);
+        let submitter = (index % 7) as u32;
+        let id = format!("tx-{index:04}");
+        recorder.tx_submitted(submit_ns, submitter, &id);
+        let mut receipts = Vec::new();
+        for cell in 0..cells {
+            let latency_ns = 20 * NS_PER_MS + sequence.next(80 * NS_PER_MS);
+            let received_ns = if cell == submitter {
+                submit_ns
+            } else {
+                submit_ns + latency_ns
+            };
+            recorder.tx_received(received_ns, cell, &id);
+            receipts.push(received_ns);
+        }
+        // Consensus timestamp: a middle receipt, so a few land outside the band.
+        let mut sorted = receipts[..7].to_vec();
+        sorted.sort_unstable();
+        let timestamp_ns = sorted[3] + sequence.next(30 * NS_PER_MS);
+        planned.push((timestamp_ns, id, receipts));
+    }
+    planned.sort();
+    for (position, (timestamp_ns, id, _)) in planned.iter().enumerate() {
+        let order = TxOrder {
+            round_received: timestamp_ns / (250 * NS_PER_MS),
+            consensus_timestamp_ns: *timestamp_ns,
+            position: position as u64,
+        };
+        // Final 300–600 ms after its timestamp, or after the partition heals.
+        let mut base_ns = timestamp_ns + 300 * NS_PER_MS;
+        if in_partition(base_ns) {
+            base_ns = 11 * NS_PER_S + 200 * NS_PER_MS;
+        }
+        for cell in 0..cells {
+            let final_ns = base_ns + sequence.next(300 * NS_PER_MS);
+            if cell == 6 && final_ns >= 12 * NS_PER_S {
+                continue;
+            }
+            if final_ns < duration_ns {
+                recorder.tx_ordered(final_ns, cell, id, order);
+            }
+        }
+    }
+    let mut round = 0;
+    let mut time_ns = 250 * NS_PER_MS;
+    while time_ns < duration_ns {
+        if !in_partition(time_ns) {
+            round += 1;
+            for cell in 0..cells {
+                recorder.round_decided(time_ns + sequence.next(40 * NS_PER_MS), cell, round);
+            }
+        }
+        time_ns += 250 * NS_PER_MS;
+    }
+    for millisecond in 0..20_000u64 {
+        let time_ns = millisecond * NS_PER_MS;
+        recorder.count(time_ns, Counter::MessagesSent, 7);
+        recorder.count(time_ns, Counter::EventsCreated, 1);
+        if in_partition(time_ns) || millisecond % 97 == 0 {
+            recorder.count(time_ns, Counter::MessagesDropped, 3);
+        }
+    }
+    recorder.finish(
+        duration_ns,
+        1234,
+        "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00",
+    )
+}
+
+fn passing_checks() -> Checks {
+    Checks {
+        safety: true,
+        liveness: true,
+        max_finality_p99_ns: Some(5 * NS_PER_S),
+        min_throughput_tps: Some(10.0),
+        max_stall_ns: Some(4 * NS_PER_S),
+        ..Checks::default()
+    }
+}
+
+fn output_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn summary_and_report_snapshots() {
+    let dir = output_dir("snapshots");
+    let report = write_run_outputs(&synthetic_record(passing_checks()), &dir).unwrap();
+    assert!(report.summary.passed, "{:?}", report.checks);
+    insta::assert_snapshot!(
+        "summary_json",
+        fs::read_to_string(dir.join("summary.json")).unwrap()
+    );
+    insta::assert_snapshot!(
+        "report_md",
+        fs::read_to_string(dir.join("report.md")).unwrap()
+    );
+}
+
+#[test]
+fn outputs_are_byte_identical_across_runs() {
+    let (first, second) = (output_dir("repeat-1"), output_dir("repeat-2"));
+    write_run_outputs(&synthetic_record(passing_checks()), &first).unwrap();
+    write_run_outputs(&synthetic_record(passing_checks()), &second).unwrap();
+    for file in [
+        "summary.json",
+        "transactions.csv",
+        "timeseries.csv",
+        "report.md",
+        "throughput.svg",
+    ] {
+        assert_eq!(
+            fs::read(first.join(file)).unwrap(),
+            fs::read(second.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn csv_headers_and_rows() {
+    let dir = output_dir("csv");
+    let record = synthetic_record(passing_checks());
+    write_run_outputs(&record, &dir).unwrap();
+
+    let transactions = fs::read_to_string(dir.join("transactions.csv")).unwrap();
+    let lines: Vec<&str> = transactions.lines().collect();
+    assert_eq!(lines[0], TRANSACTIONS_HEADER.join(","));
+    assert_eq!(lines.len(), 1 + record.transactions.len());
+    let first: Vec<&str> = lines[1].split(',').collect();
+    let tx = &record.transactions[0];
+    let order = tx.order.unwrap();
+    assert_eq!(first[0], tx.id);
+    assert_eq!(first[2], tx.submit_ns.to_string());
+    assert_eq!(first[3], order.round_received.to_string());
+    assert_eq!(first[5], order.position.to_string());
+    // Live honest cells are 0..6 (cell 6 is down at the end).
+    let finals: Vec<TimeNs> = (0..6).map(|cell| tx.final_ns[&cell]).collect();
+    assert_eq!(first[6], finals.iter().min().unwrap().to_string());
+    assert_eq!(first[7], finals.iter().max().unwrap().to_string());
+
+    let timeseries = fs::read_to_string(dir.join("timeseries.csv")).unwrap();
+    let lines: Vec<&str> = timeseries.lines().collect();
+    assert_eq!(lines[0], TIMESERIES_HEADER.join(","));
+    assert_eq!(lines.len(), 1 + 20);
+    // Second 9 is inside the partition: no round decided, drops every ms.
+    let partition: Vec<&str> = lines[1 + 9].split(',').collect();
+    assert_eq!(partition[0], "9");
+    assert_eq!(partition[3], "0");
+    assert_eq!(partition[4], "7000");
+    assert_eq!(partition[5], "3000");
+    assert_eq!(partition[6], "1000");
+    let total_submitted: u64 = lines[1..]
+        .iter()
+        .map(|line| line.split(',').nth(1).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(total_submitted, 390);
+}
+
+#[test]
+fn plots_are_written_as_svg_and_png() {
+    let dir = output_dir("plots");
+    write_run_outputs(&synthetic_record(passing_checks()), &dir).unwrap();
+    for stem in celluler_reports::plots::PLOT_STEMS {
+        let svg = fs::read(dir.join(format!("{stem}.svg"))).unwrap();
+        assert!(svg.len() > 2_000, "{stem}.svg is {} bytes", svg.len());
+        assert!(svg.starts_with(b"<svg"), "{stem}.svg header");
+        assert!(
+            String::from_utf8(svg)
+                .unwrap()
+                .trim_end()
+                .ends_with("</svg>")
+        );
+        let png = fs::read(dir.join(format!("{stem}.png"))).unwrap();
+        assert!(png.len() > 5_000, "{stem}.png is {} bytes", png.len());
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{stem}.png header");
+    }
+}
+
+#[test]
+fn unmet_thresholds_fail_the_run_and_say_why() {
+    let checks = Checks {
+        max_finality_p99_ns: Some(100 * NS_PER_MS),
+        min_throughput_tps: Some(1_000.0),
+        ..passing_checks()
+    };
+    let dir = output_dir("failing");
+    let report = write_run_outputs(&synthetic_record(checks), &dir).unwrap();
+    assert!(!report.summary.passed);
+    assert_eq!(report.summary.checks["max_finality_p99"], "fail");
+    assert_eq!(report.summary.checks["min_throughput_tps"], "fail");
+    assert_eq!(report.summary.checks["safety"], "pass");
+    let markdown = fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(markdown.contains("**FAIL**: 2 of 5 checks do not hold."));
+    assert!(markdown.contains("exceeds the maximum 100.000 ms"));
+}
+
+#[test]
+fn invalid_record_is_rejected_before_writing() {
+    let mut record = synthetic_record(Checks::default());
+    record.trace_hash = "not a hash".into();
+    let dir = output_dir("invalid");
+    let error = write_run_outputs(&record, &dir).unwrap_err();
+    assert!(error.to_string().contains("64 lowercase hex"), "{error}");
+    assert!(!dir.exists());
+}
+
+#[test]
+fn run_record_round_trips_through_json() {
+    let record = synthetic_record(passing_checks());
+    let json = serde_json::to_string(&record).unwrap();
+    let back: RunRecord = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, record);
+    // Checks absent from a document default to "not requested".
+    let checks: Checks = serde_json::from_str(r#"{"safety": true}"#).unwrap();
+    assert_eq!(
+        checks,
+        Checks {
+            safety: true,
+            ..Checks::default()
+        }
+    );
+}
