@@ -1,0 +1,190 @@
+//! Counters: dense per cell (indexed by `CellIndex`), sparse and ordered per
+//! directed link (each sender's links in a list sorted by destination), so
+//! reading them out never depends on hash order.
+
+use celluler_core::node::CellIndex;
+
+/// Why a message did not arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DropReason {
+    /// The link's loss probability.
+    Loss,
+    /// Sender and receiver in different partition groups (at send or arrival).
+    Partition,
+    /// A `CutLink` fault.
+    LinkCut,
+    /// The link's queue limit would have been exceeded.
+    QueueOverflow,
+    /// The receiver was crashed when the message arrived.
+    CellDown,
+    /// The destination index names no cell.
+    UnknownCell,
+}
+
+impl DropReason {
+    pub const ALL: [DropReason; 6] = [
+        DropReason::Loss,
+        DropReason::Partition,
+        DropReason::LinkCut,
+        DropReason::QueueOverflow,
+        DropReason::CellDown,
+        DropReason::UnknownCell,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::Loss => "loss",
+            DropReason::Partition => "partition",
+            DropReason::LinkCut => "link_cut",
+            DropReason::QueueOverflow => "queue_overflow",
+            DropReason::CellDown => "cell_down",
+            DropReason::UnknownCell => "unknown_cell",
+        }
+    }
+}
+
+/// Message counters of one directed link, or summed over a sender's links.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MessageCounters {
+    pub sent: u64,
+    pub delivered: u64,
+    /// Indexed by `DropReason as usize`.
+    pub dropped: [u64; 6],
+    /// Extra copies the network made.
+    pub duplicated: u64,
+}
+
+impl MessageCounters {
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.dropped[reason as usize]
+    }
+
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.iter().sum()
+    }
+
+    fn add(&mut self, other: &MessageCounters) {
+        self.sent += other.sent;
+        self.delivered += other.delivered;
+        self.duplicated += other.duplicated;
+        for (total, count) in self.dropped.iter_mut().zip(other.dropped) {
+            *total += count;
+        }
+    }
+}
+
+/// Everything counted about one cell. Message counters are by sender.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CellCounters {
+    pub messages: MessageCounters,
+    /// Inputs the cell handled that were deliveries (as receiver).
+    pub received: u64,
+    pub timers_fired: u64,
+    pub faults_applied: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MessageEvent {
+    Sent,
+    Delivered,
+    Dropped(DropReason),
+    Duplicated,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Metrics {
+    cells: Vec<CellCounters>,
+    /// `links[from]`: `(to, counters)` sorted by `to`.
+    links: Vec<Vec<(CellIndex, MessageCounters)>>,
+    faults_applied: u64,
+}
+
+impl Metrics {
+    pub(crate) fn new(cells: u32) -> Metrics {
+        Metrics {
+            cells: vec![CellCounters::default(); cells as usize],
+            links: vec![Vec::new(); cells as usize],
+            faults_applied: 0,
+        }
+    }
+
+    pub(crate) fn record(&mut self, from: CellIndex, to: CellIndex, event: MessageEvent) {
+        let links = &mut self.links[from.as_usize()];
+        let position = match links.binary_search_by_key(&to, |&(to, _)| to) {
+            Ok(position) => position,
+            Err(position) => {
+                links.insert(position, (to, MessageCounters::default()));
+                position
+            }
+        };
+        let link = &mut links[position].1;
+        let cell = &mut self.cells[from.as_usize()].messages;
+        match event {
+            MessageEvent::Sent => {
+                link.sent += 1;
+                cell.sent += 1;
+            }
+            MessageEvent::Delivered => {
+                link.delivered += 1;
+                cell.delivered += 1;
+                // An unknown destination is never delivered, so `to` is a cell.
+                self.cells[to.as_usize()].received += 1;
+            }
+            MessageEvent::Dropped(reason) => {
+                link.dropped[reason as usize] += 1;
+                cell.dropped[reason as usize] += 1;
+            }
+            MessageEvent::Duplicated => {
+                link.duplicated += 1;
+                cell.duplicated += 1;
+            }
+        }
+    }
+
+    pub(crate) fn timer_fired(&mut self, cell: CellIndex) {
+        self.cells[cell.as_usize()].timers_fired += 1;
+    }
+
+    /// A fault applied; `cells` are the cells it touched (none for a heal).
+    pub(crate) fn fault_applied(&mut self, cells: &[CellIndex]) {
+        self.faults_applied += 1;
+        for cell in cells {
+            self.cells[cell.as_usize()].faults_applied += 1;
+        }
+    }
+
+    pub fn cell(&self, cell: CellIndex) -> &CellCounters {
+        &self.cells[cell.as_usize()]
+    }
+
+    pub fn cells(&self) -> &[CellCounters] {
+        &self.cells
+    }
+
+    pub fn link(&self, from: CellIndex, to: CellIndex) -> Option<&MessageCounters> {
+        let links = self.links.get(from.as_usize())?;
+        let position = links.binary_search_by_key(&to, |&(to, _)| to).ok()?;
+        Some(&links[position].1)
+    }
+
+    /// Every link that carried or dropped a message, ordered by `(from, to)`.
+    pub fn links(&self) -> impl Iterator<Item = (CellIndex, CellIndex, &MessageCounters)> {
+        self.links.iter().enumerate().flat_map(|(from, links)| {
+            links
+                .iter()
+                .map(move |(to, counters)| (CellIndex(from as u32), *to, counters))
+        })
+    }
+
+    pub fn totals(&self) -> MessageCounters {
+        let mut totals = MessageCounters::default();
+        for cell in &self.cells {
+            totals.add(&cell.messages);
+        }
+        totals
+    }
+
+    pub fn faults_applied(&self) -> u64 {
+        self.faults_applied
+    }
+}
