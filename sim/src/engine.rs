@@ -9,7 +9,6 @@
 //! total charge has elapsed: inputs arriving meanwhile wait for it.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 
 use celluler_core::node::{CellIndex, Context, Input, Node, Output, Payload, TimerId};
 use celluler_core::time::TimeNs;
@@ -18,7 +17,8 @@ use crate::config::{ConfigError, Fault, ScheduledFault, SimConfig};
 use crate::faults::{FaultState, LocalClock};
 use crate::metrics::{DropReason, MessageEvent, Metrics};
 use crate::network::{Network, Route};
-use crate::topology::Topology;
+use crate::queue::{EventQueue, Keyed};
+use crate::topology::{LinkSlot, Topology};
 use crate::trace::{InputKind, Trace, TraceMode, TraceRecord};
 
 enum EventKind<M> {
@@ -27,6 +27,7 @@ enum EventKind<M> {
     Deliver {
         from: CellIndex,
         to: CellIndex,
+        slot: LinkSlot,
         message: M,
     },
     Timer {
@@ -56,7 +57,7 @@ struct Event<M> {
     kind: EventKind<M>,
 }
 
-// `BinaryHeap` is a max-heap: the earliest (time, seq) must compare greatest.
+// The queue pops the greatest: the earliest (time, seq) must compare greatest.
 impl<M> Ord for Event<M> {
     fn cmp(&self, other: &Self) -> Ordering {
         (other.time_ns, other.seq).cmp(&(self.time_ns, self.seq))
@@ -73,6 +74,11 @@ impl<M> PartialEq for Event<M> {
     }
 }
 impl<M> Eq for Event<M> {}
+impl<M> Keyed for Event<M> {
+    fn time_ns(&self) -> TimeNs {
+        self.time_ns
+    }
+}
 
 enum CellState<N: Node> {
     Running(N),
@@ -110,7 +116,7 @@ pub struct Simulation<N: Node> {
     cells: u32,
     now_ns: TimeNs,
     next_seq: u64,
-    queue: BinaryHeap<Event<N::Message>>,
+    queue: EventQueue<Event<N::Message>>,
     slots: Vec<CellSlot<N>>,
     topology: Topology,
     network: Network,
@@ -133,6 +139,8 @@ impl<N: Node> Simulation<N> {
     ) -> Result<Simulation<N>, ConfigError> {
         config.validate()?;
         let topology = Topology::build(&config.topology, config.cells, config.seed)?;
+        let link_slot_count = topology.link_slot_count();
+        let link_slot_keys = topology.link_slot_keys();
         let slots = (0..config.cells)
             .map(|cell| CellSlot {
                 state: CellState::Running(make_node(CellIndex(cell))),
@@ -147,13 +155,19 @@ impl<N: Node> Simulation<N> {
             cells: config.cells,
             now_ns: 0,
             next_seq: 0,
-            queue: BinaryHeap::new(),
+            queue: EventQueue::default(),
             slots,
             topology,
-            network: Network::new(config.seed, config.cells, config.link, config.regions),
+            network: Network::new(
+                config.seed,
+                config.cells,
+                link_slot_count,
+                config.link,
+                config.regions,
+            ),
             fault_state: FaultState::default(),
             faults: Vec::new(),
-            metrics: Metrics::new(config.cells),
+            metrics: Metrics::new(config.cells, link_slot_keys),
             trace: Trace::new(mode),
             observations: Vec::new(),
             outputs: Vec::new(),
@@ -194,12 +208,7 @@ impl<N: Node> Simulation<N> {
     /// `end_ns`. Returns the number of events processed.
     pub fn run_until(&mut self, end_ns: TimeNs) -> u64 {
         let mut processed = 0;
-        while self
-            .queue
-            .peek()
-            .is_some_and(|event| event.time_ns <= end_ns)
-        {
-            let event = self.queue.pop().expect("peeked");
+        while let Some(event) = self.queue.pop_until(end_ns) {
             self.process(event);
             processed += 1;
         }
@@ -234,9 +243,9 @@ impl<N: Node> Simulation<N> {
         let slot = &mut self.slots[cell.as_usize()];
         if let CellState::Crashed(_) = slot.state {
             // A crashed cell handles nothing; messages to it are lost.
-            if let EventKind::Deliver { from, to, .. } = event.kind {
+            if let EventKind::Deliver { from, to, slot, .. } = event.kind {
                 self.metrics
-                    .record(from, to, MessageEvent::Dropped(DropReason::CellDown));
+                    .record(from, to, slot, MessageEvent::Dropped(DropReason::CellDown));
             }
             return;
         }
@@ -263,18 +272,27 @@ impl<N: Node> Simulation<N> {
                 Input::Restart,
                 trace_record(now_ns, cell, InputKind::Restart, 0, 0),
             ),
-            EventKind::Deliver { from, to, message } => {
+            EventKind::Deliver {
+                from,
+                to,
+                slot,
+                message,
+            } => {
                 if self.fault_state.separated(from, to) {
-                    self.metrics
-                        .record(from, to, MessageEvent::Dropped(DropReason::Partition));
+                    self.metrics.record(
+                        from,
+                        to,
+                        slot,
+                        MessageEvent::Dropped(DropReason::Partition),
+                    );
                     return;
                 }
                 if self.fault_state.link(from, to).cut {
                     self.metrics
-                        .record(from, to, MessageEvent::Dropped(DropReason::LinkCut));
+                        .record(from, to, slot, MessageEvent::Dropped(DropReason::LinkCut));
                     return;
                 }
-                self.metrics.record(from, to, MessageEvent::Delivered);
+                self.metrics.record(from, to, slot, MessageEvent::Delivered);
                 let record =
                     trace_record(now_ns, cell, InputKind::Deliver, from.0, message.digest());
                 (Input::Deliver { from, message }, record)
@@ -346,36 +364,62 @@ impl<N: Node> Simulation<N> {
     }
 
     fn send(&mut self, from: CellIndex, to: CellIndex, message: N::Message, send_ns: TimeNs) {
+        let slot = if to.0 < self.cells {
+            self.topology.link_slot(from, to)
+        } else {
+            LinkSlot::NONE
+        };
         if to.0 < self.cells {
-            self.metrics.record(from, to, MessageEvent::Sent);
+            self.metrics.record(from, to, slot, MessageEvent::Sent);
         }
-        match self
-            .network
-            .route(&self.fault_state, from, to, message.wire_bytes(), send_ns)
-        {
+        match self.network.route(
+            &self.fault_state,
+            from,
+            to,
+            slot,
+            message.wire_bytes(),
+            send_ns,
+        ) {
             Route::Dropped(DropReason::UnknownCell) => {
                 // No link to count it on; the sender's counters still show it.
-                self.metrics
-                    .record(from, from, MessageEvent::Dropped(DropReason::UnknownCell));
+                self.metrics.record(
+                    from,
+                    from,
+                    LinkSlot::NONE,
+                    MessageEvent::Dropped(DropReason::UnknownCell),
+                );
             }
-            Route::Dropped(reason) => self.metrics.record(from, to, MessageEvent::Dropped(reason)),
+            Route::Dropped(reason) => {
+                self.metrics
+                    .record(from, to, slot, MessageEvent::Dropped(reason))
+            }
             Route::Deliver {
                 arrival_ns,
                 duplicate_arrival_ns,
             } => {
                 if let Some(duplicate_ns) = duplicate_arrival_ns {
-                    self.metrics.record(from, to, MessageEvent::Duplicated);
+                    self.metrics
+                        .record(from, to, slot, MessageEvent::Duplicated);
                     let copy = message.clone();
                     self.push(
                         duplicate_ns,
                         EventKind::Deliver {
                             from,
                             to,
+                            slot,
                             message: copy,
                         },
                     );
                 }
-                self.push(arrival_ns, EventKind::Deliver { from, to, message });
+                self.push(
+                    arrival_ns,
+                    EventKind::Deliver {
+                        from,
+                        to,
+                        slot,
+                        message,
+                    },
+                );
             }
         }
     }
@@ -466,10 +510,11 @@ impl<N: Node> Simulation<N> {
                         slot.busy_until_ns = now_ns;
                         let held = std::mem::take(&mut slot.held);
                         for kind in held {
-                            if let EventKind::Deliver { from, to, .. } = kind {
+                            if let EventKind::Deliver { from, to, slot, .. } = kind {
                                 self.metrics.record(
                                     from,
                                     to,
+                                    slot,
                                     MessageEvent::Dropped(DropReason::CellDown),
                                 );
                             }
@@ -516,6 +561,12 @@ impl<N: Node> Simulation<N> {
                 self.metrics.fault_applied(&[*cell]);
             }
         }
+    }
+
+    /// Bytes of the engine's dense per-cell slot (node included), for memory
+    /// accounting.
+    pub fn cell_slot_bytes() -> usize {
+        std::mem::size_of::<CellSlot<N>>()
     }
 
     /// True virtual time.

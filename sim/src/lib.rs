@@ -13,6 +13,7 @@ pub mod gossip;
 pub mod latency;
 pub mod metrics;
 pub mod network;
+pub mod queue;
 pub mod topology;
 pub mod trace;
 

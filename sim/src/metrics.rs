@@ -4,6 +4,8 @@
 
 use celluler_core::node::CellIndex;
 
+use crate::topology::LinkSlot;
+
 /// Why a message did not arrive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum DropReason {
@@ -94,30 +96,47 @@ pub(crate) enum MessageEvent {
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
     cells: Vec<CellCounters>,
-    /// `links[from]`: `(to, counters)` sorted by `to`.
+    /// Links of the topology, by dense slot; `dense_keys[slot]` = `(from, to)`,
+    /// ascending.
+    dense: Vec<MessageCounters>,
+    dense_keys: Vec<(CellIndex, CellIndex)>,
+    /// Other links: `links[from]` = `(to, counters)` sorted by `to`.
     links: Vec<Vec<(CellIndex, MessageCounters)>>,
     faults_applied: u64,
 }
 
 impl Metrics {
-    pub(crate) fn new(cells: u32) -> Metrics {
+    pub(crate) fn new(cells: u32, dense_keys: Vec<(CellIndex, CellIndex)>) -> Metrics {
         Metrics {
+            dense: vec![MessageCounters::default(); dense_keys.len()],
+            dense_keys,
             cells: vec![CellCounters::default(); cells as usize],
             links: vec![Vec::new(); cells as usize],
             faults_applied: 0,
         }
     }
 
-    pub(crate) fn record(&mut self, from: CellIndex, to: CellIndex, event: MessageEvent) {
-        let links = &mut self.links[from.as_usize()];
-        let position = match links.binary_search_by_key(&to, |&(to, _)| to) {
-            Ok(position) => position,
-            Err(position) => {
-                links.insert(position, (to, MessageCounters::default()));
-                position
+    pub(crate) fn record(
+        &mut self,
+        from: CellIndex,
+        to: CellIndex,
+        slot: LinkSlot,
+        event: MessageEvent,
+    ) {
+        let link = match slot.dense() {
+            Some(slot) => &mut self.dense[slot],
+            None => {
+                let links = &mut self.links[from.as_usize()];
+                let position = match links.binary_search_by_key(&to, |&(to, _)| to) {
+                    Ok(position) => position,
+                    Err(position) => {
+                        links.insert(position, (to, MessageCounters::default()));
+                        position
+                    }
+                };
+                &mut links[position].1
             }
         };
-        let link = &mut links[position].1;
         let cell = &mut self.cells[from.as_usize()].messages;
         match event {
             MessageEvent::Sent => {
@@ -162,18 +181,31 @@ impl Metrics {
     }
 
     pub fn link(&self, from: CellIndex, to: CellIndex) -> Option<&MessageCounters> {
+        if let Ok(slot) = self.dense_keys.binary_search(&(from, to)) {
+            return Some(&self.dense[slot]);
+        }
         let links = self.links.get(from.as_usize())?;
         let position = links.binary_search_by_key(&to, |&(to, _)| to).ok()?;
         Some(&links[position].1)
     }
 
     /// Every link that carried or dropped a message, ordered by `(from, to)`.
-    pub fn links(&self) -> impl Iterator<Item = (CellIndex, CellIndex, &MessageCounters)> {
-        self.links.iter().enumerate().flat_map(|(from, links)| {
-            links
-                .iter()
-                .map(move |(to, counters)| (CellIndex(from as u32), *to, counters))
-        })
+    pub fn links(&self) -> Vec<(CellIndex, CellIndex, &MessageCounters)> {
+        let quiet = MessageCounters::default();
+        let mut links: Vec<_> = self
+            .dense_keys
+            .iter()
+            .zip(&self.dense)
+            .filter(|(_, counters)| **counters != quiet)
+            .map(|(&(from, to), counters)| (from, to, counters))
+            .chain(self.links.iter().enumerate().flat_map(|(from, links)| {
+                links
+                    .iter()
+                    .map(move |(to, counters)| (CellIndex(from as u32), *to, counters))
+            }))
+            .collect();
+        links.sort_unstable_by_key(|&(from, to, _)| (from, to));
+        links
     }
 
     pub fn totals(&self) -> MessageCounters {

@@ -12,6 +12,7 @@ use celluler_core::time::{NS_PER_S, TimeNs};
 use crate::config::{LinkModel, RegionMatrix};
 use crate::faults::FaultState;
 use crate::metrics::DropReason;
+use crate::topology::LinkSlot;
 
 /// The network's verdict on one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,13 +30,28 @@ pub struct Network {
     link: LinkModel,
     regions: Option<RegionMatrix>,
     rngs: Vec<DetRng>,
-    /// With a bandwidth: per sender, `(to, transmitter free at)` sorted by `to`.
+    /// With a bandwidth: when each topology link's transmitter is free, by
+    /// dense slot...
+    dense_free_ns: Vec<TimeNs>,
+    /// ...and for other links, per sender `(to, free at)` sorted by `to`.
     transmit_free_ns: Vec<Vec<(CellIndex, TimeNs)>>,
 }
 
 impl Network {
-    pub fn new(seed: u64, cells: u32, link: LinkModel, regions: Option<RegionMatrix>) -> Network {
+    pub fn new(
+        seed: u64,
+        cells: u32,
+        link_slots: usize,
+        link: LinkModel,
+        regions: Option<RegionMatrix>,
+    ) -> Network {
+        let bandwidth = link.bandwidth_bytes_per_s.is_some();
         Network {
+            dense_free_ns: if bandwidth {
+                vec![0; link_slots]
+            } else {
+                Vec::new()
+            },
             cells,
             rngs: (0..cells)
                 .map(|cell| rng::stream(seed, "network", u64::from(cell)))
@@ -64,6 +80,7 @@ impl Network {
         faults: &FaultState,
         from: CellIndex,
         to: CellIndex,
+        slot: LinkSlot,
         wire_bytes: u32,
         send_ns: TimeNs,
     ) -> Route {
@@ -83,10 +100,12 @@ impl Network {
         let latency_ns = self.latency(from, to).saturating_add(link_fault.extra_ns);
         let departure_ns = match self.link.bandwidth_bytes_per_s {
             None => send_ns,
-            Some(bandwidth) => match self.transmit(from, to, wire_bytes, send_ns, bandwidth) {
-                Some(departure_ns) => departure_ns,
-                None => return Route::Dropped(DropReason::QueueOverflow),
-            },
+            Some(bandwidth) => {
+                match self.transmit(from, to, slot, wire_bytes, send_ns, bandwidth) {
+                    Some(departure_ns) => departure_ns,
+                    None => return Route::Dropped(DropReason::QueueOverflow),
+                }
+            }
         };
         let duplicate_arrival_ns = if self.link.duplicate.sample(&mut self.rngs[from.as_usize()]) {
             Some(
@@ -109,19 +128,25 @@ impl Network {
         &mut self,
         from: CellIndex,
         to: CellIndex,
+        slot: LinkSlot,
         wire_bytes: u32,
         send_ns: TimeNs,
         bandwidth_bytes_per_s: u64,
     ) -> Option<TimeNs> {
-        let links = &mut self.transmit_free_ns[from.as_usize()];
-        let position = match links.binary_search_by_key(&to, |&(to, _)| to) {
-            Ok(position) => position,
-            Err(position) => {
-                links.insert(position, (to, 0));
-                position
+        let free_ns = match slot.dense() {
+            Some(slot) => &mut self.dense_free_ns[slot],
+            None => {
+                let links = &mut self.transmit_free_ns[from.as_usize()];
+                let position = match links.binary_search_by_key(&to, |&(to, _)| to) {
+                    Ok(position) => position,
+                    Err(position) => {
+                        links.insert(position, (to, 0));
+                        position
+                    }
+                };
+                &mut links[position].1
             }
         };
-        let free_ns = &mut links[position].1;
         let backlog_ns = free_ns.saturating_sub(send_ns);
         if let Some(limit_bytes) = self.link.queue_limit_bytes {
             let backlog_bytes = (u128::from(backlog_ns) * u128::from(bandwidth_bytes_per_s))
@@ -158,7 +183,7 @@ mod tests {
             queue_limit_bytes: Some(2_500),
             ..link()
         };
-        let mut network = Network::new(1, 3, model, None);
+        let mut network = Network::new(1, 3, 0, model, None);
         let faults = FaultState::default();
         let (a, b) = (CellIndex(0), CellIndex(1));
         let arrival = |route| match route {
@@ -166,47 +191,47 @@ mod tests {
             Route::Dropped(reason) => panic!("dropped: {reason:?}"),
         };
         assert_eq!(
-            arrival(network.route(&faults, a, b, 1_000, 0)),
+            arrival(network.route(&faults, a, b, LinkSlot::NONE, 1_000, 0)),
             1_000_000 + 1_000
         );
         assert_eq!(
-            arrival(network.route(&faults, a, b, 1_000, 0)),
+            arrival(network.route(&faults, a, b, LinkSlot::NONE, 1_000, 0)),
             2_000_000 + 1_000
         );
         // 2,000 bytes waiting: 1,000 more would exceed 2,500.
         assert_eq!(
-            network.route(&faults, a, b, 1_000, 0),
+            network.route(&faults, a, b, LinkSlot::NONE, 1_000, 0),
             Route::Dropped(DropReason::QueueOverflow)
         );
         assert_eq!(
-            arrival(network.route(&faults, a, b, 500, 0)),
+            arrival(network.route(&faults, a, b, LinkSlot::NONE, 500, 0)),
             2_500_000 + 1_000
         );
         // Another link has its own transmitter.
         assert_eq!(
-            arrival(network.route(&faults, a, CellIndex(2), 1_000, 0)),
+            arrival(network.route(&faults, a, CellIndex(2), LinkSlot::NONE, 1_000, 0)),
             1_001_000
         );
         // Once drained, the queue accepts again.
         assert_eq!(
-            arrival(network.route(&faults, a, b, 1_000, 5_000_000)),
+            arrival(network.route(&faults, a, b, LinkSlot::NONE, 1_000, 5_000_000)),
             6_001_000
         );
     }
 
     #[test]
     fn cuts_slowdowns_and_partitions_are_directional_where_configured() {
-        let mut network = Network::new(1, 3, link(), None);
+        let mut network = Network::new(1, 3, 0, link(), None);
         let mut faults = FaultState::default();
         let (a, b, c) = (CellIndex(0), CellIndex(1), CellIndex(2));
         faults.cut(a, b);
         faults.slow(b, a, 5_000);
         assert_eq!(
-            network.route(&faults, a, b, 1, 0),
+            network.route(&faults, a, b, LinkSlot::NONE, 1, 0),
             Route::Dropped(DropReason::LinkCut)
         );
         assert_eq!(
-            network.route(&faults, b, a, 1, 0),
+            network.route(&faults, b, a, LinkSlot::NONE, 1, 0),
             Route::Deliver {
                 arrival_ns: 6_000,
                 duplicate_arrival_ns: None
@@ -215,15 +240,15 @@ mod tests {
         faults.restore(a, b);
         faults.partition(3, &[vec![a, b]]);
         assert!(matches!(
-            network.route(&faults, a, b, 1, 0),
+            network.route(&faults, a, b, LinkSlot::NONE, 1, 0),
             Route::Deliver { .. }
         ));
         assert_eq!(
-            network.route(&faults, c, a, 1, 0),
+            network.route(&faults, c, a, LinkSlot::NONE, 1, 0),
             Route::Dropped(DropReason::Partition)
         );
         assert_eq!(
-            network.route(&faults, a, CellIndex(7), 1, 0),
+            network.route(&faults, a, CellIndex(7), LinkSlot::NONE, 1, 0),
             Route::Dropped(DropReason::UnknownCell)
         );
     }
@@ -238,12 +263,12 @@ mod tests {
             duplicate: Probability::ALWAYS,
             ..LinkModel::default()
         };
-        let mut network = Network::new(1, 2, model, None);
+        let mut network = Network::new(1, 2, 0, model, None);
         let faults = FaultState::default();
         let Route::Deliver {
             arrival_ns,
             duplicate_arrival_ns: Some(duplicate),
-        } = network.route(&faults, CellIndex(0), CellIndex(1), 10, 0)
+        } = network.route(&faults, CellIndex(0), CellIndex(1), LinkSlot::NONE, 10, 0)
         else {
             panic!("always duplicated");
         };

@@ -21,6 +21,20 @@ const REGULAR_ATTEMPTS_MAX: u32 = 100;
 /// Random tries per pairing step before scanning for any valid pair.
 const PAIRING_TRIES_MAX: u32 = 64;
 
+/// A directed link's index into dense per-link arrays, or `NONE` for a link
+/// outside the topology (a full mesh, or a send to a non-neighbour).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LinkSlot(pub u32);
+
+impl LinkSlot {
+    pub const NONE: LinkSlot = LinkSlot(u32::MAX);
+
+    #[inline]
+    pub fn dense(self) -> Option<usize> {
+        (self != LinkSlot::NONE).then_some(self.0 as usize)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Topology {
     FullMesh {
@@ -81,6 +95,52 @@ impl Topology {
                 let end = offsets[cell.as_usize() + 1] as usize;
                 Peers::List(&neighbours[start..end])
             }
+        }
+    }
+
+    /// Directed links with a dense slot (both directions of every edge).
+    pub fn link_slot_count(&self) -> usize {
+        match self {
+            Topology::FullMesh { .. } => 0,
+            Topology::Lists { neighbours, .. } => neighbours.len(),
+        }
+    }
+
+    /// The dense slot of `from → to` when `to` is a neighbour of `from`: its
+    /// position in the flat neighbour list, so per-link state can live in
+    /// arrays parallel to it. Slots are ordered by `(from, to)`.
+    #[inline]
+    pub fn link_slot(&self, from: CellIndex, to: CellIndex) -> LinkSlot {
+        match self {
+            Topology::FullMesh { .. } => LinkSlot::NONE,
+            Topology::Lists {
+                offsets,
+                neighbours,
+            } => {
+                let start = offsets[from.as_usize()] as usize;
+                let end = offsets[from.as_usize() + 1] as usize;
+                match neighbours[start..end].binary_search(&to) {
+                    Ok(position) => LinkSlot((start + position) as u32),
+                    Err(_) => LinkSlot::NONE,
+                }
+            }
+        }
+    }
+
+    /// `(from, to)` of every dense slot, in slot order.
+    pub fn link_slot_keys(&self) -> Vec<(CellIndex, CellIndex)> {
+        match self {
+            Topology::FullMesh { .. } => Vec::new(),
+            Topology::Lists {
+                offsets,
+                neighbours,
+            } => (0..offsets.len() - 1)
+                .flat_map(|from| {
+                    neighbours[offsets[from] as usize..offsets[from + 1] as usize]
+                        .iter()
+                        .map(move |&to| (CellIndex(from as u32), to))
+                })
+                .collect(),
         }
     }
 

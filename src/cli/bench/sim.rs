@@ -79,6 +79,14 @@ fn config(args: &Args) -> SimConfig {
     config
 }
 
+/// CPU time this process has run, in seconds, from /proc/self/schedstat:
+/// on a shared machine wall time counts other processes' turns too.
+fn cpu_s() -> Option<f64> {
+    let schedstat = std::fs::read_to_string("/proc/self/schedstat").ok()?;
+    let ns: f64 = schedstat.split_whitespace().next()?.parse().ok()?;
+    Some(ns / 1e9)
+}
+
 /// Peak resident set (VmHWM) in MiB, from /proc/self/status.
 fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -121,9 +129,14 @@ pub fn run(args: Args) -> Outcome {
     };
     let built_s = started.elapsed().as_secs_f64();
     let running = Instant::now();
+    let cpu_before_s = cpu_s();
     let virtual_ns = args.virtual_ms.saturating_mul(NS_PER_MS);
     let events = simulation.run_until(virtual_ns);
     let wall_s = running.elapsed().as_secs_f64();
+    let run_cpu_s = match (cpu_before_s, cpu_s()) {
+        (Some(before), Some(after)) => after - before,
+        _ => f64::NAN,
+    };
 
     let totals = simulation.metrics().totals();
     let deliveries = totals.delivered;
@@ -148,9 +161,17 @@ pub fn run(args: Args) -> Outcome {
         totals.duplicated
     );
     println!(
-        "  deliveries/s {deliveries_per_s:.0}  virtual/wall {virtual_to_wall:.3}  peak RSS {peak_rss_mb:.1} MiB"
+        "  deliveries/s {deliveries_per_s:.0} (per CPU second {:.0})  virtual/wall {virtual_to_wall:.3}  peak RSS {peak_rss_mb:.1} MiB",
+        deliveries as f64 / run_cpu_s
     );
     println!("  trace hash {trace_hash}");
+    if args.idle {
+        println!(
+            "  per cell: engine slot {} B, node {} B (before heap allocations)",
+            Simulation::<GossipNode>::cell_slot_bytes(),
+            std::mem::size_of::<GossipNode>()
+        );
+    }
 
     if let Some(path) = &args.trace {
         let records = simulation.trace().records().expect("recording");
@@ -175,6 +196,8 @@ pub fn run(args: Args) -> Outcome {
             "events": events,
             "deliveries": deliveries,
             "wall_s": wall_s,
+            "cpu_s": run_cpu_s,
+            "deliveries_per_cpu_s": deliveries as f64 / run_cpu_s,
             "deliveries_per_s": deliveries_per_s,
             "virtual_to_wall": virtual_to_wall,
             "peak_rss_mb": peak_rss_mb,
