@@ -79,7 +79,7 @@ impl MessageCounters {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CellCounters {
     pub messages: MessageCounters,
-    /// Inputs the cell handled that were deliveries (as receiver).
+    /// Deliveries the cell handled as receiver.
     pub received: u64,
     pub timers_fired: u64,
     pub faults_applied: u64,
@@ -93,9 +93,18 @@ pub(crate) enum MessageEvent {
     Duplicated,
 }
 
+#[derive(Debug, Clone, Copy, Default)]
+struct CellEvents {
+    timers_fired: u64,
+    faults_applied: u64,
+}
+
+/// The hot path writes one per-link counter per message event; per-cell and
+/// total message counts are sums over links, computed when read (one fewer
+/// random memory access per message).
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
-    cells: Vec<CellCounters>,
+    cells: Vec<CellEvents>,
     /// Links of the topology, by dense slot; `dense_keys[slot]` = `(from, to)`,
     /// ascending.
     dense: Vec<MessageCounters>,
@@ -110,12 +119,13 @@ impl Metrics {
         Metrics {
             dense: vec![MessageCounters::default(); dense_keys.len()],
             dense_keys,
-            cells: vec![CellCounters::default(); cells as usize],
+            cells: vec![CellEvents::default(); cells as usize],
             links: vec![Vec::new(); cells as usize],
             faults_applied: 0,
         }
     }
 
+    #[inline]
     pub(crate) fn record(
         &mut self,
         from: CellIndex,
@@ -137,26 +147,11 @@ impl Metrics {
                 &mut links[position].1
             }
         };
-        let cell = &mut self.cells[from.as_usize()].messages;
         match event {
-            MessageEvent::Sent => {
-                link.sent += 1;
-                cell.sent += 1;
-            }
-            MessageEvent::Delivered => {
-                link.delivered += 1;
-                cell.delivered += 1;
-                // An unknown destination is never delivered, so `to` is a cell.
-                self.cells[to.as_usize()].received += 1;
-            }
-            MessageEvent::Dropped(reason) => {
-                link.dropped[reason as usize] += 1;
-                cell.dropped[reason as usize] += 1;
-            }
-            MessageEvent::Duplicated => {
-                link.duplicated += 1;
-                cell.duplicated += 1;
-            }
+            MessageEvent::Sent => link.sent += 1,
+            MessageEvent::Delivered => link.delivered += 1,
+            MessageEvent::Dropped(reason) => link.dropped[reason as usize] += 1,
+            MessageEvent::Duplicated => link.duplicated += 1,
         }
     }
 
@@ -172,12 +167,27 @@ impl Metrics {
         }
     }
 
-    pub fn cell(&self, cell: CellIndex) -> &CellCounters {
-        &self.cells[cell.as_usize()]
+    /// One cell's counters (sums over its links: O(links) for `received`).
+    pub fn cell(&self, cell: CellIndex) -> CellCounters {
+        self.cells()[cell.as_usize()]
     }
 
-    pub fn cells(&self) -> &[CellCounters] {
-        &self.cells
+    /// Every cell's counters, indexed by cell.
+    pub fn cells(&self) -> Vec<CellCounters> {
+        let mut cells: Vec<CellCounters> = self
+            .cells
+            .iter()
+            .map(|events| CellCounters {
+                timers_fired: events.timers_fired,
+                faults_applied: events.faults_applied,
+                ..CellCounters::default()
+            })
+            .collect();
+        for (from, to, counters) in self.links() {
+            cells[from.as_usize()].messages.add(counters);
+            cells[to.as_usize()].received += counters.delivered;
+        }
+        cells
     }
 
     pub fn link(&self, from: CellIndex, to: CellIndex) -> Option<&MessageCounters> {
@@ -210,8 +220,12 @@ impl Metrics {
 
     pub fn totals(&self) -> MessageCounters {
         let mut totals = MessageCounters::default();
-        for cell in &self.cells {
-            totals.add(&cell.messages);
+        for counters in self
+            .dense
+            .iter()
+            .chain(self.links.iter().flatten().map(|(_, c)| c))
+        {
+            totals.add(counters);
         }
         totals
     }

@@ -592,3 +592,46 @@ proptest::proptest! {
         proptest::prop_assert_ne!(first, other);
     }
 }
+
+#[test]
+fn link_cell_and_total_counters_agree_on_a_sparse_topology() {
+    let sim = gossip(9, TraceMode::HashOnly);
+    let totals = sim.metrics().totals();
+    let cells = sim.metrics().cells();
+    let links = sim.metrics().links();
+    assert!(
+        links
+            .windows(2)
+            .all(|pair| (pair[0].0, pair[0].1) < (pair[1].0, pair[1].1))
+    );
+    for (from, to, _) in &links {
+        assert!(
+            sim.topology().peers(*from).contains(*to),
+            "gossip only uses neighbours"
+        );
+    }
+    assert_eq!(
+        cells.iter().map(|c| c.messages.sent).sum::<u64>(),
+        totals.sent
+    );
+    assert_eq!(
+        cells.iter().map(|c| c.received).sum::<u64>(),
+        totals.delivered
+    );
+    assert_eq!(
+        links
+            .iter()
+            .map(|l| l.2.dropped(DropReason::Loss))
+            .sum::<u64>(),
+        totals.dropped(DropReason::Loss)
+    );
+    assert!(totals.dropped(DropReason::Loss) > 0);
+    let handled: u64 = (0..30)
+        .map(|c| sim.node(CellIndex(c)).unwrap().received)
+        .sum();
+    assert_eq!(handled, totals.delivered);
+    assert_eq!(
+        cells.iter().map(|c| c.timers_fired).sum::<u64>(),
+        sim.trace().steps() - 30 - totals.delivered
+    );
+}
