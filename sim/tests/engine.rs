@@ -635,3 +635,86 @@ fn link_cell_and_total_counters_agree_on_a_sparse_topology() {
         sim.trace().steps() - 30 - totals.delivered
     );
 }
+
+#[test]
+fn region_matrix_sets_latency_and_unknown_destinations_are_counted() {
+    let mut config = SimConfig::new(1, 4);
+    config.regions = Some(celluler_sim::RegionMatrix::round_robin(
+        4,
+        2,
+        vec![
+            LatencyModel::Constant {
+                latency_ns: NS_PER_MS,
+            },
+            LatencyModel::Constant {
+                latency_ns: 30 * NS_PER_MS,
+            },
+            LatencyModel::Constant {
+                latency_ns: 20 * NS_PER_MS,
+            },
+            LatencyModel::Constant {
+                latency_ns: 2 * NS_PER_MS,
+            },
+        ],
+    ));
+    let scripts = [
+        Script {
+            start_sends: vec![(CellIndex(1), 1), (CellIndex(2), 2), (CellIndex(99), 3)],
+            ..Script::default()
+        },
+        Script {
+            start_sends: vec![(CellIndex(0), 4), (CellIndex(3), 5)],
+            ..Script::default()
+        },
+        Script::default(),
+        Script::default(),
+    ];
+    let mut sim = Simulation::new(config, TraceMode::HashOnly, |cell| {
+        Probe::new(scripts[cell.as_usize()].clone())
+    })
+    .unwrap();
+    sim.run_until(100 * NS_PER_MS);
+    // Regions: cells 0, 2 in region 0; cells 1, 3 in region 1.
+    assert_eq!(
+        deliveries(&sim),
+        vec![
+            (NS_PER_MS, CellIndex(0), CellIndex(2)),
+            (2 * NS_PER_MS, CellIndex(1), CellIndex(3)),
+            (20 * NS_PER_MS, CellIndex(1), CellIndex(0)),
+            (30 * NS_PER_MS, CellIndex(0), CellIndex(1)),
+        ]
+    );
+    let sender = sim.metrics().cell(CellIndex(0));
+    assert_eq!(sender.messages.dropped(DropReason::UnknownCell), 1);
+    assert_eq!(
+        sender.messages.sent, 2,
+        "a send to no cell is dropped, not sent on a link"
+    );
+}
+
+#[test]
+fn bad_configuration_is_a_typed_error() {
+    let mut config = SimConfig::new(1, 3);
+    config.faults.push(ScheduledFault {
+        at_ns: 5,
+        fault: Fault::Restart { cell: CellIndex(3) },
+    });
+    assert!(
+        Simulation::new(config, TraceMode::HashOnly, |_| Probe::new(
+            Script::default()
+        ))
+        .is_err()
+    );
+    let mut sim = Simulation::new(SimConfig::new(1, 3), TraceMode::HashOnly, |_| {
+        Probe::new(Script::default())
+    })
+    .unwrap();
+    assert!(
+        sim.schedule_fault(fault(5, Fault::Pause { cell: CellIndex(9) }))
+            .is_err()
+    );
+    assert!(
+        sim.schedule_fault(fault(5, Fault::Pause { cell: CellIndex(2) }))
+            .is_ok()
+    );
+}
