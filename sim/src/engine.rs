@@ -11,6 +11,7 @@
 use std::cmp::Ordering;
 
 use celluler_core::node::{CellIndex, Context, Input, Node, Output, Payload, TimerId};
+use celluler_core::rng::{self, DetRng};
 use celluler_core::time::TimeNs;
 
 use crate::config::{ConfigError, Fault, ScheduledFault, SimConfig};
@@ -95,6 +96,8 @@ struct PendingTimer {
 
 struct CellSlot<N: Node> {
     state: CellState<N>,
+    /// The network's stream for this sender, `(seed, "network", cell)`.
+    network_rng: DetRng,
     clock: LocalClock,
     /// True time until which the cell is processing (CPU model).
     busy_until_ns: TimeNs,
@@ -144,6 +147,7 @@ impl<N: Node> Simulation<N> {
         let slots = (0..config.cells)
             .map(|cell| CellSlot {
                 state: CellState::Running(make_node(CellIndex(cell))),
+                network_rng: rng::stream(config.seed, "network", u64::from(cell)),
                 clock: LocalClock::default(),
                 busy_until_ns: 0,
                 timers: Vec::new(),
@@ -158,13 +162,7 @@ impl<N: Node> Simulation<N> {
             queue: EventQueue::default(),
             slots,
             topology,
-            network: Network::new(
-                config.seed,
-                config.cells,
-                link_slot_count,
-                config.link,
-                config.regions,
-            ),
+            network: Network::new(config.cells, link_slot_count, config.link, config.regions),
             fault_state: FaultState::default(),
             faults: Vec::new(),
             metrics: Metrics::new(config.cells, link_slot_keys),
@@ -373,6 +371,7 @@ impl<N: Node> Simulation<N> {
             self.metrics.record(from, to, slot, MessageEvent::Sent);
         }
         match self.network.route(
+            &mut self.slots[from.as_usize()].network_rng,
             &self.fault_state,
             from,
             to,

@@ -2,11 +2,12 @@
 //! (per message, so jitter reorders), bandwidth with per-link serialization and
 //! a FIFO transmit queue, an optional queue limit, and duplication.
 //!
-//! Each sender draws from its own stream `(seed, "network", sender)`, in a
-//! fixed order per message: loss, latency, duplicate, duplicate latency.
+//! Each sender draws from its own stream `(seed, "network", sender)` (kept
+//! by the engine next to the sender's other state, for locality), in a fixed
+//! order per message: loss, latency, duplicate, duplicate latency.
 
 use celluler_core::node::CellIndex;
-use celluler_core::rng::{self, DetRng};
+use celluler_core::rng::DetRng;
 use celluler_core::time::{NS_PER_S, TimeNs};
 
 use crate::config::{LinkModel, RegionMatrix};
@@ -29,7 +30,6 @@ pub struct Network {
     cells: u32,
     link: LinkModel,
     regions: Option<RegionMatrix>,
-    rngs: Vec<DetRng>,
     /// With a bandwidth: when each topology link's transmitter is free, by
     /// dense slot...
     dense_free_ns: Vec<TimeNs>,
@@ -39,7 +39,6 @@ pub struct Network {
 
 impl Network {
     pub fn new(
-        seed: u64,
         cells: u32,
         link_slots: usize,
         link: LinkModel,
@@ -53,9 +52,6 @@ impl Network {
                 Vec::new()
             },
             cells,
-            rngs: (0..cells)
-                .map(|cell| rng::stream(seed, "network", u64::from(cell)))
-                .collect(),
             transmit_free_ns: if link.bandwidth_bytes_per_s.is_some() {
                 vec![Vec::new(); cells as usize]
             } else {
@@ -66,8 +62,7 @@ impl Network {
         }
     }
 
-    fn latency(&mut self, from: CellIndex, to: CellIndex) -> TimeNs {
-        let rng = &mut self.rngs[from.as_usize()];
+    fn latency(&self, rng: &mut DetRng, from: CellIndex, to: CellIndex) -> TimeNs {
         match &self.regions {
             Some(regions) => regions.model(from, to).sample(rng),
             None => self.link.latency.sample(rng),
@@ -77,6 +72,7 @@ impl Network {
     /// Decides the fate of a message of `wire_bytes` sent at `send_ns`.
     pub fn route(
         &mut self,
+        rng: &mut DetRng,
         faults: &FaultState,
         from: CellIndex,
         to: CellIndex,
@@ -94,10 +90,12 @@ impl Network {
         if link_fault.cut {
             return Route::Dropped(DropReason::LinkCut);
         }
-        if self.link.loss.sample(&mut self.rngs[from.as_usize()]) {
+        if self.link.loss.sample(rng) {
             return Route::Dropped(DropReason::Loss);
         }
-        let latency_ns = self.latency(from, to).saturating_add(link_fault.extra_ns);
+        let latency_ns = self
+            .latency(rng, from, to)
+            .saturating_add(link_fault.extra_ns);
         let departure_ns = match self.link.bandwidth_bytes_per_s {
             None => send_ns,
             Some(bandwidth) => {
@@ -107,10 +105,12 @@ impl Network {
                 }
             }
         };
-        let duplicate_arrival_ns = if self.link.duplicate.sample(&mut self.rngs[from.as_usize()]) {
+        let duplicate_arrival_ns = if self.link.duplicate.sample(rng) {
             Some(
-                departure_ns
-                    .saturating_add(self.latency(from, to).saturating_add(link_fault.extra_ns)),
+                departure_ns.saturating_add(
+                    self.latency(rng, from, to)
+                        .saturating_add(link_fault.extra_ns),
+                ),
             )
         } else {
             None
@@ -167,7 +167,7 @@ impl Network {
 mod tests {
     use super::*;
     use crate::config::LatencyModel;
-    use celluler_core::rng::Probability;
+    use celluler_core::rng::{self, Probability};
 
     fn link() -> LinkModel {
         LinkModel {
@@ -183,55 +183,57 @@ mod tests {
             queue_limit_bytes: Some(2_500),
             ..link()
         };
-        let mut network = Network::new(1, 3, 0, model, None);
+        let mut network = Network::new(3, 0, model, None);
         let faults = FaultState::default();
+        let mut rng = rng::stream(1, "network", 0);
         let (a, b) = (CellIndex(0), CellIndex(1));
         let arrival = |route| match route {
             Route::Deliver { arrival_ns, .. } => arrival_ns,
             Route::Dropped(reason) => panic!("dropped: {reason:?}"),
         };
         assert_eq!(
-            arrival(network.route(&faults, a, b, LinkSlot::NONE, 1_000, 0)),
+            arrival(network.route(&mut rng, &faults, a, b, LinkSlot::NONE, 1_000, 0)),
             1_000_000 + 1_000
         );
         assert_eq!(
-            arrival(network.route(&faults, a, b, LinkSlot::NONE, 1_000, 0)),
+            arrival(network.route(&mut rng, &faults, a, b, LinkSlot::NONE, 1_000, 0)),
             2_000_000 + 1_000
         );
         // 2,000 bytes waiting: 1,000 more would exceed 2,500.
         assert_eq!(
-            network.route(&faults, a, b, LinkSlot::NONE, 1_000, 0),
+            network.route(&mut rng, &faults, a, b, LinkSlot::NONE, 1_000, 0),
             Route::Dropped(DropReason::QueueOverflow)
         );
         assert_eq!(
-            arrival(network.route(&faults, a, b, LinkSlot::NONE, 500, 0)),
+            arrival(network.route(&mut rng, &faults, a, b, LinkSlot::NONE, 500, 0)),
             2_500_000 + 1_000
         );
         // Another link has its own transmitter.
         assert_eq!(
-            arrival(network.route(&faults, a, CellIndex(2), LinkSlot::NONE, 1_000, 0)),
+            arrival(network.route(&mut rng, &faults, a, CellIndex(2), LinkSlot::NONE, 1_000, 0)),
             1_001_000
         );
         // Once drained, the queue accepts again.
         assert_eq!(
-            arrival(network.route(&faults, a, b, LinkSlot::NONE, 1_000, 5_000_000)),
+            arrival(network.route(&mut rng, &faults, a, b, LinkSlot::NONE, 1_000, 5_000_000)),
             6_001_000
         );
     }
 
     #[test]
     fn cuts_slowdowns_and_partitions_are_directional_where_configured() {
-        let mut network = Network::new(1, 3, 0, link(), None);
+        let mut network = Network::new(3, 0, link(), None);
         let mut faults = FaultState::default();
+        let mut rng = rng::stream(1, "network", 0);
         let (a, b, c) = (CellIndex(0), CellIndex(1), CellIndex(2));
         faults.cut(a, b);
         faults.slow(b, a, 5_000);
         assert_eq!(
-            network.route(&faults, a, b, LinkSlot::NONE, 1, 0),
+            network.route(&mut rng, &faults, a, b, LinkSlot::NONE, 1, 0),
             Route::Dropped(DropReason::LinkCut)
         );
         assert_eq!(
-            network.route(&faults, b, a, LinkSlot::NONE, 1, 0),
+            network.route(&mut rng, &faults, b, a, LinkSlot::NONE, 1, 0),
             Route::Deliver {
                 arrival_ns: 6_000,
                 duplicate_arrival_ns: None
@@ -240,15 +242,15 @@ mod tests {
         faults.restore(a, b);
         faults.partition(3, &[vec![a, b]]);
         assert!(matches!(
-            network.route(&faults, a, b, LinkSlot::NONE, 1, 0),
+            network.route(&mut rng, &faults, a, b, LinkSlot::NONE, 1, 0),
             Route::Deliver { .. }
         ));
         assert_eq!(
-            network.route(&faults, c, a, LinkSlot::NONE, 1, 0),
+            network.route(&mut rng, &faults, c, a, LinkSlot::NONE, 1, 0),
             Route::Dropped(DropReason::Partition)
         );
         assert_eq!(
-            network.route(&faults, a, CellIndex(7), LinkSlot::NONE, 1, 0),
+            network.route(&mut rng, &faults, a, CellIndex(7), LinkSlot::NONE, 1, 0),
             Route::Dropped(DropReason::UnknownCell)
         );
     }
@@ -263,12 +265,21 @@ mod tests {
             duplicate: Probability::ALWAYS,
             ..LinkModel::default()
         };
-        let mut network = Network::new(1, 2, 0, model, None);
+        let mut network = Network::new(2, 0, model, None);
         let faults = FaultState::default();
+        let mut rng = rng::stream(1, "network", 0);
         let Route::Deliver {
             arrival_ns,
             duplicate_arrival_ns: Some(duplicate),
-        } = network.route(&faults, CellIndex(0), CellIndex(1), LinkSlot::NONE, 10, 0)
+        } = network.route(
+            &mut rng,
+            &faults,
+            CellIndex(0),
+            CellIndex(1),
+            LinkSlot::NONE,
+            10,
+            0,
+        )
         else {
             panic!("always duplicated");
         };
