@@ -290,7 +290,8 @@ impl<N: Node> Simulation<N> {
                         .record(from, to, slot, MessageEvent::Dropped(DropReason::LinkCut));
                     return;
                 }
-                self.metrics.record(from, to, slot, MessageEvent::Delivered);
+                let reverse_slot = self.topology.link_slot(to, from);
+                self.metrics.delivered(from, to, reverse_slot);
                 let record =
                     trace_record(now_ns, cell, InputKind::Deliver, from.0, message.digest());
                 (Input::Deliver { from, message }, record)

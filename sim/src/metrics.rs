@@ -88,7 +88,6 @@ pub struct CellCounters {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum MessageEvent {
     Sent,
-    Delivered,
     Dropped(DropReason),
     Duplicated,
 }
@@ -99,16 +98,27 @@ struct CellEvents {
     faults_applied: u64,
 }
 
-/// The hot path writes one per-link counter per message event; per-cell and
-/// total message counts are sums over links, computed when read (one fewer
-/// random memory access per message).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct RareCounters {
+    dropped: [u64; 6],
+    duplicated: u64,
+}
+
+/// The hot path writes one 8-byte counter per message event, in the lines the
+/// engine is touching anyway: `sent` by the sender's slot (its own links are
+/// contiguous), `delivered` by the *receiver's* slot for the reverse link
+/// (the receiver's neighbour list is being read to handle the message).
+/// Per-cell and total counts are sums computed when read.
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
     cells: Vec<CellEvents>,
-    /// Links of the topology, by dense slot; `dense_keys[slot]` = `(from, to)`,
-    /// ascending.
-    dense: Vec<MessageCounters>,
+    /// Links of the (undirected) topology, by dense slot; `dense_keys[slot]`
+    /// = `(from, to)`, ascending.
     dense_keys: Vec<(CellIndex, CellIndex)>,
+    dense_sent: Vec<u64>,
+    /// Indexed by the slot of `to → from`.
+    dense_delivered: Vec<u64>,
+    dense_rare: Vec<RareCounters>,
     /// Other links: `links[from]` = `(to, counters)` sorted by `to`.
     links: Vec<Vec<(CellIndex, MessageCounters)>>,
     faults_applied: u64,
@@ -117,7 +127,9 @@ pub struct Metrics {
 impl Metrics {
     pub(crate) fn new(cells: u32, dense_keys: Vec<(CellIndex, CellIndex)>) -> Metrics {
         Metrics {
-            dense: vec![MessageCounters::default(); dense_keys.len()],
+            dense_sent: vec![0; dense_keys.len()],
+            dense_delivered: vec![0; dense_keys.len()],
+            dense_rare: vec![RareCounters::default(); dense_keys.len()],
             dense_keys,
             cells: vec![CellEvents::default(); cells as usize],
             links: vec![Vec::new(); cells as usize],
@@ -125,6 +137,20 @@ impl Metrics {
         }
     }
 
+    fn sparse(&mut self, from: CellIndex, to: CellIndex) -> &mut MessageCounters {
+        let links = &mut self.links[from.as_usize()];
+        let position = match links.binary_search_by_key(&to, |&(to, _)| to) {
+            Ok(position) => position,
+            Err(position) => {
+                links.insert(position, (to, MessageCounters::default()));
+                position
+            }
+        };
+        &mut links[position].1
+    }
+
+    /// Counts an event on `from → to`, whose slot is `slot`. A delivery is
+    /// counted with [`Metrics::delivered`] instead.
     #[inline]
     pub(crate) fn record(
         &mut self,
@@ -133,25 +159,32 @@ impl Metrics {
         slot: LinkSlot,
         event: MessageEvent,
     ) {
-        let link = match slot.dense() {
-            Some(slot) => &mut self.dense[slot],
+        match slot.dense() {
+            Some(slot) => match event {
+                MessageEvent::Sent => self.dense_sent[slot] += 1,
+                MessageEvent::Dropped(reason) => {
+                    self.dense_rare[slot].dropped[reason as usize] += 1
+                }
+                MessageEvent::Duplicated => self.dense_rare[slot].duplicated += 1,
+            },
             None => {
-                let links = &mut self.links[from.as_usize()];
-                let position = match links.binary_search_by_key(&to, |&(to, _)| to) {
-                    Ok(position) => position,
-                    Err(position) => {
-                        links.insert(position, (to, MessageCounters::default()));
-                        position
-                    }
-                };
-                &mut links[position].1
+                let link = self.sparse(from, to);
+                match event {
+                    MessageEvent::Sent => link.sent += 1,
+                    MessageEvent::Dropped(reason) => link.dropped[reason as usize] += 1,
+                    MessageEvent::Duplicated => link.duplicated += 1,
+                }
             }
-        };
-        match event {
-            MessageEvent::Sent => link.sent += 1,
-            MessageEvent::Delivered => link.delivered += 1,
-            MessageEvent::Dropped(reason) => link.dropped[reason as usize] += 1,
-            MessageEvent::Duplicated => link.duplicated += 1,
+        }
+    }
+
+    /// Counts a delivery on `from → to`; `reverse_slot` is the slot of
+    /// `to → from` (dense exactly when `from → to` is).
+    #[inline]
+    pub(crate) fn delivered(&mut self, from: CellIndex, to: CellIndex, reverse_slot: LinkSlot) {
+        match reverse_slot.dense() {
+            Some(reverse_slot) => self.dense_delivered[reverse_slot] += 1,
+            None => self.sparse(from, to).delivered += 1,
         }
     }
 
@@ -167,7 +200,7 @@ impl Metrics {
         }
     }
 
-    /// One cell's counters (sums over its links: O(links) for `received`).
+    /// One cell's counters (sums over links: O(links)).
     pub fn cell(&self, cell: CellIndex) -> CellCounters {
         self.cells()[cell.as_usize()]
     }
@@ -184,34 +217,51 @@ impl Metrics {
             })
             .collect();
         for (from, to, counters) in self.links() {
-            cells[from.as_usize()].messages.add(counters);
+            cells[from.as_usize()].messages.add(&counters);
             cells[to.as_usize()].received += counters.delivered;
         }
         cells
     }
 
-    pub fn link(&self, from: CellIndex, to: CellIndex) -> Option<&MessageCounters> {
+    fn dense_counters(&self, slot: usize) -> MessageCounters {
+        let (from, to) = self.dense_keys[slot];
+        let reverse = self
+            .dense_keys
+            .binary_search(&(to, from))
+            .expect("the topology is undirected");
+        MessageCounters {
+            sent: self.dense_sent[slot],
+            delivered: self.dense_delivered[reverse],
+            dropped: self.dense_rare[slot].dropped,
+            duplicated: self.dense_rare[slot].duplicated,
+        }
+    }
+
+    pub fn link(&self, from: CellIndex, to: CellIndex) -> Option<MessageCounters> {
         if let Ok(slot) = self.dense_keys.binary_search(&(from, to)) {
-            return Some(&self.dense[slot]);
+            return Some(self.dense_counters(slot));
         }
         let links = self.links.get(from.as_usize())?;
         let position = links.binary_search_by_key(&to, |&(to, _)| to).ok()?;
-        Some(&links[position].1)
+        Some(links[position].1)
     }
 
     /// Every link that carried or dropped a message, ordered by `(from, to)`.
-    pub fn links(&self) -> Vec<(CellIndex, CellIndex, &MessageCounters)> {
+    pub fn links(&self) -> Vec<(CellIndex, CellIndex, MessageCounters)> {
         let quiet = MessageCounters::default();
-        let mut links: Vec<_> = self
-            .dense_keys
-            .iter()
-            .zip(&self.dense)
-            .filter(|(_, counters)| **counters != quiet)
-            .map(|(&(from, to), counters)| (from, to, counters))
+        let mut links: Vec<_> = (0..self.dense_keys.len())
+            .map(|slot| {
+                (
+                    self.dense_keys[slot].0,
+                    self.dense_keys[slot].1,
+                    self.dense_counters(slot),
+                )
+            })
+            .filter(|(_, _, counters)| *counters != quiet)
             .chain(self.links.iter().enumerate().flat_map(|(from, links)| {
                 links
                     .iter()
-                    .map(move |(to, counters)| (CellIndex(from as u32), *to, counters))
+                    .map(move |(to, counters)| (CellIndex(from as u32), *to, *counters))
             }))
             .collect();
         links.sort_unstable_by_key(|&(from, to, _)| (from, to));
@@ -220,12 +270,8 @@ impl Metrics {
 
     pub fn totals(&self) -> MessageCounters {
         let mut totals = MessageCounters::default();
-        for counters in self
-            .dense
-            .iter()
-            .chain(self.links.iter().flatten().map(|(_, c)| c))
-        {
-            totals.add(counters);
+        for (_, _, counters) in self.links() {
+            totals.add(&counters);
         }
         totals
     }

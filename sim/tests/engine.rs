@@ -473,7 +473,7 @@ fn cut_and_slowed_links_are_asymmetric() {
     let mut sim =
         Simulation::new(config, TraceMode::HashOnly, |_| Probe::new(script.clone())).unwrap();
     sim.run_until(8 * NS_PER_MS);
-    let link = |a, b| *sim.metrics().link(CellIndex(a), CellIndex(b)).unwrap();
+    let link = |a, b| sim.metrics().link(CellIndex(a), CellIndex(b)).unwrap();
     assert_eq!(link(0, 1).dropped(DropReason::LinkCut), 4); // ticks 1..=4 ms
     assert_eq!(link(0, 1).delivered, 3); // ticks 5, 6, 7 ms: the restore precedes the 5 ms tick
     assert_eq!(link(1, 0).delivered, 3); // ticks 1..=3 ms, 5 ms late
