@@ -17,7 +17,7 @@ use celluler_core::time::TimeNs;
 use crate::config::{ConfigError, Fault, ScheduledFault, SimConfig};
 use crate::faults::{FaultState, LocalClock};
 use crate::metrics::{DropReason, MessageEvent, Metrics};
-use crate::network::{Network, Route};
+use crate::network::{Network, Route, Transmission};
 use crate::queue::{EventQueue, Keyed};
 use crate::topology::{LinkSlot, Topology};
 use crate::trace::{InputKind, Trace, TraceMode, TraceRecord};
@@ -374,11 +374,13 @@ impl<N: Node> Simulation<N> {
         match self.network.route(
             &mut self.slots[from.as_usize()].network_rng,
             &self.fault_state,
-            from,
-            to,
-            slot,
-            message.wire_bytes(),
-            send_ns,
+            Transmission {
+                from,
+                to,
+                slot,
+                wire_bytes: message.wire_bytes(),
+                send_ns,
+            },
         ) {
             Route::Dropped(DropReason::UnknownCell) => {
                 // No link to count it on; the sender's counters still show it.

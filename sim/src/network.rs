@@ -15,6 +15,17 @@ use crate::faults::FaultState;
 use crate::metrics::DropReason;
 use crate::topology::LinkSlot;
 
+/// One message handed to the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmission {
+    pub from: CellIndex,
+    pub to: CellIndex,
+    /// The slot of `from → to` (`LinkSlot::NONE` outside the topology).
+    pub slot: LinkSlot,
+    pub wire_bytes: u32,
+    pub send_ns: TimeNs,
+}
+
 /// The network's verdict on one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
@@ -74,12 +85,15 @@ impl Network {
         &mut self,
         rng: &mut DetRng,
         faults: &FaultState,
-        from: CellIndex,
-        to: CellIndex,
-        slot: LinkSlot,
-        wire_bytes: u32,
-        send_ns: TimeNs,
+        transmission: Transmission,
     ) -> Route {
+        let Transmission {
+            from,
+            to,
+            slot,
+            wire_bytes,
+            send_ns,
+        } = transmission;
         if to.0 >= self.cells {
             return Route::Dropped(DropReason::UnknownCell);
         }
@@ -192,30 +206,90 @@ mod tests {
             Route::Dropped(reason) => panic!("dropped: {reason:?}"),
         };
         assert_eq!(
-            arrival(network.route(&mut rng, &faults, a, b, LinkSlot::NONE, 1_000, 0)),
+            arrival(network.route(
+                &mut rng,
+                &faults,
+                Transmission {
+                    from: a,
+                    to: b,
+                    slot: LinkSlot::NONE,
+                    wire_bytes: 1_000,
+                    send_ns: 0
+                }
+            )),
             1_000_000 + 1_000
         );
         assert_eq!(
-            arrival(network.route(&mut rng, &faults, a, b, LinkSlot::NONE, 1_000, 0)),
+            arrival(network.route(
+                &mut rng,
+                &faults,
+                Transmission {
+                    from: a,
+                    to: b,
+                    slot: LinkSlot::NONE,
+                    wire_bytes: 1_000,
+                    send_ns: 0
+                }
+            )),
             2_000_000 + 1_000
         );
         // 2,000 bytes waiting: 1,000 more would exceed 2,500.
         assert_eq!(
-            network.route(&mut rng, &faults, a, b, LinkSlot::NONE, 1_000, 0),
+            network.route(
+                &mut rng,
+                &faults,
+                Transmission {
+                    from: a,
+                    to: b,
+                    slot: LinkSlot::NONE,
+                    wire_bytes: 1_000,
+                    send_ns: 0
+                }
+            ),
             Route::Dropped(DropReason::QueueOverflow)
         );
         assert_eq!(
-            arrival(network.route(&mut rng, &faults, a, b, LinkSlot::NONE, 500, 0)),
+            arrival(network.route(
+                &mut rng,
+                &faults,
+                Transmission {
+                    from: a,
+                    to: b,
+                    slot: LinkSlot::NONE,
+                    wire_bytes: 500,
+                    send_ns: 0
+                }
+            )),
             2_500_000 + 1_000
         );
         // Another link has its own transmitter.
         assert_eq!(
-            arrival(network.route(&mut rng, &faults, a, CellIndex(2), LinkSlot::NONE, 1_000, 0)),
+            arrival(network.route(
+                &mut rng,
+                &faults,
+                Transmission {
+                    from: a,
+                    to: CellIndex(2),
+                    slot: LinkSlot::NONE,
+                    wire_bytes: 1_000,
+                    send_ns: 0
+                }
+            )),
             1_001_000
         );
         // Once drained, the queue accepts again.
         assert_eq!(
-            arrival(network.route(&mut rng, &faults, a, b, LinkSlot::NONE, 1_000, 5_000_000)),
+            arrival(network.route(
+                &mut rng,
+                &faults,
+                Transmission {
+                    from: a,
+                    to: b,
+                    slot: LinkSlot::NONE,
+                    wire_bytes: 1_000,
+                    send_ns: 5_000_000
+                }
+            )),
             6_001_000
         );
     }
@@ -229,11 +303,31 @@ mod tests {
         faults.cut(a, b);
         faults.slow(b, a, 5_000);
         assert_eq!(
-            network.route(&mut rng, &faults, a, b, LinkSlot::NONE, 1, 0),
+            network.route(
+                &mut rng,
+                &faults,
+                Transmission {
+                    from: a,
+                    to: b,
+                    slot: LinkSlot::NONE,
+                    wire_bytes: 1,
+                    send_ns: 0
+                }
+            ),
             Route::Dropped(DropReason::LinkCut)
         );
         assert_eq!(
-            network.route(&mut rng, &faults, b, a, LinkSlot::NONE, 1, 0),
+            network.route(
+                &mut rng,
+                &faults,
+                Transmission {
+                    from: b,
+                    to: a,
+                    slot: LinkSlot::NONE,
+                    wire_bytes: 1,
+                    send_ns: 0
+                }
+            ),
             Route::Deliver {
                 arrival_ns: 6_000,
                 duplicate_arrival_ns: None
@@ -242,15 +336,45 @@ mod tests {
         faults.restore(a, b);
         faults.partition(3, &[vec![a, b]]);
         assert!(matches!(
-            network.route(&mut rng, &faults, a, b, LinkSlot::NONE, 1, 0),
+            network.route(
+                &mut rng,
+                &faults,
+                Transmission {
+                    from: a,
+                    to: b,
+                    slot: LinkSlot::NONE,
+                    wire_bytes: 1,
+                    send_ns: 0
+                }
+            ),
             Route::Deliver { .. }
         ));
         assert_eq!(
-            network.route(&mut rng, &faults, c, a, LinkSlot::NONE, 1, 0),
+            network.route(
+                &mut rng,
+                &faults,
+                Transmission {
+                    from: c,
+                    to: a,
+                    slot: LinkSlot::NONE,
+                    wire_bytes: 1,
+                    send_ns: 0
+                }
+            ),
             Route::Dropped(DropReason::Partition)
         );
         assert_eq!(
-            network.route(&mut rng, &faults, a, CellIndex(7), LinkSlot::NONE, 1, 0),
+            network.route(
+                &mut rng,
+                &faults,
+                Transmission {
+                    from: a,
+                    to: CellIndex(7),
+                    slot: LinkSlot::NONE,
+                    wire_bytes: 1,
+                    send_ns: 0
+                }
+            ),
             Route::Dropped(DropReason::UnknownCell)
         );
     }
@@ -274,11 +398,13 @@ mod tests {
         } = network.route(
             &mut rng,
             &faults,
-            CellIndex(0),
-            CellIndex(1),
-            LinkSlot::NONE,
-            10,
-            0,
+            Transmission {
+                from: CellIndex(0),
+                to: CellIndex(1),
+                slot: LinkSlot::NONE,
+                wire_bytes: 10,
+                send_ns: 0,
+            },
         )
         else {
             panic!("always duplicated");
