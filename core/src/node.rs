@@ -96,6 +96,60 @@ impl Payload for std::sync::Arc<[u8]> {
     }
 }
 
+/// A node's neighbours, ascending. A full mesh of N cells is "everyone but
+/// me", which no shared slice can express without N² storage, so neighbours
+/// are either a borrowed list or that rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peers<'a> {
+    /// An explicit ascending list.
+    List(&'a [CellIndex]),
+    /// Every cell in `0..cells` except `me`.
+    AllExcept { cells: u32, me: CellIndex },
+}
+
+impl<'a> Peers<'a> {
+    pub fn len(&self) -> usize {
+        match *self {
+            Peers::List(list) => list.len(),
+            Peers::AllExcept { cells, me } => cells as usize - usize::from(me.0 < cells),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `position`-th neighbour in ascending order.
+    pub fn get(&self, position: usize) -> Option<CellIndex> {
+        match *self {
+            Peers::List(list) => list.get(position).copied(),
+            Peers::AllExcept { me, .. } => {
+                if position >= self.len() {
+                    return None;
+                }
+                let position = position as u32;
+                Some(CellIndex(if position < me.0 {
+                    position
+                } else {
+                    position + 1
+                }))
+            }
+        }
+    }
+
+    pub fn contains(&self, cell: CellIndex) -> bool {
+        match *self {
+            Peers::List(list) => list.binary_search(&cell).is_ok(),
+            Peers::AllExcept { cells, me } => cell.0 < cells && cell != me,
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = CellIndex> + 'a {
+        let peers = *self;
+        (0..peers.len()).map(move |position| peers.get(position).expect("in range"))
+    }
+}
+
 /// Everything a node may read about its environment while handling an input,
 /// and the list its outputs go to.
 pub struct Context<'a, M, O> {
@@ -104,7 +158,7 @@ pub struct Context<'a, M, O> {
     pub now: TimeNs,
     pub me: CellIndex,
     /// Current neighbours in the topology, ascending.
-    pub peers: &'a [CellIndex],
+    pub peers: Peers<'a>,
     pub outputs: &'a mut Vec<Output<M, O>>,
 }
 
@@ -157,4 +211,28 @@ pub trait Node: Sized {
 
     /// Rebuild a node from durable state; it then receives `Input::Restart`.
     fn recover(durable: Self::Durable) -> Self;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peers_all_except_skips_me() {
+        let peers = Peers::AllExcept {
+            cells: 5,
+            me: CellIndex(2),
+        };
+        let listed: Vec<u32> = peers.iter().map(|cell| cell.0).collect();
+        assert_eq!(listed, [0, 1, 3, 4]);
+        assert_eq!(peers.len(), 4);
+        assert!(!peers.contains(CellIndex(2)));
+        assert!(peers.contains(CellIndex(4)));
+        assert!(!peers.contains(CellIndex(5)));
+        assert_eq!(peers.get(4), None);
+        let list = [CellIndex(1), CellIndex(7)];
+        let peers = Peers::List(&list);
+        assert_eq!(peers.iter().collect::<Vec<_>>(), list);
+        assert!(peers.contains(CellIndex(7)) && !peers.contains(CellIndex(2)));
+    }
 }

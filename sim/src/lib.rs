@@ -1,3 +1,26 @@
 //! The world cells live in: a deterministic discrete-event simulator.
+//!
+//! A [`engine::Simulation`] runs any `celluler_core::node::Node` over a
+//! virtual clock and a simulated network ([`network`]) shaped by a
+//! [`topology`] and a fault timeline ([`faults`]), configured by plain types
+//! ([`config`]). Every handled input is folded into a trace hash ([`trace`]);
+//! messages and faults are counted ([`metrics`]).
 
+pub mod config;
+pub mod engine;
+pub mod faults;
+pub mod gossip;
+pub mod latency;
+pub mod metrics;
+pub mod network;
+pub mod queue;
 pub mod scenario;
+pub mod topology;
+pub mod trace;
+
+pub use config::{
+    ConfigError, Fault, LatencyModel, LinkModel, RegionMatrix, ScheduledFault, SimConfig,
+    TopologySpec,
+};
+pub use engine::{Observed, Simulation};
+pub use trace::{TraceMode, TraceRecord};
