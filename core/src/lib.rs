@@ -3,6 +3,7 @@
 //! can reach an output. See ARCHITECTURE.md for the map.
 
 pub mod bus;
+pub mod cell;
 pub mod codec;
 pub mod identity;
 pub mod journal;

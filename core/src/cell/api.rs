@@ -1,0 +1,78 @@
+//! What a cell's operator (a workload generator, a market agent, a test)
+//! may ask of it, and what it records for metrics and reports. This is the
+//! contract between the cell stack and everything that drives or watches it;
+//! the simulator and `celluler run` depend on nothing else of a cell.
+
+use crate::message::{ExecTask, MessageType};
+use crate::node::CellIndex;
+use crate::time::TimeNs;
+
+/// A transaction's identity: blake3 of the encoding of the signed message that
+/// carries it (`Message::hash`), so every cell names it the same way.
+pub type TxId = [u8; 32];
+
+/// A local request to a cell (`Input::Command`). Peers are named by their
+/// index in the world; the cell knows every member's identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CellCommand {
+    /// Transfer PRANA to a peer, through consensus (a TX message).
+    Transfer { to: CellIndex, amount: u64, fee: u64 },
+    /// Share content to the global dataset, through consensus (a POST).
+    Post { topic: String, content: Vec<u8> },
+    /// A direct, journaled message to a peer (CHAT).
+    Chat { to: CellIndex, text: String },
+    /// Prove identities to each other and attest (the AUTH exchange).
+    Authenticate { with: CellIndex },
+    /// Ask a peer for its posts on `topic`, answered with journal proofs.
+    Query { to: CellIndex, topic: String },
+    /// Ask a peer to run a small deterministic task for PRANA (EXEC).
+    Exec { to: CellIndex, task: ExecTask, max_payment: u64 },
+}
+
+/// A typed record of something a cell did or learned, emitted as
+/// `Output::Observe`. Reports are folds over these; protocol code never prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CellObservation {
+    /// This cell signed a TX (from `CellCommand::Transfer`) and queued it for
+    /// its next event.
+    TxSubmitted { tx: TxId },
+    /// This cell first saw the TX (in an event it learned, or its own).
+    TxReceived { tx: TxId },
+    /// This cell knows the TX's final place in the consensus order.
+    TxOrdered {
+        tx: TxId,
+        round_received: u32,
+        consensus_timestamp_ns: TimeNs,
+        /// Position among all ordered transactions, from 0.
+        position: u64,
+        /// Whether the ledger applied it (false: rejected, e.g. funds).
+        applied: bool,
+    },
+    /// This cell decided the fame of every witness of `round` and ordered
+    /// what it received. `order_digest` chains the hashes of every event
+    /// ordered so far; `state_hash` is the state after applying them. Honest
+    /// cells must agree on both for every round they have both decided.
+    RoundDecided {
+        round: u32,
+        ordered_events: u64,
+        order_digest: [u8; 32],
+        state_hash: [u8; 32],
+    },
+    /// This cell created and signed a hashgraph event.
+    EventCreated { transactions: u32 },
+    /// A verified message of this type arrived.
+    MessageAccepted { kind: MessageType },
+    /// A message (or event) was rejected; `reason` is a fixed label.
+    MessageRejected { reason: &'static str },
+    /// A QUERY answer arrived; `verified`: its journal proofs checked out.
+    QueryAnswered { verified: bool, items: u32 },
+    /// An EXEC result arrived; `verified`: signed by the executor and equal
+    /// to running the task locally.
+    ExecCompleted { verified: bool, charged: u64 },
+    /// The AUTH exchange with `peer` completed and was attested.
+    Authenticated { peer: CellIndex },
+    /// Consensus found two signed events of `creator` that fork.
+    ForkDetected { creator: CellIndex },
+    /// A restarted cell rebuilt its services from its journals.
+    Recovered { decided_rounds: u32, journal_blocks: u64 },
+}
