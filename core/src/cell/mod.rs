@@ -1,6 +1,396 @@
 //! A Celluler cell: the five services (Nucleus, Message, State, Identity,
 //! Consensus) on an in-cell bus, as one sans-IO [`crate::node::Node`].
+//!
+//! - [`protocol`]: the bus protocol ([`CellRequest`], [`CellEvent`]…), the
+//!   wire messages ([`CellWire`]) and the virtual CPU cost model ([`cost`]).
+//! - [`services`]: the five services.
+//! - [`shared`]: what the services of a cell share (journals: the Nucleus
+//!   writes, the others read; the signing capability) and what the cells of
+//!   a simulated world share ([`SharedWorld`]: the hashgraph store, each
+//!   event and its consensus facts held once, and the verification caches).
+//!
+//! Start order (dependencies first): nucleus, identity, state, consensus,
+//! message. A gossip timer drives consensus: every `gossip_interval_ns` the
+//! cell asks a peer drawn from its seeded stream for what it lacks; the
+//! answer is learned and recorded in a new event.
+//!
+//! Crash and restart: only [`CellDurable`] survives (keys, config, the five
+//! journals' storage, the world handle). [`Cell::recover`] reopens the
+//! journals; on `Restart` every service rebuilds from them: Identity replays
+//! its attestations into the trust network, Consensus re-learns every event
+//! it had journaled as ordered (and its own chain, which lives in the world
+//! store), State replays the re-decided rounds into a fresh ledger and checks
+//! each against its journaled state block, and Message resubmits the TX/POSTs
+//! it had journaled (consensus drops those already seen). Gossip then catches
+//! the cell up.
 
 pub mod api;
+pub mod protocol;
+pub mod services;
+pub mod shared;
+
+#[cfg(test)]
+mod tests;
+
+use std::cell::{Ref, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
 
 pub use api::{CellCommand, CellObservation, TxId};
+pub use protocol::{
+    CellEvent, CellProtocol, CellRequest, CellResponse, CellWire, JournalKind, cost,
+};
+pub use shared::{MemberInfo, SharedWorld, WorldHandle};
+
+use crate::bus::{Bus, BusConfig, BusMetrics, Lifecycle};
+use crate::codec::Writer;
+use crate::identity::CellKeys;
+use crate::journal::MemoryStorage;
+use crate::ledger::{Ledger, LedgerConfig};
+use crate::message::{Body, Chat, Post, Tx, TxKind};
+use crate::node::{CellIndex, Context, Input, Node, TimerId};
+use crate::rng::{self, DetRng};
+use crate::time::TimeNs;
+use crate::trust::{AccessPolicy, TrustConfig, TrustNetwork};
+
+use services::{ConsensusService, IdentityService, MessageService, NucleusService, StateService};
+use shared::{CellIo, IoHandle, JournalReader, JournalSet};
+
+/// The gossip timer.
+const GOSSIP_TIMER: TimerId = TimerId(1);
+
+/// A cell's configuration (plain data; recorded in the nucleus journal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellConfig {
+    pub seed: u64,
+    pub index: CellIndex,
+    /// Time between two syncs this cell starts.
+    pub gossip_interval_ns: TimeNs,
+    /// Every member's genesis PRANA balance.
+    pub genesis_balance: u64,
+    pub ledger: LedgerConfig,
+    pub trust: TrustConfig,
+    pub access: AccessPolicy,
+}
+
+/// What survives a crash.
+pub struct CellDurable {
+    pub keys: Arc<CellKeys>,
+    pub config: CellConfig,
+    /// The five journals, in [`JournalKind`] order.
+    pub storages: Vec<MemoryStorage>,
+    pub world: WorldHandle,
+}
+
+/// One cell: a bus with the five services, and the glue to the node contract.
+pub struct Cell {
+    config: CellConfig,
+    keys: Arc<CellKeys>,
+    world: WorldHandle,
+    io: IoHandle,
+    journals: Rc<RefCell<Option<JournalSet>>>,
+    ledger: Rc<RefCell<Ledger>>,
+    bus: Bus<CellProtocol>,
+    gossip_rng: DetRng,
+    rejected: Rc<RefCell<std::collections::BTreeMap<&'static str, u64>>>,
+    /// Failed bus calls (typed service errors), for tests and reports.
+    pub call_errors: u64,
+}
+
+impl Cell {
+    /// A fresh cell (empty journals) that boots on `Input::Start`.
+    pub fn new(config: CellConfig, keys: Arc<CellKeys>, world: WorldHandle) -> Cell {
+        Cell::build(config, keys, world, vec![MemoryStorage::new(); 5])
+    }
+
+    fn build(
+        config: CellConfig,
+        keys: Arc<CellKeys>,
+        world: WorldHandle,
+        storages: Vec<MemoryStorage>,
+    ) -> Cell {
+        let set = JournalSet::open(&keys, storages).expect("a cell's own journal storage reopens");
+        let boots = set.journal(JournalKind::Nucleus).length();
+        let journals = Rc::new(RefCell::new(Some(set)));
+        let reader = JournalReader::new(journals.clone());
+        let io: IoHandle = Rc::new(RefCell::new(CellIo::default()));
+        let me = config.index;
+        let allocation: Vec<_> = world
+            .borrow()
+            .members
+            .iter()
+            .map(|member| (member.cell_id, config.genesis_balance))
+            .collect();
+        let ledger = Rc::new(RefCell::new(
+            Ledger::genesis(config.ledger, allocation).expect("a valid genesis allocation"),
+        ));
+        // Streams are keyed by boot count, so a restarted cell never reuses
+        // a nonce or replays its gossip choices.
+        let stream_index = u64::from(me.0) | (boots << 32);
+        let identity = IdentityService::new(
+            me,
+            keys.clone(),
+            reader.clone(),
+            io.clone(),
+            world.clone(),
+            TrustNetwork::new(config.trust, config.access.clone()),
+            rng::stream(config.seed, "cell-identity", stream_index),
+        );
+        let signer = identity.signer();
+        let access = identity.access();
+        let message = MessageService::new(
+            me,
+            signer.clone(),
+            access,
+            reader.clone(),
+            io.clone(),
+            world.clone(),
+        );
+        let rejected = message.rejected.clone();
+        let consensus =
+            ConsensusService::new(me, keys.clone(), world.clone(), io.clone(), reader.clone());
+        let state = StateService::new(
+            me,
+            signer,
+            world.clone(),
+            io.clone(),
+            reader,
+            ledger.clone(),
+        );
+        let mut metadata = Writer::new();
+        metadata
+            .u8(u8::from(boots > 0))
+            .u32(me.0)
+            .fixed(keys.cell_id().as_bytes())
+            .u32(world.borrow().members.len() as u32)
+            .u64(config.gossip_interval_ns)
+            .u64(config.genesis_balance)
+            .u64(boots);
+        let nucleus = NucleusService::new(journals.clone(), metadata.finish());
+        let mut bus = Bus::new(BusConfig::default());
+        // Registration order is the tie-break of the start order.
+        bus.register(NucleusService::spec(), Box::new(nucleus))
+            .expect("unique services");
+        bus.register(IdentityService::spec(), Box::new(identity))
+            .expect("unique services");
+        bus.register(StateService::spec(), Box::new(state))
+            .expect("unique services");
+        bus.register(ConsensusService::spec(), Box::new(consensus))
+            .expect("unique services");
+        bus.register(MessageService::spec(), Box::new(message))
+            .expect("unique services");
+        Cell {
+            gossip_rng: rng::stream(config.seed, "cell-gossip", stream_index),
+            config,
+            keys,
+            world,
+            io,
+            journals,
+            ledger,
+            bus,
+            rejected,
+            call_errors: 0,
+        }
+    }
+
+    pub fn config(&self) -> &CellConfig {
+        &self.config
+    }
+
+    pub fn keys(&self) -> &CellKeys {
+        &self.keys
+    }
+
+    pub fn world(&self) -> &WorldHandle {
+        &self.world
+    }
+
+    /// Per-service calls, events, errors and virtual CPU time.
+    pub fn bus_metrics(&self) -> &BusMetrics {
+        self.bus.metrics()
+    }
+
+    /// The cell's ledger (balances, posts, state hash).
+    pub fn ledger(&self) -> Ref<'_, Ledger> {
+        self.ledger.borrow()
+    }
+
+    /// Rejected incoming messages by reason.
+    pub fn rejections(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        self.rejected.borrow().clone()
+    }
+
+    /// Blocks in each journal, in [`JournalKind`] order.
+    pub fn journal_lengths(&self) -> [u64; 5] {
+        let set = self.journals.borrow();
+        let set = set.as_ref().expect("journals open");
+        JournalKind::ALL.map(|kind| set.journal(kind).length())
+    }
+
+    fn boot(&mut self, restart: bool, ctx: &mut Context<'_, CellWire, CellObservation>) {
+        self.bus
+            .start()
+            .expect("the five services form a dependency DAG");
+        self.drain(ctx);
+        if restart {
+            let journal_blocks = self
+                .journals
+                .borrow()
+                .as_ref()
+                .map_or(0, JournalSet::total_blocks);
+            let decided_rounds = self
+                .ledger
+                .borrow()
+                .last_round()
+                .map_or(0, |round| round as u32 + 1);
+            ctx.observe(CellObservation::Recovered {
+                decided_rounds,
+                journal_blocks,
+            });
+        }
+        // Spread the first syncs over one interval.
+        let first = rng::below(&mut self.gossip_rng, self.config.gossip_interval_ns.max(1));
+        ctx.set_timer(GOSSIP_TIMER, first + 1);
+    }
+
+    fn call(&mut self, request: CellRequest) {
+        self.bus
+            .call(request)
+            .expect("the bus queue has room between inputs");
+    }
+
+    /// Run the bus to quiescence and turn what the services produced into
+    /// node outputs.
+    fn drain(&mut self, ctx: &mut Context<'_, CellWire, CellObservation>) {
+        loop {
+            match self.bus.run() {
+                Ok(_) => break,
+                Err(crate::bus::BusError::StepLimit { .. }) => continue,
+                Err(error) => panic!("the cell's bus failed: {error}"),
+            }
+        }
+        for (_, result) in self.bus.take_replies() {
+            self.call_errors += u64::from(result.is_err());
+        }
+        ctx.charge_cpu(self.bus.take_cpu_ns());
+        let mut io = self.io.borrow_mut();
+        for (to, message) in io.sends.drain(..) {
+            ctx.send(to, message);
+        }
+        for observation in io.observations.drain(..) {
+            ctx.observe(observation);
+        }
+    }
+
+    fn command(&mut self, command: CellCommand) {
+        let me = self.config.index;
+        let cell_id = |world: &WorldHandle, index: CellIndex| {
+            world
+                .borrow()
+                .members
+                .get(index.as_usize())
+                .map(|member| member.cell_id)
+        };
+        let request = match command {
+            CellCommand::Transfer { to, amount, fee } => {
+                let Some(receiver) = cell_id(&self.world, to) else {
+                    self.call_errors += 1;
+                    return;
+                };
+                CellRequest::MessageSubmit {
+                    to,
+                    body: Body::Tx(Tx {
+                        nonce: 0,
+                        fee,
+                        kind: TxKind::Transfer {
+                            to: receiver,
+                            amount,
+                        },
+                    }),
+                }
+            }
+            CellCommand::Post { topic, content } => CellRequest::MessageSubmit {
+                to: me,
+                body: Body::Post(Post { topic, content }),
+            },
+            CellCommand::Chat { to, text } => CellRequest::MessageSend {
+                to,
+                body: Body::Chat(Chat { text }),
+            },
+            CellCommand::Authenticate { with } => CellRequest::IdentityAuthenticate { with },
+            CellCommand::Query { to, topic } => CellRequest::StateQuery { to, topic },
+            CellCommand::Exec {
+                to,
+                task,
+                max_payment,
+            } => CellRequest::StateExec {
+                to,
+                task,
+                max_payment,
+            },
+        };
+        self.call(request);
+    }
+}
+
+impl Node for Cell {
+    type Message = CellWire;
+    type Observation = CellObservation;
+    type Command = CellCommand;
+    type Durable = CellDurable;
+
+    fn handle(
+        &mut self,
+        input: Input<CellWire, CellCommand>,
+        ctx: &mut Context<'_, CellWire, CellObservation>,
+    ) {
+        self.io.borrow_mut().now = ctx.now;
+        match input {
+            Input::Start => return self.boot(false, ctx),
+            Input::Restart => return self.boot(true, ctx),
+            _ if self.bus.lifecycle() != Lifecycle::Started => return,
+            Input::Deliver { from, message } => {
+                let request = match message {
+                    CellWire::SyncRequest { known_counts } => {
+                        CellRequest::ConsensusSyncRequest { from, known_counts }
+                    }
+                    CellWire::SyncResponse { events, .. } => {
+                        CellRequest::ConsensusSyncResponse { from, events }
+                    }
+                    CellWire::Direct { encoded } => CellRequest::MessageReceive { from, encoded },
+                };
+                self.call(request);
+            }
+            Input::Timer(GOSSIP_TIMER) => {
+                if !ctx.peers.is_empty() {
+                    let position = rng::index(&mut self.gossip_rng, ctx.peers.len());
+                    let peer = ctx.peers.get(position).expect("position below len");
+                    self.call(CellRequest::ConsensusGossip { peer });
+                }
+                ctx.set_timer(GOSSIP_TIMER, self.config.gossip_interval_ns.max(1));
+            }
+            Input::Timer(_) => {}
+            Input::Command(command) => self.command(command),
+        }
+        self.drain(ctx);
+    }
+
+    fn crash(self) -> CellDurable {
+        let set = self.journals.borrow_mut().take().expect("journals open");
+        CellDurable {
+            keys: self.keys,
+            config: self.config,
+            storages: set.into_storages(),
+            world: self.world,
+        }
+    }
+
+    fn recover(durable: CellDurable) -> Cell {
+        Cell::build(
+            durable.config,
+            durable.keys,
+            durable.world,
+            durable.storages,
+        )
+    }
+}

@@ -1,0 +1,247 @@
+//! The cell's bus protocol (one request, response, error and event enum for
+//! the five services), its wire messages, and the virtual CPU cost model.
+
+use std::sync::Arc;
+
+use crate::bus::Protocol;
+use crate::hashgraph::{EventHash, OrderedEvent};
+use crate::message::{Body, Message};
+use crate::node::{CellIndex, Payload};
+
+/// Virtual CPU prices a cell is charged (`Output::ChargeCpu`), in
+/// nanoseconds. Figures are those of one core of a 2020s x86_64 server
+/// running ed25519-dalek and blake3: a signature costs about 20 µs to make
+/// and 50 µs to check; learning an event into the hashgraph costs a few µs.
+/// In the simulator a signature is checked once per world and cached, but
+/// every cell that receives it pays [`SIGNATURE_VERIFY_NS`] as if it had.
+pub mod cost {
+    use crate::time::TimeNs;
+    /// Making one ed25519 signature (an event, a message, a journal head).
+    pub const SIGNATURE_SIGN_NS: TimeNs = 20_000;
+    /// Checking one ed25519 signature.
+    pub const SIGNATURE_VERIFY_NS: TimeNs = 50_000;
+    /// Learning one event into a member view (rounds, sights, votes).
+    pub const EVENT_LEARN_NS: TimeNs = 4_000;
+    /// Hashing or copying one KiB (decode, journal leaf hashes).
+    pub const BYTES_PER_KIB_NS: TimeNs = 1_000;
+    /// Applying one ordered item to the ledger.
+    pub const LEDGER_ITEM_NS: TimeNs = 2_000;
+    /// One unit of [`crate::message::ExecTask::work_units`].
+    pub const EXEC_WORK_UNIT_NS: TimeNs = 500;
+
+    /// The price of handling `bytes` bytes.
+    pub fn bytes_ns(bytes: usize) -> TimeNs {
+        (bytes as TimeNs).div_ceil(1024) * BYTES_PER_KIB_NS
+    }
+}
+
+/// The five journals of a cell, in the order of
+/// [`crate::journal::SERVICE_JOURNAL_NAMES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum JournalKind {
+    Nucleus = 0,
+    Message = 1,
+    State = 2,
+    Identity = 3,
+    Consensus = 4,
+}
+
+impl JournalKind {
+    pub const ALL: [JournalKind; 5] = [
+        JournalKind::Nucleus,
+        JournalKind::Message,
+        JournalKind::State,
+        JournalKind::Identity,
+        JournalKind::Consensus,
+    ];
+
+    pub fn name(self) -> &'static str {
+        crate::journal::SERVICE_JOURNAL_NAMES[self as usize]
+    }
+}
+
+/// What travels between cells.
+#[derive(Debug, Clone)]
+pub enum CellWire {
+    /// "Here is how many events of each member I know; send what I lack."
+    SyncRequest { known_counts: Arc<[u32]> },
+    /// The events the requester lacks, parents first. In the simulator the
+    /// events themselves live once in the shared store, so the message
+    /// carries their hashes and accounts their full encoded size.
+    SyncResponse {
+        events: Arc<[EventHash]>,
+        encoded_bytes: u32,
+    },
+    /// A signed message (CHAT, AUTH, QUERY, EXEC), in its canonical encoding.
+    Direct { encoded: Arc<[u8]> },
+}
+
+/// Bytes of framing per wire message (type tag, length).
+const WIRE_FRAME_BYTES: u32 = 8;
+
+impl Payload for CellWire {
+    fn wire_bytes(&self) -> u32 {
+        let body = match self {
+            CellWire::SyncRequest { known_counts } => {
+                u32::try_from(known_counts.len() * 4).unwrap_or(u32::MAX)
+            }
+            CellWire::SyncResponse { encoded_bytes, .. } => *encoded_bytes,
+            CellWire::Direct { encoded } => u32::try_from(encoded.len()).unwrap_or(u32::MAX),
+        };
+        body.saturating_add(WIRE_FRAME_BYTES)
+    }
+
+    fn digest(&self) -> u64 {
+        // Cheap and equal on every machine: a few words of the content,
+        // never a hash over a whole sync.
+        let fold = |bytes: &[u8]| u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+        match self {
+            CellWire::SyncRequest { known_counts } => {
+                known_counts.iter().fold(0x5157_u64, |acc, &count| {
+                    acc.rotate_left(5) ^ u64::from(count)
+                })
+            }
+            CellWire::SyncResponse { events, .. } => {
+                let first = events.first().map_or(0, |hash| fold(&hash.0));
+                let last = events.last().map_or(0, |hash| fold(&hash.0));
+                first ^ last.rotate_left(17) ^ (events.len() as u64) << 1 ^ 1
+            }
+            CellWire::Direct { encoded } => {
+                let hash = blake3::hash(encoded);
+                fold(hash.as_bytes())
+            }
+        }
+    }
+}
+
+/// One ordered round as consensus publishes it to the state machine.
+#[derive(Debug, Clone)]
+pub struct RoundOrdered {
+    pub round: u32,
+    /// The round's events in consensus order.
+    pub events: Vec<OrderedEvent>,
+    /// Events ordered so far, this round included.
+    pub ordered_events: u64,
+    /// Chained hash of every ordered event's hash so far.
+    pub order_digest: [u8; 32],
+    /// True while a restarted cell replays rounds it had journaled: nothing
+    /// is journaled or observed again.
+    pub replayed: bool,
+}
+
+/// Calls on the cell's bus.
+#[derive(Debug, Clone)]
+pub enum CellRequest {
+    /// Append blocks to one journal (only the Nucleus holds the writers).
+    NucleusAppend {
+        journal: JournalKind,
+        blocks: Vec<Vec<u8>>,
+    },
+    /// Sign `body` for `to` and deliver it.
+    MessageSend { to: CellIndex, body: Body },
+    /// Deliver a message another service already signed.
+    MessageRoute {
+        to: CellIndex,
+        message: Arc<Message>,
+    },
+    /// Bytes of a signed message that arrived from `from`.
+    MessageReceive { from: CellIndex, encoded: Arc<[u8]> },
+    /// Build and submit a PRANA transfer or a POST (through consensus).
+    MessageSubmit { to: CellIndex, body: Body },
+    /// Ask a peer for its posts on `topic` (QUERY).
+    StateQuery { to: CellIndex, topic: String },
+    /// Ask a peer to run a task for PRANA (EXEC).
+    StateExec {
+        to: CellIndex,
+        task: crate::message::ExecTask,
+        max_payment: u64,
+    },
+    /// Start the AUTH exchange with a peer.
+    IdentityAuthenticate { with: CellIndex },
+    /// Sync with `peer` (the gossip timer fired).
+    ConsensusGossip { peer: CellIndex },
+    ConsensusSyncRequest {
+        from: CellIndex,
+        known_counts: Arc<[u32]>,
+    },
+    ConsensusSyncResponse {
+        from: CellIndex,
+        events: Arc<[EventHash]>,
+    },
+    /// Queue a signed TX/POST (its canonical bytes) for the next event.
+    ConsensusSubmit { encoded: Arc<[u8]>, hash: [u8; 32] },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CellResponse {
+    Done,
+    /// The signed message's hash (a TX id for TX/POST).
+    Sent {
+        hash: [u8; 32],
+    },
+}
+
+/// Typed failures of the services.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CellError {
+    #[error("journal append failed: {0}")]
+    Journal(String),
+    #[error("cannot sign the message: {0}")]
+    Sign(String),
+    #[error("unknown cell {0}")]
+    UnknownCell(CellIndex),
+    #[error("request {0} is not handled by this service")]
+    Misrouted(&'static str),
+}
+
+/// Events on the cell's bus.
+#[derive(Debug, Clone)]
+pub enum CellEvent {
+    /// Consensus ordered a round (topic `consensus.round`).
+    RoundOrdered(Arc<RoundOrdered>),
+    /// A verified, accepted direct message (topic `message.inbound`).
+    Inbound {
+        from: CellIndex,
+        message: Arc<Message>,
+    },
+    /// Consensus found a fork by `creator` (topic `consensus.fork`).
+    Fork {
+        creator: u32,
+        evidence_hash: [u8; 32],
+    },
+}
+
+/// The cell's protocol on the bus.
+pub struct CellProtocol;
+
+impl Protocol for CellProtocol {
+    type Request = CellRequest;
+    type Response = CellResponse;
+    type Error = CellError;
+    type Event = CellEvent;
+
+    fn action(request: &CellRequest) -> &'static str {
+        match request {
+            CellRequest::NucleusAppend { .. } => "nucleus.append",
+            CellRequest::MessageSend { .. } => "message.send",
+            CellRequest::MessageRoute { .. } => "message.route",
+            CellRequest::MessageReceive { .. } => "message.receive",
+            CellRequest::MessageSubmit { .. } => "message.submit",
+            CellRequest::StateQuery { .. } => "state.query",
+            CellRequest::StateExec { .. } => "state.exec",
+            CellRequest::IdentityAuthenticate { .. } => "identity.authenticate",
+            CellRequest::ConsensusGossip { .. } => "consensus.gossip",
+            CellRequest::ConsensusSyncRequest { .. } => "consensus.sync_request",
+            CellRequest::ConsensusSyncResponse { .. } => "consensus.sync_response",
+            CellRequest::ConsensusSubmit { .. } => "consensus.submit",
+        }
+    }
+
+    fn topic(event: &CellEvent) -> &'static str {
+        match event {
+            CellEvent::RoundOrdered(_) => "consensus.round",
+            CellEvent::Inbound { .. } => "message.inbound",
+            CellEvent::Fork { .. } => "consensus.fork",
+        }
+    }
+}

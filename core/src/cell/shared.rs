@@ -1,0 +1,295 @@
+//! What the services of one cell share (the journals, the outbox, the
+//! signing capability), and what all cells of a simulated world share (the
+//! event store and the verification caches).
+
+use std::cell::RefCell;
+use std::collections::HashMap; // tidy: lookup-only (caches keyed by hash)
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::hashgraph::{Config, Event, EventHash, Member, SharedHashgraph};
+use crate::identity::{CellId, CellKeys, PublicKey};
+use crate::journal::{Journal, JournalTag, JournalWriter, MemoryStorage, SignedHead};
+use crate::message::{Body, Message, MessageError};
+use crate::node::CellIndex;
+use crate::time::TimeNs;
+
+use super::api::CellObservation;
+use super::protocol::{CellWire, JournalKind};
+
+/// One member of the world: its key and the cell id it hashes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberInfo {
+    pub public_key: PublicKey,
+    pub cell_id: CellId,
+}
+
+/// An event in the world store, with what every cell would compute from it.
+struct StoredEvent {
+    event: Arc<Event>,
+    encoded_bytes: u32,
+    /// Checked once against its creator's key (`None`: not checked yet).
+    signature_valid: Option<bool>,
+}
+
+/// Everything the cells of one simulated world share: the hashgraph store
+/// (each event and its consensus facts held once), each creator's chain, the
+/// member directory, and caches so that a signature or a transaction is
+/// checked once per world. Cells are still charged the CPU cost of every
+/// check they would have made.
+pub struct SharedWorld {
+    pub store: SharedHashgraph,
+    pub members: Vec<MemberInfo>,
+    events: HashMap<EventHash, StoredEvent>,
+    /// Per creator, its events in sequence order (what a restarted cell
+    /// reads back as its own event history).
+    chains: Vec<Vec<EventHash>>,
+    /// Decoded, verified consensus transactions by message hash; `None` if
+    /// the bytes did not decode or verify.
+    transactions: HashMap<[u8; 32], Option<Arc<Message>>>,
+    /// Signature checks actually performed (the rest came from the cache).
+    pub signatures_checked: u64,
+}
+
+/// A handle every cell of one world holds.
+pub type WorldHandle = Rc<RefCell<SharedWorld>>;
+
+impl SharedWorld {
+    /// A world of `members` (in member-index order = cell-index order).
+    pub fn new(
+        members: Vec<(PublicKey, u64)>,
+        config: Config,
+    ) -> Result<SharedWorld, crate::hashgraph::ConfigError> {
+        let infos = members
+            .iter()
+            .map(|(key, _)| MemberInfo {
+                public_key: *key,
+                cell_id: key.cell_id(),
+            })
+            .collect();
+        let store = SharedHashgraph::new(
+            members
+                .iter()
+                .map(|&(public_key, stake)| Member { public_key, stake })
+                .collect(),
+            config,
+        )?;
+        let chains = vec![Vec::new(); members.len()];
+        Ok(SharedWorld {
+            store,
+            members: infos,
+            events: HashMap::new(),
+            chains,
+            transactions: HashMap::new(),
+            signatures_checked: 0,
+        })
+    }
+
+    pub fn handle(self) -> WorldHandle {
+        Rc::new(RefCell::new(self))
+    }
+
+    /// Add an event its creator just signed. Its signature is the
+    /// creator's own, so it is recorded as valid.
+    pub fn insert_created(
+        &mut self,
+        event: Event,
+    ) -> Result<EventHash, crate::hashgraph::InsertError> {
+        let hash = event.hash();
+        let creator = event.creator() as usize;
+        let encoded_bytes = u32::try_from(event.encode().len()).unwrap_or(u32::MAX);
+        let arc = Arc::new(event.clone());
+        self.store.insert_verified(event)?;
+        self.events.insert(
+            hash,
+            StoredEvent {
+                event: arc,
+                encoded_bytes,
+                signature_valid: Some(true),
+            },
+        );
+        self.chains[creator].push(hash);
+        Ok(hash)
+    }
+
+    pub fn event(&self, hash: &EventHash) -> Option<&Arc<Event>> {
+        self.events.get(hash).map(|stored| &stored.event)
+    }
+
+    pub fn encoded_bytes(&self, hash: &EventHash) -> u32 {
+        self.events
+            .get(hash)
+            .map_or(0, |stored| stored.encoded_bytes)
+    }
+
+    /// Whether the event's signature verifies under its creator's key,
+    /// checked once per world.
+    pub fn event_signature_valid(&mut self, hash: &EventHash) -> bool {
+        let Some(stored) = self.events.get_mut(hash) else {
+            return false;
+        };
+        if let Some(valid) = stored.signature_valid {
+            return valid;
+        }
+        let key = self.members[stored.event.creator() as usize].public_key;
+        let valid = stored.event.verify(&key).is_ok();
+        stored.signature_valid = Some(valid);
+        self.signatures_checked += 1;
+        valid
+    }
+
+    /// The `sequence`-th event of `creator` (from 0).
+    pub fn chain_event(&self, creator: u32, sequence: u32) -> Option<EventHash> {
+        self.chains
+            .get(creator as usize)?
+            .get(sequence as usize)
+            .copied()
+    }
+
+    pub fn chain(&self, creator: u32) -> &[EventHash] {
+        self.chains
+            .get(creator as usize)
+            .map_or(&[][..], |chain| chain.as_slice())
+    }
+
+    /// A consensus transaction decoded and verified once per world.
+    pub fn transaction(&mut self, bytes: &[u8]) -> Option<Arc<Message>> {
+        let hash = *blake3::hash(bytes).as_bytes();
+        if let Some(cached) = self.transactions.get(&hash) {
+            return cached.clone();
+        }
+        self.signatures_checked += 1;
+        let decoded = Message::decode_verified(bytes).ok().map(Arc::new);
+        self.transactions.insert(hash, decoded.clone());
+        decoded
+    }
+
+    pub fn event_count(&self) -> usize {
+        self.events.len()
+    }
+}
+
+/// The five journal writers of a cell. Only the Nucleus appends; the other
+/// services hold a [`JournalReader`].
+pub struct JournalSet {
+    writers: Vec<JournalWriter<MemoryStorage>>,
+}
+
+impl JournalSet {
+    /// Reopen (or create, from empty storages) the five journals.
+    pub fn open(
+        keys: &Arc<CellKeys>,
+        storages: Vec<MemoryStorage>,
+    ) -> Result<JournalSet, crate::journal::JournalError> {
+        assert_eq!(storages.len(), JournalKind::ALL.len(), "five journals");
+        let writers = JournalKind::ALL
+            .iter()
+            .zip(storages)
+            .map(|(kind, storage)| {
+                JournalWriter::open(keys.clone(), JournalTag::named(kind.name()), storage)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(JournalSet { writers })
+    }
+
+    pub fn writer_mut(&mut self, kind: JournalKind) -> &mut JournalWriter<MemoryStorage> {
+        &mut self.writers[kind as usize]
+    }
+
+    pub fn journal(&self, kind: JournalKind) -> &Journal<MemoryStorage> {
+        self.writers[kind as usize].journal()
+    }
+
+    /// Give up the writers; the storages are the durable state.
+    pub fn into_storages(self) -> Vec<MemoryStorage> {
+        self.writers
+            .into_iter()
+            .map(JournalWriter::into_storage)
+            .collect()
+    }
+
+    pub fn total_blocks(&self) -> u64 {
+        self.writers.iter().map(|writer| writer.length()).sum()
+    }
+}
+
+/// A read-only view of a cell's journals: what the services other than the
+/// Nucleus hold. It has no method that appends.
+#[derive(Clone)]
+pub struct JournalReader {
+    set: Rc<RefCell<Option<JournalSet>>>,
+}
+
+impl JournalReader {
+    pub(crate) fn new(set: Rc<RefCell<Option<JournalSet>>>) -> Self {
+        JournalReader { set }
+    }
+
+    /// Read `kind` through `read`.
+    pub fn with<R>(&self, kind: JournalKind, read: impl FnOnce(&Journal<MemoryStorage>) -> R) -> R {
+        let set = self.set.borrow();
+        read(set.as_ref().expect("journals open").journal(kind))
+    }
+
+    /// Every block of `kind`, in order.
+    pub fn blocks(&self, kind: JournalKind) -> Vec<Vec<u8>> {
+        self.with(kind, |journal| {
+            (0..journal.length())
+                .map(|index| {
+                    journal
+                        .block(index)
+                        .expect("a block below the length is stored")
+                        .into_owned()
+                })
+                .collect()
+        })
+    }
+
+    pub fn identity_head(&self) -> Option<SignedHead> {
+        self.with(JournalKind::Identity, |journal| {
+            journal.head().expect("stored head")
+        })
+    }
+}
+
+/// What the services hand the cell to turn into node outputs: network sends
+/// and observations, plus the cell's local time during the current input.
+#[derive(Default)]
+pub struct CellIo {
+    pub now: TimeNs,
+    pub sends: Vec<(CellIndex, CellWire)>,
+    pub observations: Vec<CellObservation>,
+}
+
+pub type IoHandle = Rc<RefCell<CellIo>>;
+
+/// The signing capability IdentityService hands to the services that sign
+/// messages: the cell's keys and its identity journal's latest head.
+#[derive(Clone)]
+pub struct Signer {
+    keys: Arc<CellKeys>,
+    journals: JournalReader,
+}
+
+impl Signer {
+    pub(crate) fn new(keys: Arc<CellKeys>, journals: JournalReader) -> Self {
+        Signer { keys, journals }
+    }
+
+    pub fn cell_id(&self) -> CellId {
+        self.keys.cell_id()
+    }
+
+    pub fn sign(
+        &self,
+        timestamp: TimeNs,
+        receiver: CellId,
+        body: Body,
+    ) -> Result<Message, MessageError> {
+        let head = self
+            .journals
+            .identity_head()
+            .expect("the identity journal has its genesis block from the first start");
+        Message::sign(&self.keys, head, timestamp, receiver, body)
+    }
+}
