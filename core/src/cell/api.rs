@@ -16,7 +16,11 @@ pub type TxId = [u8; 32];
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CellCommand {
     /// Transfer PRANA to a peer, through consensus (a TX message).
-    Transfer { to: CellIndex, amount: u64, fee: u64 },
+    Transfer {
+        to: CellIndex,
+        amount: u64,
+        fee: u64,
+    },
     /// Share content to the global dataset, through consensus (a POST).
     Post { topic: String, content: Vec<u8> },
     /// A direct, journaled message to a peer (CHAT).
@@ -26,7 +30,11 @@ pub enum CellCommand {
     /// Ask a peer for its posts on `topic`, answered with journal proofs.
     Query { to: CellIndex, topic: String },
     /// Ask a peer to run a small deterministic task for PRANA (EXEC).
-    Exec { to: CellIndex, task: ExecTask, max_payment: u64 },
+    Exec {
+        to: CellIndex,
+        task: ExecTask,
+        max_payment: u64,
+    },
 }
 
 /// A typed record of something a cell did or learned, emitted as
@@ -74,5 +82,8 @@ pub enum CellObservation {
     /// Consensus found two signed events of `creator` that fork.
     ForkDetected { creator: CellIndex },
     /// A restarted cell rebuilt its services from its journals.
-    Recovered { decided_rounds: u32, journal_blocks: u64 },
+    Recovered {
+        decided_rounds: u32,
+        journal_blocks: u64,
+    },
 }
