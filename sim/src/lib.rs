@@ -17,6 +17,7 @@ pub mod queue;
 pub mod scenario;
 pub mod topology;
 pub mod trace;
+pub mod workload;
 
 pub use config::{
     ConfigError, Fault, LatencyModel, LinkModel, RegionMatrix, ScheduledFault, SimConfig,
