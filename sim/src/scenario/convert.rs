@@ -3,6 +3,7 @@
 //! scenario fault expanded into the engine's per-cell, per-link timeline.
 
 use celluler_core::node::CellIndex as EngineCell;
+use celluler_core::time::TimeNs;
 
 use super::{Direction, Distribution, Fault, Latency, Scenario, Topology, probability};
 use crate::config::{
@@ -22,6 +23,26 @@ fn milli(shape: f64) -> u32 {
 }
 
 impl Distribution {
+    /// The distribution's median, in ns (for normal: the mean, as clamping at
+    /// zero moves the median only for means below zero, which are rejected).
+    pub fn median_ns(&self) -> TimeNs {
+        match *self {
+            Distribution::Constant { value_ns } => value_ns,
+            Distribution::Uniform { min_ns, max_ns } => min_ns + (max_ns - min_ns) / 2,
+            Distribution::Normal { mean_ns, .. } => mean_ns,
+            Distribution::LogNormal { median_ns, .. } => median_ns,
+            // Pareto type I: scale · 2^(1/shape).
+            Distribution::Pareto { scale_ns, shape } => {
+                let median = scale_ns as f64 * libm::pow(2.0, 1.0 / shape);
+                if median >= 1e18 {
+                    1_000_000_000_000_000_000
+                } else {
+                    median as TimeNs
+                }
+            }
+        }
+    }
+
     /// The engine's model of this distribution (shapes rounded to 1/1000).
     pub fn latency_model(&self) -> LatencyModel {
         match *self {
@@ -50,6 +71,42 @@ fn cells(indices: &[u32]) -> impl Iterator<Item = EngineCell> + '_ {
 }
 
 impl Scenario {
+    /// The median one-way latency of the network (over the region matrix's
+    /// cell pairs, when there is one): the threshold below which two TXs'
+    /// reference times count as simultaneous in the fairness metrics.
+    pub fn network_median_latency_ns(&self) -> TimeNs {
+        match &self.network.latency {
+            Latency::Uniform(distribution) => distribution.median_ns(),
+            Latency::Regions(regions) => {
+                let cells = regions.region_of_cell.len() as u64;
+                // Weight each region pair by its number of cell pairs.
+                let mut weighted: Vec<(TimeNs, u64)> = Vec::new();
+                for (from, row) in regions.matrix.iter().enumerate() {
+                    for (to, distribution) in row.iter().enumerate() {
+                        let count = |region: usize| {
+                            regions
+                                .region_of_cell
+                                .iter()
+                                .filter(|&&r| r as usize == region)
+                                .count() as u64
+                        };
+                        weighted.push((distribution.median_ns(), count(from) * count(to)));
+                    }
+                }
+                weighted.sort();
+                let half = (cells * cells).div_ceil(2);
+                let mut seen = 0;
+                for (median_ns, weight) in &weighted {
+                    seen += weight;
+                    if seen >= half {
+                        return *median_ns;
+                    }
+                }
+                weighted.last().map_or(0, |&(median_ns, _)| median_ns)
+            }
+        }
+    }
+
     /// The simulator configuration this scenario describes.
     pub fn sim_config(&self) -> SimConfig {
         let network = &self.network;
@@ -274,6 +331,52 @@ topology = { kind = "random-regular", degree = 2 }
         assert_eq!(config.link.queue_limit_bytes, Some(65_536));
         assert_eq!(config.topology, TopologySpec::RandomRegular { degree: 2 });
         assert!(config.faults.is_empty());
+    }
+
+    #[test]
+    fn medians_of_distributions_and_region_matrices() {
+        assert_eq!(
+            config("").link.latency,
+            Distribution::LogNormal {
+                median_ns: 50 * NS_PER_MS,
+                sigma: 0.4
+            }
+            .latency_model()
+        );
+        let pareto = Distribution::Pareto {
+            scale_ns: 1_000,
+            shape: 2.0,
+        };
+        assert_eq!(pareto.median_ns(), 1_414);
+        assert_eq!(
+            Distribution::Uniform {
+                min_ns: 10,
+                max_ns: 20
+            }
+            .median_ns(),
+            15
+        );
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/regions.toml");
+        let regions = Scenario::load(&path).unwrap();
+        let median = regions.network_median_latency_ns();
+        let Latency::Regions(matrix) = &regions.network.latency else {
+            panic!("regions")
+        };
+        let medians: Vec<TimeNs> = matrix
+            .matrix
+            .iter()
+            .flatten()
+            .map(Distribution::median_ns)
+            .collect();
+        assert!(
+            medians.contains(&median),
+            "{median} is one of the matrix's medians"
+        );
+        assert!(
+            median > *medians.iter().min().unwrap(),
+            "cross-region pairs outnumber same-region ones"
+        );
     }
 
     #[test]
