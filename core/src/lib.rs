@@ -3,6 +3,7 @@
 //! can reach an output. See ARCHITECTURE.md for the map.
 
 pub mod codec;
+pub mod hashgraph;
 pub mod identity;
 pub mod journal;
 pub mod node;
