@@ -36,44 +36,79 @@ pub struct GossipDag {
 }
 
 pub fn random_gossip(config: &GossipConfig) -> GossipDag {
-    assert!(config.members >= 1, "gossip needs a member");
-    let keys: Vec<CellKeys> = (0..config.members)
-        .map(|i| CellKeys::for_simulated_cell(config.seed, i))
-        .collect();
-    let mut rng = rng::stream(config.seed, GOSSIP_COMPONENT, 0);
-    let count = config.members as usize;
-    let mut latest: Vec<Option<EventHash>> = vec![None; count];
-    let mut previous: Vec<Option<EventHash>> = vec![None; count];
-    let mut events = Vec::with_capacity(config.events);
-    for step in 0..config.events {
+    let mut generator = GossipGenerator::new(config);
+    let events = (0..config.events).map(|_| generator.next_event()).collect();
+    GossipDag {
+        public_keys: generator.public_keys(),
+        events,
+    }
+}
+
+/// The same gossip, one event at a time (so a long run need not hold every
+/// event in memory). `config.events` is ignored.
+pub struct GossipGenerator {
+    config: GossipConfig,
+    keys: Vec<CellKeys>,
+    rng: rng::DetRng,
+    latest: Vec<Option<EventHash>>,
+    previous: Vec<Option<EventHash>>,
+    step: usize,
+}
+
+impl GossipGenerator {
+    pub fn new(config: &GossipConfig) -> GossipGenerator {
+        assert!(config.members >= 1, "gossip needs a member");
+        let count = config.members as usize;
+        GossipGenerator {
+            config: config.clone(),
+            keys: (0..config.members)
+                .map(|i| CellKeys::for_simulated_cell(config.seed, i))
+                .collect(),
+            rng: rng::stream(config.seed, GOSSIP_COMPONENT, 0),
+            latest: vec![None; count],
+            previous: vec![None; count],
+            step: 0,
+        }
+    }
+
+    pub fn public_keys(&self) -> Vec<PublicKey> {
+        self.keys.iter().map(|k| *k.public()).collect()
+    }
+
+    pub fn next_event(&mut self) -> Event {
+        let count = self.keys.len();
+        let step = self.step;
+        self.step += 1;
+        let rng = &mut self.rng;
         // Everyone's first event comes first, so every member takes part.
         let creator = if step < count {
             step
         } else {
-            rng::index(&mut rng, count)
+            rng::index(rng, count)
         };
         let other = if count == 1 {
             creator
         } else {
-            (creator + 1 + rng::index(&mut rng, count - 1)) % count
+            (creator + 1 + rng::index(rng, count - 1)) % count
         };
-        let forks = config.forkers.contains(&(creator as MemberIndex))
-            && previous[creator].is_some()
+        let forks = self.config.forkers.contains(&(creator as MemberIndex))
+            && self.previous[creator].is_some()
             && rng.next_u32() % 4 == 0;
         let self_parent = if forks {
-            previous[creator]
+            self.previous[creator]
         } else {
-            latest[creator]
+            self.latest[creator]
         };
         let other_parent = if other == creator {
             None
         } else {
-            latest[other]
+            self.latest[other]
         };
-        let transactions = if config.transaction_bytes > 0 {
-            let mut bytes = vec![0u8; config.transaction_bytes];
-            bytes[..8.min(config.transaction_bytes)]
-                .copy_from_slice(&(step as u64).to_le_bytes()[..8.min(config.transaction_bytes)]);
+        let size = self.config.transaction_bytes;
+        let transactions = if size > 0 {
+            let mut bytes = vec![0u8; size];
+            let stamp = (step as u64).to_le_bytes();
+            bytes[..8.min(size)].copy_from_slice(&stamp[..8.min(size)]);
             vec![bytes]
         } else {
             Vec::new()
@@ -82,19 +117,15 @@ pub fn random_gossip(config: &GossipConfig) -> GossipDag {
             creator: creator as MemberIndex,
             self_parent,
             other_parent,
-            timestamp_ns: step as TimeNs * STEP_NS + rng::below(&mut rng, STEP_NS / 2),
+            timestamp_ns: step as TimeNs * STEP_NS + rng::below(rng, STEP_NS / 2),
             transactions,
         };
-        let event = Event::sign(body, &keys[creator]);
+        let event = Event::sign(body, &self.keys[creator]);
         if !forks {
-            previous[creator] = latest[creator];
+            self.previous[creator] = self.latest[creator];
         }
-        latest[creator] = Some(event.hash());
-        events.push(event);
-    }
-    GossipDag {
-        public_keys: keys.iter().map(|k| *k.public()).collect(),
-        events,
+        self.latest[creator] = Some(event.hash());
+        event
     }
 }
 

@@ -46,6 +46,7 @@ pub mod bits;
 pub mod engine;
 pub mod event;
 pub mod gossip;
+pub mod replay;
 
 pub use engine::{
     Config, ConfigError, Decisions, EventInfo, FameDecision, ForkProof, Hashgraph, InsertError,
