@@ -324,3 +324,116 @@ fn fixtures_replay_through_the_library() {
     let reordered = replay(&file).unwrap();
     assert_eq!(reordered.consensus_order, fork.consensus_order);
 }
+
+/// The differential test of the shared store: N cells, each learning the
+/// global DAG in its own random (topological) order and stopping at its own
+/// point, decide through a full engine of their own exactly what their view
+/// of the shared store decides, step by step.
+fn check_shared_store_matches_full_engines(
+    members: u32,
+    events: usize,
+    seed: u64,
+    forkers: Vec<u32>,
+) {
+    use celluler_core::hashgraph::{Member, SharedHashgraph};
+    let (keys, dag) = gossip(members, events, seed, forkers);
+    let stake_members: Vec<Member> = keys
+        .iter()
+        .map(|k| Member {
+            public_key: *k,
+            stake: 1,
+        })
+        .collect();
+    let mut store = SharedHashgraph::new(stake_members, Config::default()).unwrap();
+    for event in &dag {
+        store.insert_verified(event.clone()).unwrap();
+    }
+    let mut rng = rng::stream(seed, "test-shared", 0);
+    for cell in 0..4 {
+        let order = shuffle_topologically(&dag, &mut rng);
+        let cut = events * 3 / 4 + rng::index(&mut rng, events / 4 + 1);
+        let mut engine = Hashgraph::with_equal_stake(keys.clone(), Config::default()).unwrap();
+        let mut view = store.new_view();
+        let mut ordered_total = 0;
+        for (step, event) in order[..cut].iter().enumerate() {
+            let from_engine = engine.insert(event.clone()).unwrap();
+            let from_view = view.learn(&store, &event.hash()).unwrap();
+            let mut fame_engine = from_engine.fame.clone();
+            let mut fame_view = from_view.fame.clone();
+            fame_engine.sort_by_key(|f| f.witness);
+            fame_view.sort_by_key(|f| f.witness);
+            assert_eq!(
+                fame_engine, fame_view,
+                "seed {seed} cell {cell} step {step}: fame"
+            );
+            assert_eq!(
+                from_engine.ordered, from_view.ordered,
+                "seed {seed} cell {cell} step {step}: order"
+            );
+            ordered_total += from_view.ordered.len();
+        }
+        assert_eq!(view.decided_rounds(), engine.decided_rounds());
+        assert!(
+            ordered_total > 0,
+            "seed {seed} cell {cell}: nothing ordered"
+        );
+        // Gossip sync: what this view has that an empty peer lacks is all of it.
+        let missing = view.missing_for(&store, &vec![0; members as usize]);
+        assert_eq!(missing.len(), cut);
+        let mut peer = store.new_view();
+        for hash in &missing {
+            peer.learn(&store, hash).unwrap();
+        }
+        assert!(
+            peer.missing_for(&store, view.known_counts())
+                .iter()
+                .all(|h| peer.knows(&store, h))
+        );
+        assert_eq!(peer.decided_rounds(), view.decided_rounds());
+    }
+}
+
+#[test]
+fn n5_shared_store_matches_full_engines() {
+    for seed in 0..4 {
+        check_shared_store_matches_full_engines(5, 400, seed, vec![]);
+    }
+}
+
+#[test]
+fn n7_f2_shared_store_matches_full_engines_with_forkers() {
+    for seed in 0..4 {
+        check_shared_store_matches_full_engines(7, 500, seed, vec![2, 6]);
+    }
+}
+
+#[test]
+fn view_refuses_events_out_of_order() {
+    use celluler_core::hashgraph::{Member, SharedHashgraph, ViewError};
+    let (keys, events) = ring(6);
+    let members = keys
+        .iter()
+        .map(|k| Member {
+            public_key: *k,
+            stake: 1,
+        })
+        .collect();
+    let mut store = SharedHashgraph::new(members, Config::default()).unwrap();
+    for event in &events {
+        store.insert_verified(event.clone()).unwrap();
+    }
+    let mut view = store.new_view();
+    assert!(matches!(
+        view.learn(&store, &events[1].hash()),
+        Err(ViewError::ParentNotKnown { .. })
+    ));
+    view.learn(&store, &events[0].hash()).unwrap();
+    assert!(matches!(
+        view.learn(&store, &events[0].hash()),
+        Err(ViewError::AlreadyKnown(_))
+    ));
+    assert!(matches!(
+        view.learn(&store, &EventHash([9; 32])),
+        Err(ViewError::UnknownEvent(_))
+    ));
+}

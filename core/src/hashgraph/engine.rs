@@ -20,6 +20,8 @@ use super::event::{Event, EventHash, MemberIndex};
 use crate::identity::{PublicKey, SIGNATURE_LEN, SignatureError};
 use crate::time::TimeNs;
 
+pub mod shared;
+
 type EventId = u32;
 type WitnessId = u32;
 
@@ -174,6 +176,7 @@ struct Record {
     creator: MemberIndex,
     seq: u32,
     self_parent: Option<EventId>,
+    other_parent: Option<EventId>,
     timestamp_ns: TimeNs,
     round: u32,
     witness: Option<WitnessId>,
@@ -209,6 +212,11 @@ struct Witness {
     decided_round: u32,
     /// `votes[d - 1]`: the votes of round `round + d` witnesses, by slot.
     votes: Vec<VoteColumn>,
+    /// Witnesses whose vote decides this witness's fame, with the decision
+    /// (a fact of their ancestry; read by views of a shared store).
+    deciders: Vec<(WitnessId, bool)>,
+    /// Witnesses this witness decides, with the decision.
+    decides: Vec<(WitnessId, bool)>,
 }
 
 #[derive(Default)]
@@ -252,6 +260,8 @@ pub struct Hashgraph {
     next_position: u64,
     prune_queue: VecDeque<EventId>,
     pruned_witnesses: usize,
+    /// Off in a shared store, whose views may lag behind its own order.
+    prune_automatically: bool,
 }
 
 impl Hashgraph {
@@ -295,6 +305,7 @@ impl Hashgraph {
             next_position: 0,
             prune_queue: VecDeque::new(),
             pruned_witnesses: 0,
+            prune_automatically: true,
         })
     }
 
@@ -397,6 +408,7 @@ impl Hashgraph {
             creator,
             seq,
             self_parent,
+            other_parent,
             timestamp_ns: event.timestamp_ns(),
             round: parent_round,
             witness: None,
@@ -826,6 +838,8 @@ impl Hashgraph {
             fame: None,
             decided_round: 0,
             votes: Vec::new(),
+            deciders: Vec::new(),
+            decides: Vec::new(),
         });
         self.records[id as usize].witness = Some(witness_id);
         // An event sees itself (the paper's ancestors include the event).
@@ -949,6 +963,12 @@ impl Hashgraph {
             column.yes.insert(voter_slot);
         }
         if let Some(famous) = decided {
+            self.witnesses[target as usize]
+                .deciders
+                .push((voter, famous));
+            self.witnesses[voter as usize]
+                .decides
+                .push((target, famous));
             self.decide(target, famous, voter_round, decisions);
         }
     }
@@ -1013,75 +1033,16 @@ impl Hashgraph {
             if info.witnesses.is_empty() || info.decided < info.witnesses.len() {
                 return;
             }
-            let mut famous_by_creator: BTreeMap<MemberIndex, Vec<WitnessId>> = BTreeMap::new();
-            for &witness in &info.witnesses {
-                let w = &self.witnesses[witness as usize];
-                if w.fame == Some(true) {
-                    famous_by_creator
-                        .entry(w.creator)
-                        .or_default()
-                        .push(witness);
-                }
-            }
-            let unique_famous: Vec<EventId> = famous_by_creator
-                .values()
-                .filter(|list| list.len() == 1)
-                .map(|list| self.witnesses[list[0] as usize].event)
+            let famous: Vec<WitnessId> = info
+                .witnesses
+                .iter()
+                .copied()
+                .filter(|&w| self.witnesses[w as usize].fame == Some(true))
                 .collect();
-            let mut whitening = [0u8; SIGNATURE_LEN];
-            for &event in &unique_famous {
-                let signature = self.records[event as usize]
-                    .event
-                    .as_ref()
-                    .expect("a famous witness of the round being ordered is recent")
-                    .signature()
-                    .to_bytes();
-                for (w, s) in whitening.iter_mut().zip(signature) {
-                    *w ^= s;
-                }
-            }
-            let member_count = self.members.len();
-            let mut min_last = vec![u32::MAX; member_count];
-            for &event in &unique_famous {
-                for (min, &last) in min_last.iter_mut().zip(self.last_ancestors(event)) {
-                    *min = (*min).min(last);
-                }
-            }
-            let mut received = Vec::new();
-            let mut still_pending = Vec::with_capacity(self.pending.len());
-            for &event in &self.pending {
-                let record = &self.records[event as usize];
-                let is_ancestor_of_all = if self.forked[record.creator as usize] {
-                    unique_famous.iter().all(|&w| self.is_ancestor(event, w))
-                } else {
-                    min_last[record.creator as usize] > record.seq
-                };
-                if is_ancestor_of_all {
-                    received.push(event);
-                } else {
-                    still_pending.push(event);
-                }
-            }
-            self.pending = still_pending;
-            let mut keyed: Vec<(TimeNs, [u8; SIGNATURE_LEN], EventHash, EventId)> = received
-                .into_iter()
-                .map(|event| {
-                    let timestamp = self.consensus_timestamp(event, &unique_famous);
-                    let record = &self.records[event as usize];
-                    let mut whitened = record
-                        .event
-                        .as_ref()
-                        .expect("an event is pruned only once ordered")
-                        .signature()
-                        .to_bytes();
-                    for (w, x) in whitened.iter_mut().zip(whitening) {
-                        *w ^= x;
-                    }
-                    (timestamp, whitened, record.hash, event)
-                })
-                .collect();
-            keyed.sort_unstable();
-            for (timestamp, _, _, event) in keyed {
+            let mut pending = std::mem::take(&mut self.pending);
+            let keyed = self.receive_round(&famous, &mut pending);
+            self.pending = pending;
+            for (event, timestamp) in keyed {
                 let position = self.next_position;
                 self.next_position += 1;
                 let record = &mut self.records[event as usize];
@@ -1096,8 +1057,86 @@ impl Hashgraph {
                 });
             }
             self.next_round_to_order += 1;
-            self.prune();
+            if self.prune_automatically {
+                self.prune();
+            }
         }
+    }
+
+    /// findOrder for one decided round with famous witnesses `famous`: takes
+    /// the events of `pending` that are ancestors of every unique famous
+    /// witness, and returns them in consensus order with their consensus
+    /// timestamps.
+    pub(crate) fn receive_round(
+        &self,
+        famous: &[WitnessId],
+        pending: &mut Vec<EventId>,
+    ) -> Vec<(EventId, TimeNs)> {
+        let mut famous_by_creator: BTreeMap<MemberIndex, Vec<WitnessId>> = BTreeMap::new();
+        for &witness in famous {
+            famous_by_creator
+                .entry(self.witnesses[witness as usize].creator)
+                .or_default()
+                .push(witness);
+        }
+        let unique_famous: Vec<EventId> = famous_by_creator
+            .values()
+            .filter(|list| list.len() == 1)
+            .map(|list| self.witnesses[list[0] as usize].event)
+            .collect();
+        let mut whitening = [0u8; SIGNATURE_LEN];
+        for &event in &unique_famous {
+            let signature = self.records[event as usize]
+                .event
+                .as_ref()
+                .expect("a famous witness of the round being ordered is recent")
+                .signature()
+                .to_bytes();
+            for (w, s) in whitening.iter_mut().zip(signature) {
+                *w ^= s;
+            }
+        }
+        let mut min_last = vec![u32::MAX; self.members.len()];
+        for &event in &unique_famous {
+            for (min, &last) in min_last.iter_mut().zip(self.last_ancestors(event)) {
+                *min = (*min).min(last);
+            }
+        }
+        let mut received = Vec::new();
+        pending.retain(|&event| {
+            let record = &self.records[event as usize];
+            let is_ancestor_of_all = if self.forked[record.creator as usize] {
+                unique_famous.iter().all(|&w| self.is_ancestor(event, w))
+            } else {
+                min_last[record.creator as usize] > record.seq
+            };
+            if is_ancestor_of_all {
+                received.push(event);
+            }
+            !is_ancestor_of_all
+        });
+        let mut keyed: Vec<(TimeNs, [u8; SIGNATURE_LEN], EventHash, EventId)> = received
+            .into_iter()
+            .map(|event| {
+                let timestamp = self.consensus_timestamp(event, &unique_famous);
+                let record = &self.records[event as usize];
+                let mut whitened = record
+                    .event
+                    .as_ref()
+                    .expect("an event is pruned only once ordered")
+                    .signature()
+                    .to_bytes();
+                for (w, x) in whitened.iter_mut().zip(whitening) {
+                    *w ^= x;
+                }
+                (timestamp, whitened, record.hash, event)
+            })
+            .collect();
+        keyed.sort_unstable();
+        keyed
+            .into_iter()
+            .map(|(timestamp, _, _, event)| (event, timestamp))
+            .collect()
     }
 
     /// Median (upper middle for an even count) of the timestamps of each
