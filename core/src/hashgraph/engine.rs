@@ -184,7 +184,8 @@ struct Record {
     /// `m`'s ancestors of this event (itself included); 0 when none.
     last_ancestors: Option<Box<[u32]>>,
     /// Witnesses this event is its creator's first event to see.
-    first_sees: Vec<WitnessId>,
+    /// As `(round, slot, witness creator)`, so counting needs no lookup.
+    first_sees: Vec<Sight>,
     /// For members known to have forked when this event arrived: the maximal
     /// events of that member among this event's ancestors (two or more = this
     /// event sees the member forking).
@@ -192,6 +193,13 @@ struct Record {
     round_received: Option<u32>,
     consensus_timestamp_ns: Option<TimeNs>,
     position: Option<u64>,
+}
+
+#[derive(Clone, Copy)]
+struct Sight {
+    round: u32,
+    slot: u32,
+    creator: MemberIndex,
 }
 
 struct VoteColumn {
@@ -240,6 +248,8 @@ struct ChainCounts {
 pub struct Hashgraph {
     members: Vec<Member>,
     total_stake: u64,
+    /// The least stake that is more than 2/3 of the total.
+    supermajority_stake: u64,
     equal_stake: bool,
     config: Config,
     records: Vec<Record>,
@@ -288,6 +298,7 @@ impl Hashgraph {
         Ok(Hashgraph {
             members,
             total_stake,
+            supermajority_stake: (u128::from(total_stake) * 2 / 3) as u64 + 1,
             equal_stake,
             config,
             records: Vec::new(),
@@ -327,6 +338,10 @@ impl Hashgraph {
 
     pub fn members(&self) -> &[Member] {
         &self.members
+    }
+
+    pub fn total_stake(&self) -> u64 {
+        self.total_stake
     }
 
     pub fn config(&self) -> Config {
@@ -487,7 +502,7 @@ impl Hashgraph {
     }
 
     fn is_supermajority(&self, stake: u64) -> bool {
-        u128::from(stake) * 3 > u128::from(self.total_stake) * 2
+        stake >= self.supermajority_stake
     }
 
     /// Fork detection: a second event at a (creator, sequence) already taken.
@@ -664,7 +679,13 @@ impl Hashgraph {
                 .seen_by
                 .insert(creator as usize);
             if sees {
-                self.records[id as usize].first_sees.push(witness_id);
+                let witness = &self.witnesses[witness_id as usize];
+                let sight = Sight {
+                    round: witness.round,
+                    slot: witness.slot,
+                    creator: witness.creator,
+                };
+                self.records[id as usize].first_sees.push(sight);
             }
         }
     }
@@ -675,20 +696,19 @@ impl Hashgraph {
         let stake = self.members[member].stake;
         for seq in from_seq..to_seq {
             let event = self.by_seq[member][seq as usize];
-            for &witness_id in &self.records[event as usize].first_sees {
-                let witness = &self.witnesses[witness_id as usize];
-                if witness.round != counts.round {
+            for sight in &self.records[event as usize].first_sees {
+                if sight.round != counts.round {
                     continue;
                 }
-                let slot = witness.slot as usize;
+                let slot = sight.slot as usize;
                 if slot >= counts.seen_stake.len() {
                     counts.seen_stake.resize(slot + 1, 0);
                 }
                 let before = counts.seen_stake[slot];
                 counts.seen_stake[slot] = before + stake;
-                if !self.is_supermajority(before) && self.is_supermajority(before + stake) {
+                if before < self.supermajority_stake && before + stake >= self.supermajority_stake {
                     counts.strongly.insert(slot);
-                    counts.strongly_stake += self.members[witness.creator as usize].stake;
+                    counts.strongly_stake += self.members[sight.creator as usize].stake;
                 }
             }
         }
@@ -844,7 +864,11 @@ impl Hashgraph {
         self.records[id as usize].witness = Some(witness_id);
         // An event sees itself (the paper's ancestors include the event).
         if !self.sees_forking(id, creator) {
-            self.records[id as usize].first_sees.push(witness_id);
+            self.records[id as usize].first_sees.push(Sight {
+                round,
+                slot,
+                creator,
+            });
             let chain_counts_this_round = self.chains[creator as usize]
                 .as_ref()
                 .is_some_and(|chain| chain.head == id && chain.round == round);
