@@ -78,12 +78,8 @@ fn n4_ring_rounds_fame_and_order_by_hand() {
         assert!(info.witness, "event {k}");
     }
     // decideFame: round r is decided by A's round r+2 witness; all famous.
-    for k in 0..16 {
-        assert_eq!(
-            outcome.fame.get(&events[k].hash()),
-            Some(&true),
-            "event {k}"
-        );
+    for (k, event) in events.iter().enumerate().take(16) {
+        assert_eq!(outcome.fame.get(&event.hash()), Some(&true), "event {k}");
     }
     // findOrder: A_j is received in round j, B_j, C_j, D_j in round j+1;
     // the consensus timestamp of event k is the upper middle of k..k+3,

@@ -723,14 +723,13 @@ impl Hashgraph {
             strongly: BitSet::new(),
             strongly_stake: 0,
         };
-        let last = self.last_ancestors(id);
-        for member in 0..self.members.len() {
-            if self.forked[member] || last[member] == 0 {
+        for (member, &known) in self.last_ancestors(id).iter().enumerate() {
+            if self.forked[member] || known == 0 {
                 continue;
             }
             // Only events of round >= `round` can see a round-`round` witness,
             // and an honest chain's rounds never decrease.
-            let mut from = last[member];
+            let mut from = known;
             while from > 0 {
                 let event = self.by_seq[member][from as usize - 1];
                 let record = &self.records[event as usize];
@@ -739,7 +738,7 @@ impl Hashgraph {
                 }
                 from -= 1;
             }
-            self.add_sights(&mut counts, member, from, last[member]);
+            self.add_sights(&mut counts, member, from, known);
         }
         counts
     }
