@@ -443,6 +443,13 @@ impl Hashgraph {
         // round; round r + 1 if the event strongly sees more than 2/3 (by
         // stake) of the round-r witnesses.
         self.record_first_sights(id, parent_round);
+        // Sights of the round below count too: a later witness of this round
+        // that does not advance itself votes with what it strongly sees there,
+        // and events of this round among its ancestors may see late witnesses
+        // of that round.
+        if parent_round > 0 {
+            self.record_first_sights(id, parent_round - 1);
+        }
         let (strongly, strongly_stake) = self.strongly_seen_for_round(id, parent_round, true);
         let round = if self.is_supermajority(strongly_stake) {
             parent_round + 1
@@ -455,7 +462,6 @@ impl Hashgraph {
             let strongly_seen_previous = if round == parent_round + 1 {
                 strongly
             } else if round > 0 {
-                self.record_first_sights(id, round - 1);
                 self.strongly_seen_for_round(id, round - 1, false).0
             } else {
                 BitSet::new()
