@@ -212,7 +212,8 @@ fn reference(events: &[Event], members: usize, coin_round_frequency: u32) -> Ref
     }
 }
 
-fn compare(members: u32, events: usize, seed: u64, forkers: Vec<u32>) {
+/// Returns how many events the reference ordered.
+fn compare(members: u32, events: usize, seed: u64, forkers: Vec<u32>) -> usize {
     let dag = random_gossip(&GossipConfig {
         members,
         events,
@@ -252,30 +253,24 @@ fn compare(members: u32, events: usize, seed: u64, forkers: Vec<u32>) {
         .iter()
         .map(|&(x, r, t)| (dag.events[x].hash(), r, t))
         .collect();
-    assert!(
-        !expected_order.is_empty(),
-        "seed {seed}: the reference ordered nothing"
-    );
     assert_eq!(order, expected_order, "seed {seed}: order");
+    expected_order.len()
 }
 
 #[test]
 fn n4_engine_matches_the_paper_transcription() {
-    for seed in 0..12 {
-        compare(4, 120, seed, vec![]);
-    }
+    let ordered: usize = (0..12).map(|seed| compare(4, 120, seed, vec![])).sum();
+    assert!(ordered > 12 * 40, "{ordered}");
 }
 
 #[test]
 fn n5_engine_matches_the_paper_transcription() {
-    for seed in 10..13 {
-        compare(5, 160, seed, vec![]);
-    }
+    let ordered: usize = (10..13).map(|seed| compare(5, 160, seed, vec![])).sum();
+    assert!(ordered > 3 * 50, "{ordered}");
 }
 
 #[test]
 fn n7_f2_engine_matches_the_paper_transcription_with_forkers() {
-    for seed in 20..30 {
-        compare(7, 200, seed, vec![1, 4]);
-    }
+    let ordered: usize = (20..30).map(|seed| compare(7, 240, seed, vec![1, 4])).sum();
+    assert!(ordered > 10 * 40, "{ordered}");
 }
