@@ -37,6 +37,17 @@ impl BitSet {
             .is_some_and(|word| word & (1 << (index % 64)) != 0)
     }
 
+    pub fn words(&self) -> &[u64] {
+        &self.words
+    }
+
+    pub fn set_word(&mut self, index: usize, word: u64) {
+        if index >= self.words.len() {
+            self.words.resize(index + 1, 0);
+        }
+        self.words[index] = word;
+    }
+
     pub fn count(&self) -> usize {
         self.words.iter().map(|w| w.count_ones() as usize).sum()
     }

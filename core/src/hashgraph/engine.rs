@@ -190,6 +190,10 @@ struct Record {
     /// events of that member among this event's ancestors (two or more = this
     /// event sees the member forking).
     fork_tips: Vec<(MemberIndex, Vec<EventId>)>,
+    /// Slots of the witnesses of this event's round that it sees, and of the
+    /// round below (fork-free fast path; see `strongly_seen_by_rows`).
+    seen_bits: BitSet,
+    seen_bits_below: BitSet,
     round_received: Option<u32>,
     consensus_timestamp_ns: Option<TimeNs>,
     position: Option<u64>,
@@ -430,6 +434,8 @@ impl Hashgraph {
             last_ancestors: Some(last_ancestors),
             first_sees: Vec::new(),
             fork_tips: Vec::new(),
+            seen_bits: BitSet::new(),
+            seen_bits_below: BitSet::new(),
             round_received: None,
             consensus_timestamp_ns: None,
             position: None,
@@ -450,6 +456,7 @@ impl Hashgraph {
         if parent_round > 0 {
             self.record_first_sights(id, parent_round - 1);
         }
+        self.compute_seen_bits(id, parent_round);
         let (strongly, strongly_stake) = self.strongly_seen_for_round(id, parent_round, true);
         let round = if self.is_supermajority(strongly_stake) {
             parent_round + 1
@@ -457,6 +464,10 @@ impl Hashgraph {
             parent_round
         };
         self.records[id as usize].round = round;
+        if round == parent_round + 1 {
+            let record = &mut self.records[id as usize];
+            record.seen_bits_below = std::mem::take(&mut record.seen_bits);
+        }
         let is_witness = self_parent.is_none_or(|p| self.records[p as usize].round < round);
         if is_witness {
             let strongly_seen_previous = if round == parent_round + 1 {
@@ -758,6 +769,9 @@ impl Hashgraph {
         round: u32,
         incremental: bool,
     ) -> (BitSet, u64) {
+        if self.forked_members.is_empty() && self.equal_stake {
+            return self.strongly_seen_by_rows(id, round, incremental);
+        }
         let record = &self.records[id as usize];
         let creator = record.creator as usize;
         let honest_creator = !self.forked[creator];
@@ -786,6 +800,125 @@ impl Hashgraph {
             self.chains[creator] = Some(counts);
         }
         result
+    }
+
+    /// The witnesses of `round` that `id`'s latest event of each member sees,
+    /// as that event's row of slots.
+    fn row_of(&self, event: EventId, round: u32) -> Option<&BitSet> {
+        let record = &self.records[event as usize];
+        if record.round == round {
+            Some(&record.seen_bits)
+        } else if record.round == round + 1 {
+            Some(&record.seen_bits_below)
+        } else {
+            None
+        }
+    }
+
+    fn compute_seen_bits(&mut self, id: EventId, round: u32) {
+        let record = &self.records[id as usize];
+        let (mut seen, mut below) = match record.self_parent {
+            Some(parent) if self.records[parent as usize].round == round => {
+                let parent = &self.records[parent as usize];
+                (parent.seen_bits.clone(), parent.seen_bits_below.clone())
+            }
+            Some(parent) if round > 0 && self.records[parent as usize].round + 1 == round => (
+                BitSet::new(),
+                self.records[parent as usize].seen_bits.clone(),
+            ),
+            _ => (BitSet::new(), BitSet::new()),
+        };
+        for sight in &record.first_sees {
+            if sight.round == round {
+                seen.insert(sight.slot as usize);
+            } else if sight.round + 1 == round {
+                below.insert(sight.slot as usize);
+            }
+        }
+        let record = &mut self.records[id as usize];
+        record.seen_bits = seen;
+        record.seen_bits_below = below;
+    }
+
+    /// Strongly seen witnesses of `round` without forks and with equal stake:
+    /// row `m` is the set of witnesses member `m`'s latest event known to `id`
+    /// sees; a witness is strongly seen when more than 2/3 of the rows hold
+    /// it. Rows are added into bit-sliced counters (one bit plane per bit of
+    /// the count), 64 witnesses per word operation. With `filter`, first a
+    /// necessary condition: more than 2/3 of the witnesses can hold more than
+    /// 2/3 of the rows only if the rows hold more than (2/3)^2 of all cells.
+    fn strongly_seen_by_rows(&self, id: EventId, round: u32, filter: bool) -> (BitSet, u64) {
+        let Some(info) = self.rounds.get(round as usize) else {
+            return (BitSet::new(), 0);
+        };
+        let slots = info.witnesses.len();
+        let words = slots.div_ceil(64);
+        let member_count = self.members.len();
+        let last = self.last_ancestors(id);
+        let latest = |member: usize| -> Option<EventId> {
+            let known = last[member];
+            (known > 0).then(|| self.by_seq[member][known as usize - 1])
+        };
+        if filter {
+            let mut cells: u64 = 0;
+            for member in 0..member_count {
+                if let Some(row) = latest(member).and_then(|e| self.row_of(e, round)) {
+                    cells += row.count() as u64;
+                }
+            }
+            // Equal stake: count members and witnesses; the supermajority
+            // count is the least integer above 2/3 of the members.
+            let needed = (member_count as u128 * 2 / 3) as u64 + 1;
+            if u128::from(cells) < u128::from(needed) * u128::from(needed) {
+                return (BitSet::new(), 0);
+            }
+        }
+        let planes_count = (64 - (member_count as u64).leading_zeros()) as usize;
+        let mut planes = vec![0u64; planes_count * words];
+        for member in 0..member_count {
+            let Some(row) = latest(member).and_then(|e| self.row_of(e, round)) else {
+                continue;
+            };
+            for (word, &bits) in row.words().iter().enumerate().take(words) {
+                let mut carry = bits;
+                for plane in 0..planes_count {
+                    if carry == 0 {
+                        break;
+                    }
+                    let cell = &mut planes[plane * words + word];
+                    let next = *cell & carry;
+                    *cell ^= carry;
+                    carry = next;
+                }
+                assert!(carry == 0, "a witness count exceeds the member count");
+            }
+        }
+        // Columns whose count is at least the supermajority count.
+        let needed = (member_count as u64 * 2 / 3) + 1;
+        let mut strongly = BitSet::with_len(slots);
+        let mut count = 0u64;
+        for word in 0..words {
+            let (mut greater, mut equal) = (0u64, u64::MAX);
+            for plane in (0..planes_count).rev() {
+                let bits = planes[plane * words + word];
+                if (needed >> plane) & 1 == 1 {
+                    equal &= bits;
+                } else {
+                    greater |= equal & bits;
+                    equal &= !bits;
+                }
+            }
+            let mut at_least = greater | equal;
+            if (needed >> planes_count) != 0 {
+                at_least = 0;
+            }
+            if word == words - 1 && slots % 64 != 0 {
+                at_least &= (1u64 << (slots % 64)) - 1;
+            }
+            count += u64::from(at_least.count_ones());
+            strongly.set_word(word, at_least);
+        }
+        (strongly, count * self.members[0].stake)
     }
 
     /// Mask out witnesses whose creator `id` sees forking, and add the sights
@@ -869,6 +1002,7 @@ impl Hashgraph {
         self.records[id as usize].witness = Some(witness_id);
         // An event sees itself (the paper's ancestors include the event).
         if !self.sees_forking(id, creator) {
+            self.records[id as usize].seen_bits.insert(slot as usize);
             self.records[id as usize].first_sees.push(Sight {
                 round,
                 slot,
@@ -1258,6 +1392,8 @@ impl Hashgraph {
             record.last_ancestors = None;
             record.first_sees = Vec::new();
             record.fork_tips = Vec::new();
+            record.seen_bits = BitSet::new();
+            record.seen_bits_below = BitSet::new();
             record.event = None;
         }
         while self.pruned_witnesses < self.witnesses.len() {
