@@ -194,6 +194,9 @@ struct Record {
     /// round below (fork-free fast path; see `strongly_seen_by_rows`).
     seen_bits: BitSet,
     seen_bits_below: BitSet,
+    /// Sizes of `seen_bits` and `seen_bits_below`.
+    seen_count: u32,
+    seen_count_below: u32,
     round_received: Option<u32>,
     consensus_timestamp_ns: Option<TimeNs>,
     position: Option<u64>,
@@ -436,6 +439,8 @@ impl Hashgraph {
             fork_tips: Vec::new(),
             seen_bits: BitSet::new(),
             seen_bits_below: BitSet::new(),
+            seen_count: 0,
+            seen_count_below: 0,
             round_received: None,
             consensus_timestamp_ns: None,
             position: None,
@@ -467,6 +472,8 @@ impl Hashgraph {
         if round == parent_round + 1 {
             let record = &mut self.records[id as usize];
             record.seen_bits_below = std::mem::take(&mut record.seen_bits);
+            record.seen_count_below = record.seen_count;
+            record.seen_count = 0;
         }
         let is_witness = self_parent.is_none_or(|p| self.records[p as usize].round < round);
         if is_witness {
@@ -836,6 +843,8 @@ impl Hashgraph {
             }
         }
         let record = &mut self.records[id as usize];
+        record.seen_count = seen.count() as u32;
+        record.seen_count_below = below.count() as u32;
         record.seen_bits = seen;
         record.seen_bits_below = below;
     }
@@ -862,8 +871,13 @@ impl Hashgraph {
         if filter {
             let mut cells: u64 = 0;
             for member in 0..member_count {
-                if let Some(row) = latest(member).and_then(|e| self.row_of(e, round)) {
-                    cells += row.count() as u64;
+                if let Some(event) = latest(member) {
+                    let record = &self.records[event as usize];
+                    if record.round == round {
+                        cells += u64::from(record.seen_count);
+                    } else if record.round == round + 1 {
+                        cells += u64::from(record.seen_count_below);
+                    }
                 }
             }
             // Equal stake: count members and witnesses; the supermajority
@@ -1002,7 +1016,11 @@ impl Hashgraph {
         self.records[id as usize].witness = Some(witness_id);
         // An event sees itself (the paper's ancestors include the event).
         if !self.sees_forking(id, creator) {
-            self.records[id as usize].seen_bits.insert(slot as usize);
+            let record = &mut self.records[id as usize];
+            if !record.seen_bits.contains(slot as usize) {
+                record.seen_bits.insert(slot as usize);
+                record.seen_count += 1;
+            }
             self.records[id as usize].first_sees.push(Sight {
                 round,
                 slot,
