@@ -279,6 +279,9 @@ pub struct Hashgraph {
     pruned_witnesses: usize,
     /// Off in a shared store, whose views may lag behind its own order.
     prune_automatically: bool,
+    /// Per member: `(event, round, cells)` — the strongly-see filter's cell
+    /// count for that member's latest event, reused by its next event.
+    filter_cells: Vec<Option<(EventId, u32, u64)>>,
 }
 
 impl Hashgraph {
@@ -324,6 +327,7 @@ impl Hashgraph {
             prune_queue: VecDeque::new(),
             pruned_witnesses: 0,
             prune_automatically: true,
+            filter_cells: vec![None; count],
         })
     }
 
@@ -777,7 +781,16 @@ impl Hashgraph {
         incremental: bool,
     ) -> (BitSet, u64) {
         if self.forked_members.is_empty() && self.equal_stake {
-            return self.strongly_seen_by_rows(id, round, incremental);
+            if incremental {
+                let cells = self.filter_cell_count(id, round);
+                let creator = self.records[id as usize].creator as usize;
+                self.filter_cells[creator] = Some((id, round, cells));
+                let needed = (self.members.len() as u128 * 2 / 3) as u64 + 1;
+                if u128::from(cells) < u128::from(needed) * u128::from(needed) {
+                    return (BitSet::new(), 0);
+                }
+            }
+            return self.strongly_seen_by_rows(id, round);
         }
         let record = &self.records[id as usize];
         let creator = record.creator as usize;
@@ -849,14 +862,59 @@ impl Hashgraph {
         record.seen_bits_below = below;
     }
 
+    /// Witnesses of `round` in `event`'s row (its seen set for that round).
+    fn row_count(&self, event: EventId, round: u32) -> u64 {
+        let record = &self.records[event as usize];
+        if record.round == round {
+            u64::from(record.seen_count)
+        } else if record.round == round + 1 {
+            u64::from(record.seen_count_below)
+        } else {
+            0
+        }
+    }
+
+    /// The strongly-see filter: the number of (member, witness) cells in the
+    /// rows of `id`'s members' latest events. More than 2/3 of the witnesses
+    /// can each be in more than 2/3 of the rows only if there are at least
+    /// `needed^2` cells. Reuses the self-parent's count, revisiting only the
+    /// members whose latest event changed.
+    fn filter_cell_count(&self, id: EventId, round: u32) -> u64 {
+        let record = &self.records[id as usize];
+        let after = self.last_ancestors(id);
+        let latest = |member: usize, known: u32| self.by_seq[member][known as usize - 1];
+        if let (Some((head, cached_round, cells)), Some(parent)) = (
+            self.filter_cells[record.creator as usize],
+            record.self_parent,
+        ) && head == parent
+            && cached_round == round
+        {
+            let before = self.last_ancestors(parent);
+            let mut cells = cells;
+            for (member, (&old, &new)) in before.iter().zip(after).enumerate() {
+                if old != new {
+                    if old > 0 {
+                        cells -= self.row_count(latest(member, old), round);
+                    }
+                    cells += self.row_count(latest(member, new), round);
+                }
+            }
+            return cells;
+        }
+        after
+            .iter()
+            .enumerate()
+            .filter(|&(_, &known)| known > 0)
+            .map(|(member, &known)| self.row_count(latest(member, known), round))
+            .sum()
+    }
+
     /// Strongly seen witnesses of `round` without forks and with equal stake:
     /// row `m` is the set of witnesses member `m`'s latest event known to `id`
     /// sees; a witness is strongly seen when more than 2/3 of the rows hold
     /// it. Rows are added into bit-sliced counters (one bit plane per bit of
-    /// the count), 64 witnesses per word operation. With `filter`, first a
-    /// necessary condition: more than 2/3 of the witnesses can hold more than
-    /// 2/3 of the rows only if the rows hold more than (2/3)^2 of all cells.
-    fn strongly_seen_by_rows(&self, id: EventId, round: u32, filter: bool) -> (BitSet, u64) {
+    /// the count), 64 witnesses per word operation.
+    fn strongly_seen_by_rows(&self, id: EventId, round: u32) -> (BitSet, u64) {
         let Some(info) = self.rounds.get(round as usize) else {
             return (BitSet::new(), 0);
         };
@@ -868,25 +926,6 @@ impl Hashgraph {
             let known = last[member];
             (known > 0).then(|| self.by_seq[member][known as usize - 1])
         };
-        if filter {
-            let mut cells: u64 = 0;
-            for member in 0..member_count {
-                if let Some(event) = latest(member) {
-                    let record = &self.records[event as usize];
-                    if record.round == round {
-                        cells += u64::from(record.seen_count);
-                    } else if record.round == round + 1 {
-                        cells += u64::from(record.seen_count_below);
-                    }
-                }
-            }
-            // Equal stake: count members and witnesses; the supermajority
-            // count is the least integer above 2/3 of the members.
-            let needed = (member_count as u128 * 2 / 3) as u64 + 1;
-            if u128::from(cells) < u128::from(needed) * u128::from(needed) {
-                return (BitSet::new(), 0);
-            }
-        }
         let planes_count = (64 - (member_count as u64).leading_zeros()) as usize;
         let mut planes = vec![0u64; planes_count * words];
         for member in 0..member_count {
@@ -1020,6 +1059,12 @@ impl Hashgraph {
             if !record.seen_bits.contains(slot as usize) {
                 record.seen_bits.insert(slot as usize);
                 record.seen_count += 1;
+                if let Some((head, cached_round, cells)) = self.filter_cells[creator as usize]
+                    && head == id
+                    && cached_round == round
+                {
+                    self.filter_cells[creator as usize] = Some((head, cached_round, cells + 1));
+                }
             }
             self.records[id as usize].first_sees.push(Sight {
                 round,

@@ -2,6 +2,8 @@
 //! Fair, Fast, Byzantine Fault Tolerance" (2016), implemented incrementally.
 //!
 //! - [`event`]: events, their canonical encoding, hash and signature.
+//! - [`replay`]: the `celluler-dag/1` file format (`docs/dag-format.md`).
+//! - [`gossip`]: seeded random-gossip DAGs for tests and benchmarks.
 //! - [`engine`]: [`Hashgraph`], which inserts events one at a time (parents
 //!   first, any topological order) and returns what each insertion decided:
 //!   divideRounds, decideFame and findOrder of the paper, section 4.
@@ -37,6 +39,15 @@
 //!   signature, then (never needed in practice) the event hash.
 //! - When two deciding witnesses disagree (possible only when forkers hold
 //!   1/3 of the stake or more), the first decision stands; nothing panics.
+//! - Strongly seeing, fork-free with equal stake (the common case): every
+//!   event keeps the set of witnesses (of its round and the one below) it
+//!   sees; an event's strongly-seen set is computed from its members' latest
+//!   events' sets with bit-sliced counters, and only when those sets hold at
+//!   least (2/3 n)^2 (witness, member) cells — a necessary condition for
+//!   advancing a round. Once a fork is seen, or with unequal stake, per-chain
+//!   running counts take over (exact, slower).
+//! - Events inserted into a [`SharedHashgraph`] carry only ancestry facts;
+//!   each [`MemberView`] decides for itself (see `engine::shared`).
 //! - Memory: per-event ancestor vectors, sight lists and votes of events
 //!   [`engine::PRUNE_LAG_ROUNDS`] rounds below the next round to order are
 //!   dropped once the events are ordered; a new event whose parent has been
