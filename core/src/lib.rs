@@ -5,6 +5,7 @@
 pub mod bus;
 pub mod cell;
 pub mod codec;
+pub mod hashgraph;
 pub mod identity;
 pub mod journal;
 pub mod ledger;

@@ -10,7 +10,7 @@ use celluler_core::time::TimeNs;
 /// A latency distribution. Every parameter is integer: nanoseconds, or a
 /// dimensionless shape in thousandths, so a configuration means the same on
 /// every machine. Draws are rounded to integer nanoseconds, never negative.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LatencyModel {
     Constant {
         latency_ns: TimeNs,
@@ -136,13 +136,19 @@ pub enum Fault {
         from: CellIndex,
         to: CellIndex,
     },
-    /// Add `extra_ns` to every message on the directed link `from → to`.
+    /// Add a draw from `extra` to every message on the directed link `from → to`.
     SlowLink {
         from: CellIndex,
         to: CellIndex,
-        extra_ns: TimeNs,
+        extra: LatencyModel,
     },
-    /// Undo `CutLink` and `SlowLink` on `from → to`.
+    /// Replace the network's loss probability on the directed link `from → to`.
+    LossyLink {
+        from: CellIndex,
+        to: CellIndex,
+        loss: Probability,
+    },
+    /// Undo `CutLink`, `SlowLink` and `LossyLink` on `from → to`.
     RestoreLink {
         from: CellIndex,
         to: CellIndex,
@@ -182,6 +188,7 @@ impl Fault {
             Fault::Heal => Vec::new(),
             Fault::CutLink { from, to }
             | Fault::SlowLink { from, to, .. }
+            | Fault::LossyLink { from, to, .. }
             | Fault::RestoreLink { from, to } => vec![*from, *to],
             Fault::Crash { cell }
             | Fault::Restart { cell }
@@ -366,11 +373,13 @@ impl SimConfig {
                 }
                 Fault::CutLink { from, to }
                 | Fault::SlowLink { from, to, .. }
+                | Fault::LossyLink { from, to, .. }
                 | Fault::RestoreLink { from, to }
                     if from == to =>
                 {
                     return Err(error(format!("link {from}→{to} is a self-loop")));
                 }
+                Fault::SlowLink { extra, .. } => extra.validate()?,
                 Fault::ClockDrift { drift_ppm, .. }
                     if !(DRIFT_PPM_MIN..=DRIFT_PPM_MAX).contains(drift_ppm) =>
                 {

@@ -527,8 +527,11 @@ impl<N: Node> Simulation<N> {
                 self.fault_state.cut(*from, *to);
                 self.metrics.fault_applied(&[*from, *to]);
             }
-            Fault::SlowLink { from, to, extra_ns } => {
-                self.fault_state.slow(*from, *to, *extra_ns);
+            Fault::LossyLink { from, to, loss } => {
+                self.fault_state.lossy(*from, *to, *loss);
+            }
+            Fault::SlowLink { from, to, extra } => {
+                self.fault_state.slow(*from, *to, *extra);
                 self.metrics.fault_applied(&[*from, *to]);
             }
             Fault::RestoreLink { from, to } => {

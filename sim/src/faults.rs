@@ -5,6 +5,9 @@
 use std::collections::BTreeMap;
 
 use celluler_core::node::CellIndex;
+use celluler_core::rng::Probability;
+
+use crate::config::LatencyModel;
 use celluler_core::time::TimeNs;
 
 const PPM: i128 = 1_000_000;
@@ -64,7 +67,10 @@ impl LocalClock {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LinkFault {
     pub cut: bool,
-    pub extra_ns: TimeNs,
+    /// Drawn and added to each message's latency.
+    pub extra: Option<LatencyModel>,
+    /// Replaces the network's loss probability.
+    pub loss: Option<Probability>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -111,8 +117,12 @@ impl FaultState {
         self.link_faults.entry((from, to)).or_default().cut = true;
     }
 
-    pub fn slow(&mut self, from: CellIndex, to: CellIndex, extra_ns: TimeNs) {
-        self.link_faults.entry((from, to)).or_default().extra_ns = extra_ns;
+    pub fn slow(&mut self, from: CellIndex, to: CellIndex, extra: LatencyModel) {
+        self.link_faults.entry((from, to)).or_default().extra = Some(extra);
+    }
+
+    pub fn lossy(&mut self, from: CellIndex, to: CellIndex, loss: Probability) {
+        self.link_faults.entry((from, to)).or_default().loss = Some(loss);
     }
 
     pub fn restore(&mut self, from: CellIndex, to: CellIndex) {

@@ -17,6 +17,7 @@ pub mod queue;
 pub mod scenario;
 pub mod topology;
 pub mod trace;
+pub mod workload;
 pub mod world;
 
 pub use config::{

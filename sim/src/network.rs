@@ -104,12 +104,13 @@ impl Network {
         if link_fault.cut {
             return Route::Dropped(DropReason::LinkCut);
         }
-        if self.link.loss.sample(rng) {
+        if link_fault.loss.unwrap_or(self.link.loss).sample(rng) {
             return Route::Dropped(DropReason::Loss);
         }
-        let latency_ns = self
-            .latency(rng, from, to)
-            .saturating_add(link_fault.extra_ns);
+        // A faulted link draws its extra delay from the same stream, and only
+        // while the fault lasts, so other runs' streams are not shifted.
+        let extra_ns = |rng: &mut DetRng| link_fault.extra.map_or(0, |extra| extra.sample(rng));
+        let latency_ns = self.latency(rng, from, to).saturating_add(extra_ns(rng));
         let departure_ns = match self.link.bandwidth_bytes_per_s {
             None => send_ns,
             Some(bandwidth) => {
@@ -121,10 +122,8 @@ impl Network {
         };
         let duplicate_arrival_ns = if self.link.duplicate.sample(rng) {
             Some(
-                departure_ns.saturating_add(
-                    self.latency(rng, from, to)
-                        .saturating_add(link_fault.extra_ns),
-                ),
+                departure_ns
+                    .saturating_add(self.latency(rng, from, to).saturating_add(extra_ns(rng))),
             )
         } else {
             None
@@ -301,7 +300,7 @@ mod tests {
         let mut rng = rng::stream(1, "network", 0);
         let (a, b, c) = (CellIndex(0), CellIndex(1), CellIndex(2));
         faults.cut(a, b);
-        faults.slow(b, a, 5_000);
+        faults.slow(b, a, LatencyModel::Constant { latency_ns: 5_000 });
         assert_eq!(
             network.route(
                 &mut rng,
@@ -376,6 +375,39 @@ mod tests {
                 }
             ),
             Route::Dropped(DropReason::UnknownCell)
+        );
+    }
+
+    #[test]
+    fn a_lossy_link_replaces_the_network_loss_in_one_direction() {
+        let mut network = Network::new(2, 0, link(), None);
+        let mut faults = FaultState::default();
+        let mut rng = rng::stream(2, "network", 0);
+        let (a, b) = (CellIndex(0), CellIndex(1));
+        faults.lossy(a, b, Probability::from_f64(0.5).unwrap());
+        let send = |network: &mut Network, rng: &mut DetRng, from, to| {
+            let transmission = Transmission {
+                from,
+                to,
+                slot: LinkSlot::NONE,
+                wire_bytes: 1,
+                send_ns: 0,
+            };
+            matches!(
+                network.route(rng, &faults, transmission),
+                Route::Dropped(DropReason::Loss)
+            )
+        };
+        let lost_forward = (0..4_000)
+            .filter(|_| send(&mut network, &mut rng, a, b))
+            .count();
+        let lost_back = (0..4_000)
+            .filter(|_| send(&mut network, &mut rng, b, a))
+            .count();
+        assert!((1_800..2_200).contains(&lost_forward), "{lost_forward}");
+        assert_eq!(
+            lost_back, 0,
+            "the reverse direction keeps the network's loss (0)"
         );
     }
 

@@ -510,7 +510,9 @@ fn cut_and_slowed_links_are_asymmetric() {
             Fault::SlowLink {
                 from: CellIndex(1),
                 to: CellIndex(0),
-                extra_ns: 4 * NS_PER_MS,
+                extra: LatencyModel::Constant {
+                    latency_ns: 4 * NS_PER_MS,
+                },
             },
         ),
         fault(

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 pub mod bench;
 pub mod dag;
 pub mod identity;
+pub mod process;
 pub mod validate;
 
 /// How a command ended.

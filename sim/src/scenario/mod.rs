@@ -12,9 +12,9 @@
 //! parser never panics and never allocates from a number in the file before
 //! checking it against the cell count.
 
+mod convert;
 mod error;
 mod parse;
-mod sample;
 pub mod units;
 
 use std::path::Path;
@@ -153,9 +153,9 @@ pub struct Network {
     pub duplicate: f64,
     /// Per-link bandwidth in bits per second; `None` is unlimited.
     pub bandwidth_bits_per_second: Option<u64>,
-    /// Most messages queued on one link; more are dropped. `None` is unbounded
-    /// (only meaningful with a bandwidth limit).
-    pub queue_limit: Option<u32>,
+    /// Bytes that may wait on one link behind its bandwidth; a message that
+    /// would exceed it is dropped. `None` is unbounded. Needs a bandwidth.
+    pub queue_limit_bytes: Option<u64>,
     pub topology: Topology,
 }
 

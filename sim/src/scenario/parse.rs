@@ -649,7 +649,7 @@ fn default_network() -> Network {
         loss: 0.0,
         duplicate: 0.0,
         bandwidth_bits_per_second: None,
-        queue_limit: None,
+        queue_limit_bytes: None,
         topology: Topology::FullMesh,
     }
 }
@@ -812,9 +812,24 @@ fn parse_network(source: &Source<'_>, value: &Value<'_>, cell_count: u32) -> Res
         loss: table.probability("loss")?.unwrap_or(0.0),
         duplicate: table.probability("duplicate")?.unwrap_or(0.0),
         bandwidth_bits_per_second,
-        queue_limit: table
-            .integer("queue_limit", 1, i64::from(u32::MAX))?
-            .map(|limit| limit as u32),
+        queue_limit_bytes: match table.get("queue_limit") {
+            None => None,
+            Some(value) if bandwidth_bits_per_second.is_none() => {
+                return Err(source.error(
+                    value.span(),
+                    "queue_limit needs a bandwidth: without one nothing waits on a link"
+                        .to_string(),
+                ));
+            }
+            Some(value) => Some(match value.get_ref() {
+                DeValue::Integer(_) => integer(source, "queue_limit", value, 1, i64::MAX)? as u64,
+                _ => {
+                    units::parse_size(string(source, "queue_limit", value)?).map_err(|message| {
+                        source.error(value.span(), format!("queue_limit: {message}"))
+                    })?
+                }
+            }),
+        },
         topology: match table.get("topology") {
             Some(value) => parse_topology(source, value, cell_count)?,
             None => Topology::FullMesh,

@@ -290,6 +290,18 @@ fn byzantine_count_takes_the_last_cells() {
 /// `(replace, with, expected line:column, expected message fragment)`.
 const INVALID: &[(&str, &str, &str, &str)] = &[
     (
+        "bandwidth = \"100Mbps\"",
+        "bandwidth = \"100Mbps\"\nqueue_limit = \"lots\"",
+        "15:15",
+        "queue_limit: expected a size like \"256KiB\"",
+    ),
+    (
+        "bandwidth = \"100Mbps\"",
+        "queue_limit = 65536",
+        "14:15",
+        "queue_limit needs a bandwidth",
+    ),
+    (
         "loss = 0.01",
         "loss = 1.5",
         "12:8",

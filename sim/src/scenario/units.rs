@@ -31,6 +31,17 @@ const BANDWIDTH_UNITS: [(&str, u64); 5] = [
     ("Tbps", 1_000_000_000_000),
 ];
 
+/// Byte sizes: decimal (kB = 1000) and binary (KiB = 1024) prefixes.
+const SIZE_UNITS: [(&str, u64); 7] = [
+    ("B", 1),
+    ("kB", 1_000),
+    ("KiB", 1_024),
+    ("MB", 1_000_000),
+    ("MiB", 1_048_576),
+    ("GB", 1_000_000_000),
+    ("GiB", 1_073_741_824),
+];
+
 /// Rate denominators: "20/s", "1200/m", "1/ms".
 const RATE_UNITS: [(&str, TimeNs); 3] = [("ms", NS_PER_MS), ("s", NS_PER_S), ("m", NS_PER_MINUTE)];
 
@@ -176,6 +187,31 @@ pub fn parse_bandwidth(text: &str) -> Result<u64, String> {
     Ok(bits_per_second)
 }
 
+/// A size in bytes: "256KiB", "1.5MB", "4096B".
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let expected = || {
+        format!(
+            "expected a size like \"256KiB\" (a number, then one of {}), got \"{text}\"",
+            unit_list(&SIZE_UNITS)
+        )
+    };
+    let (number, unit) = split_number_unit(text);
+    let Some(&(_, unit_bytes)) = SIZE_UNITS.iter().find(|(name, _)| *name == unit) else {
+        return Err(expected());
+    };
+    let decimal = parse_decimal(number).ok_or_else(expected)?;
+    let bytes = decimal
+        .times_exact(unit_bytes)
+        .map_err(|error| match error {
+            ExactError::NotWhole => format!("size \"{text}\" is not a whole number of bytes"),
+            ExactError::TooLarge => format!("size \"{text}\" is too large"),
+        })?;
+    if bytes == 0 {
+        return Err(format!("a size must be more than 0, got \"{text}\""));
+    }
+    Ok(bytes)
+}
+
 /// Events per unit of virtual time: `count` events every `per_ns` ns, reduced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct Rate {
@@ -254,6 +290,7 @@ mod tests {
             let _ = parse_duration(&text);
             let _ = parse_signed_duration(&text);
             let _ = parse_bandwidth(&text);
+            let _ = parse_size(&text);
             let _ = parse_rate(&text);
         }
 
@@ -330,6 +367,20 @@ mod tests {
                 .unwrap_err()
                 .contains("too long")
         );
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("256KiB"), Ok(262_144));
+        assert_eq!(parse_size("1.5MB"), Ok(1_500_000));
+        assert_eq!(parse_size("4096B"), Ok(4_096));
+        assert_eq!(parse_size("2GiB"), Ok(2_147_483_648));
+        assert!(parse_size("0B").unwrap_err().contains("more than 0"));
+        assert!(parse_size("0.5B").unwrap_err().contains("whole number"));
+        for text in ["256kib", "256", "big", "KiB"] {
+            let message = parse_size(text).unwrap_err();
+            assert!(message.contains("B, kB, KiB, MB"), "{text}: {message}");
+        }
     }
 
     #[test]

@@ -3,7 +3,6 @@
 //! charges), timed on the wall clock. Wall time and memory are measured here,
 //! never inside the simulator.
 
-use std::io::{BufReader, BufWriter};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -11,10 +10,9 @@ use celluler_core::node::CellIndex;
 use celluler_core::rng::Probability;
 use celluler_core::time::{NS_PER_MS, NS_PER_US};
 use celluler_sim::gossip::{GossipConfig, GossipNode};
-use celluler_sim::trace::{self, TraceMode};
 use celluler_sim::{LatencyModel, LinkModel, RegionMatrix, SimConfig, Simulation, TopologySpec};
 
-use crate::cli::Outcome;
+use crate::cli::{Outcome, process};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -79,39 +77,10 @@ fn config(args: &Args) -> SimConfig {
     config
 }
 
-/// CPU time this process has run, in seconds, from /proc/self/schedstat:
-/// on a shared machine wall time counts other processes' turns too.
-fn cpu_s() -> Option<f64> {
-    let schedstat = std::fs::read_to_string("/proc/self/schedstat").ok()?;
-    let ns: f64 = schedstat.split_whitespace().next()?.parse().ok()?;
-    Some(ns / 1e9)
-}
-
-/// Peak resident set (VmHWM) in MiB, from /proc/self/status.
-fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
 pub fn run(args: Args) -> Outcome {
-    let mode = match &args.replay {
-        Some(path) => {
-            let file = match std::fs::File::open(path) {
-                Ok(file) => file,
-                Err(error) => return Outcome::BadInput(format!("{}: {error}", path.display())),
-            };
-            match trace::read_json_lines(BufReader::new(file)) {
-                Ok(expected) => TraceMode::Verify {
-                    expected,
-                    divergence: None,
-                },
-                Err(error) => return Outcome::BadInput(format!("{}: {error}", path.display())),
-            }
-        }
-        None if args.trace.is_some() => TraceMode::Record(Vec::new()),
-        None => TraceMode::HashOnly,
+    let mode = match process::trace_mode(args.trace.as_deref(), args.replay.as_deref()) {
+        Ok(mode) => mode,
+        Err(outcome) => return outcome,
     };
     let gossip = GossipConfig {
         seed: args.seed,
@@ -129,11 +98,11 @@ pub fn run(args: Args) -> Outcome {
     };
     let built_s = started.elapsed().as_secs_f64();
     let running = Instant::now();
-    let cpu_before_s = cpu_s();
+    let cpu_before_s = process::cpu_s();
     let virtual_ns = args.virtual_ms.saturating_mul(NS_PER_MS);
     let events = simulation.run_until(virtual_ns);
     let wall_s = running.elapsed().as_secs_f64();
-    let run_cpu_s = match (cpu_before_s, cpu_s()) {
+    let run_cpu_s = match (cpu_before_s, process::cpu_s()) {
         (Some(before), Some(after)) => after - before,
         _ => f64::NAN,
     };
@@ -142,7 +111,7 @@ pub fn run(args: Args) -> Outcome {
     let deliveries = totals.delivered;
     let deliveries_per_s = deliveries as f64 / wall_s;
     let virtual_to_wall = virtual_ns as f64 / 1e9 / wall_s;
-    let peak_rss_mb = peak_rss_mb().unwrap_or(f64::NAN);
+    let peak_rss_mb = process::peak_rss_mb().unwrap_or(f64::NAN);
     let trace_hash = simulation.trace().hash_hex();
 
     println!(
@@ -174,14 +143,10 @@ pub fn run(args: Args) -> Outcome {
     }
 
     if let Some(path) = &args.trace {
-        let records = simulation.trace().records().expect("recording");
-        let written = std::fs::File::create(path)
-            .map_err(trace::TraceFileError::from)
-            .and_then(|file| trace::write_json_lines(records, BufWriter::new(file)));
-        if let Err(error) = written {
-            return Outcome::BadInput(format!("{}: {error}", path.display()));
+        match process::write_trace(simulation.trace(), path) {
+            Ok(count) => println!("  trace: {count} records to {}", path.display()),
+            Err(outcome) => return outcome,
         }
-        println!("  trace: {} records to {}", records.len(), path.display());
     }
     let divergence = simulation.trace().divergence();
     if args.replay.is_some() && divergence.is_none() {

@@ -1,0 +1,1520 @@
+//! The incremental consensus engine: Baird 2016, section 4 (divideRounds,
+//! decideFame, findOrder), run one inserted event at a time.
+//!
+//! Data layout (why it is fast): events live in an arena indexed by insertion
+//! number. Each event carries `last_ancestors`, one `u32` per member: one plus
+//! the highest sequence number of that member's events among its ancestors, so
+//! "is `x` an ancestor of `y`" is one comparison while `x`'s creator has not
+//! forked. Each member's chain keeps running counts, per witness of its current
+//! round, of the stake of members whose latest known event sees that witness;
+//! an event inherits its self-parent's counts and adds only what its new
+//! ancestors brought (`first_sees`: the witnesses an event is its creator's
+//! first event to see). Strongly-seen sets and votes are bitsets over the
+//! witnesses of one round. Per-event vectors of long-decided rounds are dropped.
+
+use std::collections::{BTreeMap, HashMap, VecDeque}; // tidy: lookup-only (event index by hash)
+use std::sync::Arc;
+
+use super::bits::BitSet;
+use super::event::{Event, EventHash, MemberIndex};
+use crate::identity::{PublicKey, SIGNATURE_LEN, SignatureError};
+use crate::time::TimeNs;
+
+pub mod shared;
+
+type EventId = u32;
+type WitnessId = u32;
+
+/// Events of rounds at least this far below the next round to order lose
+/// their per-event vectors; a new event whose parent has lost them is
+/// refused as [`InsertError::AncientParent`].
+pub const PRUNE_LAG_ROUNDS: u32 = 6;
+
+/// One voting member: its key and its stake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub public_key: PublicKey,
+    pub stake: u64,
+}
+
+/// Engine parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// Every `coin_round_frequency`-th round of an election is a coin round
+    /// (the paper's `c`). At least 2.
+    pub coin_round_frequency: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            coin_round_frequency: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("a hashgraph needs at least one member")]
+    NoMembers,
+    #[error("member {member} has zero stake")]
+    ZeroStake { member: MemberIndex },
+    #[error("total stake overflows a u64")]
+    StakeOverflow,
+    #[error("the coin round frequency must be at least 2, got {0}")]
+    CoinRoundFrequency(u32),
+}
+
+/// Which parent an error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParentKind {
+    SelfParent,
+    OtherParent,
+}
+
+impl std::fmt::Display for ParentKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ParentKind::SelfParent => "self-parent",
+            ParentKind::OtherParent => "other-parent",
+        })
+    }
+}
+
+/// Why an event was refused. The engine is unchanged after an error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InsertError {
+    #[error("event {0} is already known")]
+    Duplicate(EventHash),
+    #[error("event {event} names creator {creator}, but there are {members} members")]
+    UnknownCreator {
+        event: EventHash,
+        creator: MemberIndex,
+        members: usize,
+    },
+    #[error("event {event}: unknown {kind} {parent}")]
+    UnknownParent {
+        event: EventHash,
+        kind: ParentKind,
+        parent: EventHash,
+    },
+    #[error(
+        "event {event}: its self-parent {parent} was created by member {parent_creator}, not by {creator}"
+    )]
+    SelfParentByOtherCreator {
+        event: EventHash,
+        parent: EventHash,
+        creator: MemberIndex,
+        parent_creator: MemberIndex,
+    },
+    #[error("event {event}: {kind} {parent} is from a round decided long ago")]
+    AncientParent {
+        event: EventHash,
+        kind: ParentKind,
+        parent: EventHash,
+    },
+    #[error("event {event}: {source}")]
+    BadSignature {
+        event: EventHash,
+        source: SignatureError,
+    },
+}
+
+/// Two signed events by one creator, neither a self-ancestor of the other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForkProof {
+    pub creator: MemberIndex,
+    pub first: Arc<Event>,
+    pub second: Arc<Event>,
+}
+
+/// A witness whose fame became decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FameDecision {
+    pub witness: EventHash,
+    pub round: u32,
+    pub famous: bool,
+}
+
+/// An event that received its place in the total order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderedEvent {
+    pub event: Arc<Event>,
+    pub round_received: u32,
+    pub consensus_timestamp_ns: TimeNs,
+    /// Position in the total order, from 0.
+    pub position: u64,
+}
+
+/// What one insertion decided.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Decisions {
+    pub fame: Vec<FameDecision>,
+    pub ordered: Vec<OrderedEvent>,
+    pub forks: Vec<ForkProof>,
+}
+
+/// The consensus facts known about one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventInfo {
+    pub creator: MemberIndex,
+    /// Position in its creator's chain (0 for a first event).
+    pub sequence: u32,
+    pub round: u32,
+    pub witness: bool,
+    /// `None` for non-witnesses and undecided witnesses.
+    pub famous: Option<bool>,
+    pub round_received: Option<u32>,
+    pub consensus_timestamp_ns: Option<TimeNs>,
+    pub position: Option<u64>,
+}
+
+struct Record {
+    /// Dropped once the event is ordered and pruned.
+    event: Option<Arc<Event>>,
+    hash: EventHash,
+    creator: MemberIndex,
+    seq: u32,
+    self_parent: Option<EventId>,
+    other_parent: Option<EventId>,
+    timestamp_ns: TimeNs,
+    round: u32,
+    witness: Option<WitnessId>,
+    /// `last_ancestors[m]` = 1 + the highest sequence number among member
+    /// `m`'s ancestors of this event (itself included); 0 when none.
+    last_ancestors: Option<Box<[u32]>>,
+    /// Witnesses this event is its creator's first event to see.
+    /// As `(round, slot, witness creator)`, so counting needs no lookup.
+    first_sees: Vec<Sight>,
+    /// For members known to have forked when this event arrived: the maximal
+    /// events of that member among this event's ancestors (two or more = this
+    /// event sees the member forking).
+    fork_tips: Vec<(MemberIndex, Vec<EventId>)>,
+    /// Slots of the witnesses of this event's round that it sees, and of the
+    /// round below (fork-free fast path; see `strongly_seen_by_rows`).
+    seen_bits: BitSet,
+    seen_bits_below: BitSet,
+    /// Sizes of `seen_bits` and `seen_bits_below`.
+    seen_count: u32,
+    seen_count_below: u32,
+    round_received: Option<u32>,
+    consensus_timestamp_ns: Option<TimeNs>,
+    position: Option<u64>,
+}
+
+#[derive(Clone, Copy)]
+struct Sight {
+    round: u32,
+    slot: u32,
+    creator: MemberIndex,
+}
+
+struct VoteColumn {
+    cast: BitSet,
+    yes: BitSet,
+}
+
+struct Witness {
+    event: EventId,
+    creator: MemberIndex,
+    round: u32,
+    slot: u32,
+    /// Members whose chain has an event with this witness as ancestor.
+    seen_by: BitSet,
+    /// Slots of the previous round's witnesses this witness strongly sees.
+    strongly_seen: BitSet,
+    fame: Option<bool>,
+    decided_round: u32,
+    /// `votes[d - 1]`: the votes of round `round + d` witnesses, by slot.
+    votes: Vec<VoteColumn>,
+    /// Witnesses whose vote decides this witness's fame, with the decision
+    /// (a fact of their ancestry; read by views of a shared store).
+    deciders: Vec<(WitnessId, bool)>,
+    /// Witnesses this witness decides, with the decision.
+    decides: Vec<(WitnessId, bool)>,
+}
+
+#[derive(Default)]
+struct RoundInfo {
+    witnesses: Vec<WitnessId>,
+    decided: usize,
+}
+
+/// Running strongly-see counts of one member's chain, valid at `head`.
+struct ChainCounts {
+    head: EventId,
+    round: u32,
+    /// Per witness slot of `round`: stake of the members whose latest event
+    /// known to `head` sees that witness.
+    seen_stake: Vec<u64>,
+    strongly: BitSet,
+    strongly_stake: u64,
+}
+
+/// The hashgraph of one view: every event inserted, with its consensus facts.
+pub struct Hashgraph {
+    members: Vec<Member>,
+    total_stake: u64,
+    /// The least stake that is more than 2/3 of the total.
+    supermajority_stake: u64,
+    equal_stake: bool,
+    config: Config,
+    records: Vec<Record>,
+    index: HashMap<EventHash, EventId>, // tidy: lookup-only
+    /// First event registered at each (member, sequence number).
+    by_seq: Vec<Vec<EventId>>,
+    forked: Vec<bool>,
+    forked_members: Vec<MemberIndex>,
+    forks: Vec<ForkProof>,
+    witnesses: Vec<Witness>,
+    rounds: Vec<RoundInfo>,
+    chains: Vec<Option<ChainCounts>>,
+    /// Witnesses still voted on, ascending.
+    active: Vec<WitnessId>,
+    next_round_to_order: u32,
+    /// Events without a place in the order yet, in insertion order.
+    pending: Vec<EventId>,
+    next_position: u64,
+    prune_queue: VecDeque<EventId>,
+    pruned_witnesses: usize,
+    /// Off in a shared store, whose views may lag behind its own order.
+    prune_automatically: bool,
+    /// Per member: `(event, round, cells)` — the strongly-see filter's cell
+    /// count for that member's latest event, reused by its next event.
+    filter_cells: Vec<Option<(EventId, u32, u64)>>,
+}
+
+impl Hashgraph {
+    pub fn new(members: Vec<Member>, config: Config) -> Result<Hashgraph, ConfigError> {
+        if members.is_empty() {
+            return Err(ConfigError::NoMembers);
+        }
+        if config.coin_round_frequency < 2 {
+            return Err(ConfigError::CoinRoundFrequency(config.coin_round_frequency));
+        }
+        let mut total_stake: u64 = 0;
+        for (index, member) in members.iter().enumerate() {
+            if member.stake == 0 {
+                return Err(ConfigError::ZeroStake {
+                    member: index as MemberIndex,
+                });
+            }
+            total_stake = total_stake
+                .checked_add(member.stake)
+                .ok_or(ConfigError::StakeOverflow)?;
+        }
+        let equal_stake = members.iter().all(|m| m.stake == members[0].stake);
+        let count = members.len();
+        Ok(Hashgraph {
+            members,
+            total_stake,
+            supermajority_stake: (u128::from(total_stake) * 2 / 3) as u64 + 1,
+            equal_stake,
+            config,
+            records: Vec::new(),
+            index: HashMap::new(), // tidy: lookup-only
+            by_seq: vec![Vec::new(); count],
+            forked: vec![false; count],
+            forked_members: Vec::new(),
+            forks: Vec::new(),
+            witnesses: Vec::new(),
+            rounds: Vec::new(),
+            chains: (0..count).map(|_| None).collect(),
+            active: Vec::new(),
+            next_round_to_order: 0,
+            pending: Vec::new(),
+            next_position: 0,
+            prune_queue: VecDeque::new(),
+            pruned_witnesses: 0,
+            prune_automatically: true,
+            filter_cells: vec![None; count],
+        })
+    }
+
+    /// Members with equal stake 1 each.
+    pub fn with_equal_stake(
+        keys: Vec<PublicKey>,
+        config: Config,
+    ) -> Result<Hashgraph, ConfigError> {
+        Hashgraph::new(
+            keys.into_iter()
+                .map(|public_key| Member {
+                    public_key,
+                    stake: 1,
+                })
+                .collect(),
+            config,
+        )
+    }
+
+    pub fn members(&self) -> &[Member] {
+        &self.members
+    }
+
+    pub fn total_stake(&self) -> u64 {
+        self.total_stake
+    }
+
+    pub fn config(&self) -> Config {
+        self.config
+    }
+
+    /// Verify the creator's signature, then insert.
+    pub fn insert(&mut self, event: Event) -> Result<Decisions, InsertError> {
+        let creator = event.creator();
+        let Some(member) = self.members.get(creator as usize) else {
+            return Err(InsertError::UnknownCreator {
+                event: event.hash(),
+                creator,
+                members: self.members.len(),
+            });
+        };
+        event
+            .verify(&member.public_key)
+            .map_err(|source| InsertError::BadSignature {
+                event: event.hash(),
+                source,
+            })?;
+        self.insert_verified(event)
+    }
+
+    /// Insert an event whose signature the caller has already checked with
+    /// [`Event::verify`]. Parents must already be inserted.
+    pub fn insert_verified(&mut self, event: Event) -> Result<Decisions, InsertError> {
+        let event = Arc::new(event);
+        let hash = event.hash();
+        if self.index.contains_key(&hash) {
+            return Err(InsertError::Duplicate(hash));
+        }
+        let creator = event.creator();
+        if creator as usize >= self.members.len() {
+            return Err(InsertError::UnknownCreator {
+                event: hash,
+                creator,
+                members: self.members.len(),
+            });
+        }
+        let self_parent = self.parent(hash, event.self_parent(), ParentKind::SelfParent)?;
+        let other_parent = self.parent(hash, event.other_parent(), ParentKind::OtherParent)?;
+        if let Some(parent) = self_parent {
+            let parent_creator = self.records[parent as usize].creator;
+            if parent_creator != creator {
+                return Err(InsertError::SelfParentByOtherCreator {
+                    event: hash,
+                    parent: self.records[parent as usize].hash,
+                    creator,
+                    parent_creator,
+                });
+            }
+        }
+        // Validated: from here on the insertion cannot fail.
+        let mut decisions = Decisions::default();
+        let id = self.records.len() as EventId;
+        let seq = self_parent.map_or(0, |p| self.records[p as usize].seq + 1);
+        let member_count = self.members.len();
+        let mut last_ancestors: Box<[u32]> = match (self_parent, other_parent) {
+            (None, None) => vec![0; member_count].into_boxed_slice(),
+            (Some(p), None) | (None, Some(p)) => self.last_ancestors(p).into(),
+            (Some(a), Some(b)) => {
+                let (a, b) = (self.last_ancestors(a), self.last_ancestors(b));
+                a.iter().zip(b).map(|(x, y)| *x.max(y)).collect()
+            }
+        };
+        let own = &mut last_ancestors[creator as usize];
+        *own = (*own).max(seq + 1);
+        let parent_round = [self_parent, other_parent]
+            .into_iter()
+            .flatten()
+            .map(|p| self.records[p as usize].round)
+            .max()
+            .unwrap_or(0);
+        self.records.push(Record {
+            event: Some(event.clone()),
+            hash,
+            creator,
+            seq,
+            self_parent,
+            other_parent,
+            timestamp_ns: event.timestamp_ns(),
+            round: parent_round,
+            witness: None,
+            last_ancestors: Some(last_ancestors),
+            first_sees: Vec::new(),
+            fork_tips: Vec::new(),
+            seen_bits: BitSet::new(),
+            seen_bits_below: BitSet::new(),
+            seen_count: 0,
+            seen_count_below: 0,
+            round_received: None,
+            consensus_timestamp_ns: None,
+            position: None,
+        });
+        self.index.insert(hash, id);
+        self.prune_queue.push_back(id);
+        self.register_sequence(id, &mut decisions);
+        self.compute_fork_tips(id, self_parent, other_parent);
+
+        // divideRounds (Baird 2016, fig. "divideRounds"): r = max parent
+        // round; round r + 1 if the event strongly sees more than 2/3 (by
+        // stake) of the round-r witnesses.
+        self.record_first_sights(id, parent_round);
+        // Sights of the round below count too: a later witness of this round
+        // that does not advance itself votes with what it strongly sees there,
+        // and events of this round among its ancestors may see late witnesses
+        // of that round.
+        if parent_round > 0 {
+            self.record_first_sights(id, parent_round - 1);
+        }
+        self.compute_seen_bits(id, parent_round);
+        let (strongly, strongly_stake) = self.strongly_seen_for_round(id, parent_round, true);
+        let round = if self.is_supermajority(strongly_stake) {
+            parent_round + 1
+        } else {
+            parent_round
+        };
+        self.records[id as usize].round = round;
+        if round == parent_round + 1 {
+            let record = &mut self.records[id as usize];
+            record.seen_bits_below = std::mem::take(&mut record.seen_bits);
+            record.seen_count_below = record.seen_count;
+            record.seen_count = 0;
+        }
+        let is_witness = self_parent.is_none_or(|p| self.records[p as usize].round < round);
+        if is_witness {
+            let strongly_seen_previous = if round == parent_round + 1 {
+                strongly
+            } else if round > 0 {
+                self.strongly_seen_for_round(id, round - 1, false).0
+            } else {
+                BitSet::new()
+            };
+            let witness = self.register_witness(id, round, strongly_seen_previous);
+            self.decide_fame_for_new_witness(witness, &mut decisions);
+        }
+        self.pending.push(id);
+        self.find_order(&mut decisions);
+        Ok(decisions)
+    }
+
+    fn parent(
+        &self,
+        event: EventHash,
+        parent: Option<EventHash>,
+        kind: ParentKind,
+    ) -> Result<Option<EventId>, InsertError> {
+        let Some(parent) = parent else {
+            return Ok(None);
+        };
+        let Some(&id) = self.index.get(&parent) else {
+            return Err(InsertError::UnknownParent {
+                event,
+                kind,
+                parent,
+            });
+        };
+        if self.records[id as usize].last_ancestors.is_none() {
+            return Err(InsertError::AncientParent {
+                event,
+                kind,
+                parent,
+            });
+        }
+        Ok(Some(id))
+    }
+
+    fn last_ancestors(&self, id: EventId) -> &[u32] {
+        self.records[id as usize]
+            .last_ancestors
+            .as_deref()
+            .expect("parents and recent events keep their ancestor vectors")
+    }
+
+    fn is_supermajority(&self, stake: u64) -> bool {
+        stake >= self.supermajority_stake
+    }
+
+    /// Fork detection: a second event at a (creator, sequence) already taken.
+    fn register_sequence(&mut self, id: EventId, decisions: &mut Decisions) {
+        let record = &self.records[id as usize];
+        let (creator, seq) = (record.creator as usize, record.seq as usize);
+        let chain = &mut self.by_seq[creator];
+        assert!(
+            chain.len() >= seq,
+            "a self-parent is registered before its child"
+        );
+        if chain.len() == seq {
+            chain.push(id);
+            return;
+        }
+        let first = chain[seq];
+        // The first event is gone only if it was pruned long ago; the fork
+        // is still recorded, without a proof.
+        if let (Some(first), Some(second)) = (
+            self.records[first as usize].event.clone(),
+            self.records[id as usize].event.clone(),
+        ) {
+            let proof = ForkProof {
+                creator: creator as MemberIndex,
+                first,
+                second,
+            };
+            self.forks.push(proof.clone());
+            decisions.forks.push(proof);
+        }
+        if !self.forked[creator] {
+            self.forked[creator] = true;
+            self.forked_members.push(creator as MemberIndex);
+            // Chain counts include the forker's sights; rebuild them without.
+            for chain in &mut self.chains {
+                *chain = None;
+            }
+        }
+    }
+
+    /// The maximal events of `member` among the ancestors of `id`.
+    fn tips(&self, id: EventId, member: MemberIndex) -> Vec<EventId> {
+        let record = &self.records[id as usize];
+        if let Some((_, tips)) = record.fork_tips.iter().find(|(m, _)| *m == member) {
+            return tips.clone();
+        }
+        match record.last_ancestors.as_deref() {
+            // Recorded before the member was known to fork: its ancestry of
+            // that member is one chain, ending at the first event registered
+            // at that sequence number.
+            Some(last) if last[member as usize] > 0 => {
+                vec![self.by_seq[member as usize][last[member as usize] as usize - 1]]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn compute_fork_tips(
+        &mut self,
+        id: EventId,
+        self_parent: Option<EventId>,
+        other_parent: Option<EventId>,
+    ) {
+        if self.forked_members.is_empty() {
+            return;
+        }
+        let creator = self.records[id as usize].creator;
+        let mut all_tips = Vec::new();
+        for &member in &self.forked_members {
+            let mut candidates: Vec<EventId> = Vec::new();
+            for parent in [self_parent, other_parent].into_iter().flatten() {
+                candidates.extend(self.tips(parent, member));
+            }
+            if member == creator {
+                candidates.push(id);
+            }
+            candidates.sort_unstable();
+            candidates.dedup();
+            let maximal: Vec<EventId> = candidates
+                .iter()
+                .copied()
+                .filter(|&a| {
+                    !candidates
+                        .iter()
+                        .any(|&b| b != a && self.is_self_ancestor_or_equal(a, b))
+                })
+                .collect();
+            if !maximal.is_empty() {
+                all_tips.push((member, maximal));
+            }
+        }
+        self.records[id as usize].fork_tips = all_tips;
+    }
+
+    /// `x` is `y` or a self-ancestor of `y` (both by one creator).
+    fn is_self_ancestor_or_equal(&self, x: EventId, y: EventId) -> bool {
+        let target_seq = self.records[x as usize].seq;
+        let mut current = y;
+        loop {
+            let record = &self.records[current as usize];
+            if record.seq < target_seq {
+                return false;
+            }
+            if record.seq == target_seq {
+                return current == x;
+            }
+            match record.self_parent {
+                Some(parent) => current = parent,
+                None => return false,
+            }
+        }
+    }
+
+    /// `x` is an ancestor of `y` (or `y` itself).
+    fn is_ancestor(&self, x: EventId, y: EventId) -> bool {
+        if x == y {
+            return true;
+        }
+        let (x_record, y_record) = (&self.records[x as usize], &self.records[y as usize]);
+        if x_record.round > y_record.round {
+            return false;
+        }
+        let creator = x_record.creator;
+        if !self.forked[creator as usize] {
+            return match y_record.last_ancestors.as_deref() {
+                Some(last) => last[creator as usize] > x_record.seq,
+                None => false,
+            };
+        }
+        self.tips(y, creator)
+            .into_iter()
+            .any(|tip| self.is_self_ancestor_or_equal(x, tip))
+    }
+
+    /// `y` has two events of `member` neither of which is a self-ancestor of
+    /// the other among its ancestors.
+    fn sees_forking(&self, y: EventId, member: MemberIndex) -> bool {
+        self.records[y as usize]
+            .fork_tips
+            .iter()
+            .any(|(m, tips)| *m == member && tips.len() >= 2)
+    }
+
+    /// Baird 2016, "see": `x` is an ancestor of `y` and `y` does not see
+    /// `x`'s creator forking.
+    fn sees(&self, y: EventId, x: EventId) -> bool {
+        self.is_ancestor(x, y) && !self.sees_forking(y, self.records[x as usize].creator)
+    }
+
+    /// For each witness of `round` not yet seen by the creator's chain: is
+    /// `id` the creator's first event to have it as ancestor? If `id` sees
+    /// the witness's creator forking, no later event of the chain sees the
+    /// witness either, so it is marked seen without a sight.
+    fn record_first_sights(&mut self, id: EventId, round: u32) {
+        let creator = self.records[id as usize].creator;
+        if self.forked[creator as usize] {
+            return; // forkers' sights are computed on demand
+        }
+        let Some(info) = self.rounds.get(round as usize) else {
+            return;
+        };
+        let mut sights = Vec::new();
+        for &witness_id in &info.witnesses {
+            let witness = &self.witnesses[witness_id as usize];
+            if witness.seen_by.contains(creator as usize) {
+                continue;
+            }
+            if self.is_ancestor(witness.event, id) {
+                sights.push((witness_id, !self.sees_forking(id, witness.creator)));
+            }
+        }
+        for (witness_id, sees) in sights {
+            self.witnesses[witness_id as usize]
+                .seen_by
+                .insert(creator as usize);
+            if sees {
+                let witness = &self.witnesses[witness_id as usize];
+                let sight = Sight {
+                    round: witness.round,
+                    slot: witness.slot,
+                    creator: witness.creator,
+                };
+                self.records[id as usize].first_sees.push(sight);
+            }
+        }
+    }
+
+    /// Add member `member`'s sights from its events `from_seq..to_seq` to
+    /// `counts`.
+    fn add_sights(&self, counts: &mut ChainCounts, member: usize, from_seq: u32, to_seq: u32) {
+        let stake = self.members[member].stake;
+        for seq in from_seq..to_seq {
+            let event = self.by_seq[member][seq as usize];
+            for sight in &self.records[event as usize].first_sees {
+                if sight.round != counts.round {
+                    continue;
+                }
+                let slot = sight.slot as usize;
+                if slot >= counts.seen_stake.len() {
+                    counts.seen_stake.resize(slot + 1, 0);
+                }
+                let before = counts.seen_stake[slot];
+                counts.seen_stake[slot] = before + stake;
+                if before < self.supermajority_stake && before + stake >= self.supermajority_stake {
+                    counts.strongly.insert(slot);
+                    counts.strongly_stake += self.members[sight.creator as usize].stake;
+                }
+            }
+        }
+    }
+
+    /// Chain counts for `id` over the witnesses of `round`, from scratch.
+    fn build_counts(&self, id: EventId, round: u32) -> ChainCounts {
+        let mut counts = ChainCounts {
+            head: id,
+            round,
+            seen_stake: Vec::new(),
+            strongly: BitSet::new(),
+            strongly_stake: 0,
+        };
+        for (member, &known) in self.last_ancestors(id).iter().enumerate() {
+            if self.forked[member] || known == 0 {
+                continue;
+            }
+            // Only events of round >= `round` can see a round-`round` witness,
+            // and an honest chain's rounds never decrease.
+            let mut from = known;
+            while from > 0 {
+                let event = self.by_seq[member][from as usize - 1];
+                let record = &self.records[event as usize];
+                if record.round < round || record.last_ancestors.is_none() {
+                    break;
+                }
+                from -= 1;
+            }
+            self.add_sights(&mut counts, member, from, known);
+        }
+        counts
+    }
+
+    /// Baird 2016, "strongly see": the round-`round` witnesses `id` strongly
+    /// sees (by slot) and the stake of their creators. With `incremental`,
+    /// reuses and updates the creator's chain counts.
+    fn strongly_seen_for_round(
+        &mut self,
+        id: EventId,
+        round: u32,
+        incremental: bool,
+    ) -> (BitSet, u64) {
+        if self.forked_members.is_empty() && self.equal_stake {
+            if incremental {
+                let cells = self.filter_cell_count(id, round);
+                let creator = self.records[id as usize].creator as usize;
+                self.filter_cells[creator] = Some((id, round, cells));
+                let needed = (self.members.len() as u128 * 2 / 3) as u64 + 1;
+                if u128::from(cells) < u128::from(needed) * u128::from(needed) {
+                    return (BitSet::new(), 0);
+                }
+            }
+            return self.strongly_seen_by_rows(id, round);
+        }
+        let record = &self.records[id as usize];
+        let creator = record.creator as usize;
+        let honest_creator = !self.forked[creator];
+        let reusable = incremental
+            && honest_creator
+            && match (&self.chains[creator], record.self_parent) {
+                (Some(chain), Some(parent)) => chain.head == parent && chain.round == round,
+                _ => false,
+            };
+        let counts = if reusable {
+            let mut counts = self.chains[creator].take().expect("checked above");
+            let parent = record.self_parent.expect("checked above");
+            let (before, after) = (self.last_ancestors(parent), self.last_ancestors(id));
+            for member in 0..self.members.len() {
+                if after[member] > before[member] && !self.forked[member] {
+                    self.add_sights(&mut counts, member, before[member], after[member]);
+                }
+            }
+            counts.head = id;
+            counts
+        } else {
+            self.build_counts(id, round)
+        };
+        let result = self.finish_strongly_seen(id, &counts);
+        if incremental && honest_creator {
+            self.chains[creator] = Some(counts);
+        }
+        result
+    }
+
+    /// The witnesses of `round` that `id`'s latest event of each member sees,
+    /// as that event's row of slots.
+    fn row_of(&self, event: EventId, round: u32) -> Option<&BitSet> {
+        let record = &self.records[event as usize];
+        if record.round == round {
+            Some(&record.seen_bits)
+        } else if record.round == round + 1 {
+            Some(&record.seen_bits_below)
+        } else {
+            None
+        }
+    }
+
+    fn compute_seen_bits(&mut self, id: EventId, round: u32) {
+        let record = &self.records[id as usize];
+        let (mut seen, mut below) = match record.self_parent {
+            Some(parent) if self.records[parent as usize].round == round => {
+                let parent = &self.records[parent as usize];
+                (parent.seen_bits.clone(), parent.seen_bits_below.clone())
+            }
+            Some(parent) if round > 0 && self.records[parent as usize].round + 1 == round => (
+                BitSet::new(),
+                self.records[parent as usize].seen_bits.clone(),
+            ),
+            _ => (BitSet::new(), BitSet::new()),
+        };
+        for sight in &record.first_sees {
+            if sight.round == round {
+                seen.insert(sight.slot as usize);
+            } else if sight.round + 1 == round {
+                below.insert(sight.slot as usize);
+            }
+        }
+        let record = &mut self.records[id as usize];
+        record.seen_count = seen.count() as u32;
+        record.seen_count_below = below.count() as u32;
+        record.seen_bits = seen;
+        record.seen_bits_below = below;
+    }
+
+    /// Witnesses of `round` in `event`'s row (its seen set for that round).
+    fn row_count(&self, event: EventId, round: u32) -> u64 {
+        let record = &self.records[event as usize];
+        if record.round == round {
+            u64::from(record.seen_count)
+        } else if record.round == round + 1 {
+            u64::from(record.seen_count_below)
+        } else {
+            0
+        }
+    }
+
+    /// The strongly-see filter: the number of (member, witness) cells in the
+    /// rows of `id`'s members' latest events. More than 2/3 of the witnesses
+    /// can each be in more than 2/3 of the rows only if there are at least
+    /// `needed^2` cells. Reuses the self-parent's count, revisiting only the
+    /// members whose latest event changed.
+    fn filter_cell_count(&self, id: EventId, round: u32) -> u64 {
+        let record = &self.records[id as usize];
+        let after = self.last_ancestors(id);
+        let latest = |member: usize, known: u32| self.by_seq[member][known as usize - 1];
+        if let (Some((head, cached_round, cells)), Some(parent)) = (
+            self.filter_cells[record.creator as usize],
+            record.self_parent,
+        ) && head == parent
+            && cached_round == round
+        {
+            let before = self.last_ancestors(parent);
+            let mut cells = cells;
+            for (member, (&old, &new)) in before.iter().zip(after).enumerate() {
+                if old != new {
+                    if old > 0 {
+                        cells -= self.row_count(latest(member, old), round);
+                    }
+                    cells += self.row_count(latest(member, new), round);
+                }
+            }
+            return cells;
+        }
+        after
+            .iter()
+            .enumerate()
+            .filter(|&(_, &known)| known > 0)
+            .map(|(member, &known)| self.row_count(latest(member, known), round))
+            .sum()
+    }
+
+    /// Strongly seen witnesses of `round` without forks and with equal stake:
+    /// row `m` is the set of witnesses member `m`'s latest event known to `id`
+    /// sees; a witness is strongly seen when more than 2/3 of the rows hold
+    /// it. Rows are added into bit-sliced counters (one bit plane per bit of
+    /// the count), 64 witnesses per word operation.
+    fn strongly_seen_by_rows(&self, id: EventId, round: u32) -> (BitSet, u64) {
+        let Some(info) = self.rounds.get(round as usize) else {
+            return (BitSet::new(), 0);
+        };
+        let slots = info.witnesses.len();
+        let words = slots.div_ceil(64);
+        let member_count = self.members.len();
+        let last = self.last_ancestors(id);
+        let latest = |member: usize| -> Option<EventId> {
+            let known = last[member];
+            (known > 0).then(|| self.by_seq[member][known as usize - 1])
+        };
+        let planes_count = (64 - (member_count as u64).leading_zeros()) as usize;
+        let mut planes = vec![0u64; planes_count * words];
+        for member in 0..member_count {
+            let Some(row) = latest(member).and_then(|e| self.row_of(e, round)) else {
+                continue;
+            };
+            for (word, &bits) in row.words().iter().enumerate().take(words) {
+                let mut carry = bits;
+                for plane in 0..planes_count {
+                    if carry == 0 {
+                        break;
+                    }
+                    let cell = &mut planes[plane * words + word];
+                    let next = *cell & carry;
+                    *cell ^= carry;
+                    carry = next;
+                }
+                assert!(carry == 0, "a witness count exceeds the member count");
+            }
+        }
+        // Columns whose count is at least the supermajority count.
+        let needed = (member_count as u64 * 2 / 3) + 1;
+        let mut strongly = BitSet::with_len(slots);
+        let mut count = 0u64;
+        for word in 0..words {
+            let (mut greater, mut equal) = (0u64, u64::MAX);
+            for plane in (0..planes_count).rev() {
+                let bits = planes[plane * words + word];
+                if (needed >> plane) & 1 == 1 {
+                    equal &= bits;
+                } else {
+                    greater |= equal & bits;
+                    equal &= !bits;
+                }
+            }
+            let mut at_least = greater | equal;
+            if (needed >> planes_count) != 0 {
+                at_least = 0;
+            }
+            if word == words - 1 && slots % 64 != 0 {
+                at_least &= (1u64 << (slots % 64)) - 1;
+            }
+            count += u64::from(at_least.count_ones());
+            strongly.set_word(word, at_least);
+        }
+        (strongly, count * self.members[0].stake)
+    }
+
+    /// Mask out witnesses whose creator `id` sees forking, and add the sights
+    /// of forking members (whose chains the counts leave out).
+    fn finish_strongly_seen(&self, id: EventId, counts: &ChainCounts) -> (BitSet, u64) {
+        if self.forked_members.is_empty() {
+            return (counts.strongly.clone(), counts.strongly_stake);
+        }
+        let mut strongly = BitSet::new();
+        let mut stake = 0;
+        let Some(info) = self.rounds.get(counts.round as usize) else {
+            return (strongly, 0);
+        };
+        for (slot, &witness_id) in info.witnesses.iter().enumerate() {
+            let witness = &self.witnesses[witness_id as usize];
+            if self.sees_forking(id, witness.creator) || !self.is_ancestor(witness.event, id) {
+                continue;
+            }
+            let mut seen = counts.seen_stake.get(slot).copied().unwrap_or(0);
+            if !self.is_supermajority(seen) {
+                for &member in &self.forked_members {
+                    if !self.sees_forking(id, member)
+                        && self.forker_chain_sees(id, member, witness.event)
+                    {
+                        seen += self.members[member as usize].stake;
+                    }
+                }
+            }
+            if self.is_supermajority(seen) {
+                strongly.insert(slot);
+                stake += self.members[witness.creator as usize].stake;
+            }
+        }
+        (strongly, stake)
+    }
+
+    /// Does some event of `member` among `id`'s ancestors (one chain, since
+    /// `id` does not see `member` forking) see `witness`?
+    fn forker_chain_sees(&self, id: EventId, member: MemberIndex, witness: EventId) -> bool {
+        let Some(&tip) = self.tips(id, member).first() else {
+            return false;
+        };
+        let witness_round = self.records[witness as usize].round;
+        let mut earliest = None;
+        let mut current = Some(tip);
+        while let Some(event) = current {
+            let record = &self.records[event as usize];
+            if record.round < witness_round || !self.is_ancestor(witness, event) {
+                break;
+            }
+            earliest = Some(event);
+            current = record.self_parent;
+        }
+        earliest
+            .is_some_and(|event| !self.sees_forking(event, self.records[witness as usize].creator))
+    }
+
+    fn register_witness(&mut self, id: EventId, round: u32, strongly_seen: BitSet) -> WitnessId {
+        let witness_id = self.witnesses.len() as WitnessId;
+        let creator = self.records[id as usize].creator;
+        while self.rounds.len() <= round as usize {
+            self.rounds.push(RoundInfo::default());
+        }
+        let slot = self.rounds[round as usize].witnesses.len() as u32;
+        self.rounds[round as usize].witnesses.push(witness_id);
+        let mut seen_by = BitSet::with_len(self.members.len());
+        seen_by.insert(creator as usize);
+        self.witnesses.push(Witness {
+            event: id,
+            creator,
+            round,
+            slot,
+            seen_by,
+            strongly_seen,
+            fame: None,
+            decided_round: 0,
+            votes: Vec::new(),
+            deciders: Vec::new(),
+            decides: Vec::new(),
+        });
+        self.records[id as usize].witness = Some(witness_id);
+        // An event sees itself (the paper's ancestors include the event).
+        if !self.sees_forking(id, creator) {
+            let record = &mut self.records[id as usize];
+            if !record.seen_bits.contains(slot as usize) {
+                record.seen_bits.insert(slot as usize);
+                record.seen_count += 1;
+                if let Some((head, cached_round, cells)) = self.filter_cells[creator as usize]
+                    && head == id
+                    && cached_round == round
+                {
+                    self.filter_cells[creator as usize] = Some((head, cached_round, cells + 1));
+                }
+            }
+            self.records[id as usize].first_sees.push(Sight {
+                round,
+                slot,
+                creator,
+            });
+            let chain_counts_this_round = self.chains[creator as usize]
+                .as_ref()
+                .is_some_and(|chain| chain.head == id && chain.round == round);
+            if chain_counts_this_round {
+                // The chain's counts already hold this event's other sights;
+                // add its sight of itself.
+                let mut chain = self.chains[creator as usize].take().expect("checked");
+                let stake = self.members[creator as usize].stake;
+                let slot = slot as usize;
+                if slot >= chain.seen_stake.len() {
+                    chain.seen_stake.resize(slot + 1, 0);
+                }
+                let before = chain.seen_stake[slot];
+                chain.seen_stake[slot] += stake;
+                if !self.is_supermajority(before) && self.is_supermajority(before + stake) {
+                    chain.strongly.insert(slot);
+                    chain.strongly_stake += stake;
+                }
+                self.chains[creator as usize] = Some(chain);
+            }
+        }
+        witness_id
+    }
+
+    /// Baird 2016, decideFame: the new witness votes on every active
+    /// witness of an earlier round; if it is a late witness, the existing
+    /// witnesses of later rounds vote on it.
+    fn decide_fame_for_new_witness(&mut self, witness: WitnessId, decisions: &mut Decisions) {
+        let round = self.witnesses[witness as usize].round;
+        if round < self.next_round_to_order {
+            // A late witness of a round already decided: the witnesses that
+            // decided the round all vote it down (it is not their ancestor),
+            // so it is decided not famous.
+            self.decide(witness, false, round, decisions);
+            return;
+        }
+        let voters: Vec<WitnessId> = self.active.clone();
+        for target in voters {
+            if self.witnesses[target as usize].round < round {
+                self.vote(witness, target, decisions);
+            }
+        }
+        // Existing witnesses of later rounds vote on the newcomer, round by round.
+        let highest = self.rounds.len() as u32;
+        for later in round + 1..highest {
+            let target = &self.witnesses[witness as usize];
+            if target.fame.is_some() && later > target.decided_round + 2 {
+                break;
+            }
+            let voters = self.rounds[later as usize].witnesses.clone();
+            for voter in voters {
+                self.vote(voter, witness, decisions);
+            }
+        }
+        self.active.push(witness);
+        let highest_round = highest.saturating_sub(1);
+        let witnesses = &self.witnesses;
+        self.active.retain(|&w| {
+            let w = &witnesses[w as usize];
+            w.fame.is_none() || w.decided_round + 2 >= highest_round
+        });
+    }
+
+    /// The vote of witness `voter` on the fame of witness `target`.
+    fn vote(&mut self, voter: WitnessId, target: WitnessId, decisions: &mut Decisions) {
+        let (voter_round, voter_slot, voter_event) = {
+            let v = &self.witnesses[voter as usize];
+            (v.round, v.slot as usize, v.event)
+        };
+        let target_round = self.witnesses[target as usize].round;
+        let distance = voter_round - target_round;
+        let mut decided = None;
+        let vote = if distance == 1 {
+            self.sees(voter_event, self.witnesses[target as usize].event)
+        } else {
+            let strongly_seen = &self.witnesses[voter as usize].strongly_seen;
+            let (yes, no) = match self.witnesses[target as usize]
+                .votes
+                .get(distance as usize - 2)
+            {
+                Some(column) => (
+                    self.slot_stake(voter_round - 1, strongly_seen, &column.yes, None),
+                    self.slot_stake(
+                        voter_round - 1,
+                        strongly_seen,
+                        &column.cast,
+                        Some(&column.yes),
+                    ),
+                ),
+                None => (0, 0),
+            };
+            let majority = yes >= no; // a tie votes yes
+            let agreeing = if majority { yes } else { no };
+            if distance % self.config.coin_round_frequency != 0 {
+                if self.is_supermajority(agreeing) {
+                    decided = Some(majority);
+                }
+                majority
+            } else if self.is_supermajority(agreeing) {
+                majority
+            } else {
+                self.coin(voter_event)
+            }
+        };
+        let target_witness = &mut self.witnesses[target as usize];
+        let column_index = distance as usize - 1;
+        while target_witness.votes.len() <= column_index {
+            target_witness.votes.push(VoteColumn {
+                cast: BitSet::new(),
+                yes: BitSet::new(),
+            });
+        }
+        let column = &mut target_witness.votes[column_index];
+        column.cast.insert(voter_slot);
+        if vote {
+            column.yes.insert(voter_slot);
+        }
+        if let Some(famous) = decided {
+            self.witnesses[target as usize]
+                .deciders
+                .push((voter, famous));
+            self.witnesses[voter as usize]
+                .decides
+                .push((target, famous));
+            self.decide(target, famous, voter_round, decisions);
+        }
+    }
+
+    /// Stake of the witnesses of `round` at slots in `a ∩ b \ exclude`.
+    fn slot_stake(&self, round: u32, a: &BitSet, b: &BitSet, exclude: Option<&BitSet>) -> u64 {
+        if self.equal_stake {
+            return a.count_and(b, exclude) as u64 * self.members[0].stake;
+        }
+        let witnesses = &self.rounds[round as usize].witnesses;
+        a.iter_and(b, exclude)
+            .map(|slot| {
+                self.members[self.witnesses[witnesses[slot] as usize].creator as usize].stake
+            })
+            .sum()
+    }
+
+    /// The paper's coin: the middle bit of the voter's signature (bit 256 of
+    /// 512, counting from the most significant bit of the first byte).
+    fn coin(&self, voter_event: EventId) -> bool {
+        let event = self.records[voter_event as usize]
+            .event
+            .as_ref()
+            .expect("a voter is recent");
+        event.signature().to_bytes()[SIGNATURE_LEN / 2] & 0x80 != 0
+    }
+
+    fn decide(
+        &mut self,
+        witness: WitnessId,
+        famous: bool,
+        at_round: u32,
+        decisions: &mut Decisions,
+    ) {
+        let record = &mut self.witnesses[witness as usize];
+        if record.fame.is_some() {
+            // Decisions agree while forkers hold under 1/3 of the stake;
+            // beyond that the first decision stands.
+            return;
+        }
+        record.fame = Some(famous);
+        record.decided_round = at_round;
+        let round = record.round;
+        self.rounds[round as usize].decided += 1;
+        decisions.fame.push(FameDecision {
+            witness: self.records[record.event as usize].hash,
+            round,
+            famous,
+        });
+    }
+
+    /// Baird 2016, findOrder: once every witness of the next round is
+    /// decided, the events that are ancestors of all its unique famous
+    /// witnesses receive that round, a consensus timestamp (median) and a
+    /// position.
+    fn find_order(&mut self, decisions: &mut Decisions) {
+        loop {
+            let round = self.next_round_to_order;
+            let Some(info) = self.rounds.get(round as usize) else {
+                return;
+            };
+            if info.witnesses.is_empty() || info.decided < info.witnesses.len() {
+                return;
+            }
+            let famous: Vec<WitnessId> = info
+                .witnesses
+                .iter()
+                .copied()
+                .filter(|&w| self.witnesses[w as usize].fame == Some(true))
+                .collect();
+            let mut pending = std::mem::take(&mut self.pending);
+            let keyed = self.receive_round(&famous, &mut pending);
+            self.pending = pending;
+            for (event, timestamp) in keyed {
+                let position = self.next_position;
+                self.next_position += 1;
+                let record = &mut self.records[event as usize];
+                record.round_received = Some(round);
+                record.consensus_timestamp_ns = Some(timestamp);
+                record.position = Some(position);
+                decisions.ordered.push(OrderedEvent {
+                    event: record.event.clone().expect("not yet pruned"),
+                    round_received: round,
+                    consensus_timestamp_ns: timestamp,
+                    position,
+                });
+            }
+            self.next_round_to_order += 1;
+            if self.prune_automatically {
+                self.prune();
+            }
+        }
+    }
+
+    /// findOrder for one decided round with famous witnesses `famous`: takes
+    /// the events of `pending` that are ancestors of every unique famous
+    /// witness, and returns them in consensus order with their consensus
+    /// timestamps.
+    pub(crate) fn receive_round(
+        &self,
+        famous: &[WitnessId],
+        pending: &mut Vec<EventId>,
+    ) -> Vec<(EventId, TimeNs)> {
+        let mut famous_by_creator: BTreeMap<MemberIndex, Vec<WitnessId>> = BTreeMap::new();
+        for &witness in famous {
+            famous_by_creator
+                .entry(self.witnesses[witness as usize].creator)
+                .or_default()
+                .push(witness);
+        }
+        let unique_famous: Vec<EventId> = famous_by_creator
+            .values()
+            .filter(|list| list.len() == 1)
+            .map(|list| self.witnesses[list[0] as usize].event)
+            .collect();
+        let mut whitening = [0u8; SIGNATURE_LEN];
+        for &event in &unique_famous {
+            let signature = self.records[event as usize]
+                .event
+                .as_ref()
+                .expect("a famous witness of the round being ordered is recent")
+                .signature()
+                .to_bytes();
+            for (w, s) in whitening.iter_mut().zip(signature) {
+                *w ^= s;
+            }
+        }
+        let mut min_last = vec![u32::MAX; self.members.len()];
+        for &event in &unique_famous {
+            for (min, &last) in min_last.iter_mut().zip(self.last_ancestors(event)) {
+                *min = (*min).min(last);
+            }
+        }
+        let mut received = Vec::new();
+        pending.retain(|&event| {
+            let record = &self.records[event as usize];
+            let is_ancestor_of_all = if self.forked[record.creator as usize] {
+                unique_famous.iter().all(|&w| self.is_ancestor(event, w))
+            } else {
+                min_last[record.creator as usize] > record.seq
+            };
+            if is_ancestor_of_all {
+                received.push(event);
+            }
+            !is_ancestor_of_all
+        });
+        let mut keyed: Vec<(TimeNs, [u8; SIGNATURE_LEN], EventHash, EventId)> = received
+            .into_iter()
+            .map(|event| {
+                let timestamp = self.consensus_timestamp(event, &unique_famous);
+                let record = &self.records[event as usize];
+                let mut whitened = record
+                    .event
+                    .as_ref()
+                    .expect("an event is pruned only once ordered")
+                    .signature()
+                    .to_bytes();
+                for (w, x) in whitened.iter_mut().zip(whitening) {
+                    *w ^= x;
+                }
+                (timestamp, whitened, record.hash, event)
+            })
+            .collect();
+        keyed.sort_unstable();
+        keyed
+            .into_iter()
+            .map(|(timestamp, _, _, event)| (event, timestamp))
+            .collect()
+    }
+
+    /// Median (upper middle for an even count) of the timestamps of each
+    /// unique famous witness's earliest self-ancestor that has `event` as an
+    /// ancestor. With no unique famous witness, the event's own timestamp.
+    fn consensus_timestamp(&self, event: EventId, unique_famous: &[EventId]) -> TimeNs {
+        if unique_famous.is_empty() {
+            return self.records[event as usize].timestamp_ns;
+        }
+        let mut timestamps: Vec<TimeNs> = unique_famous
+            .iter()
+            .map(|&witness| {
+                let earliest = self.earliest_self_ancestor_with(witness, event);
+                self.records[earliest as usize].timestamp_ns
+            })
+            .collect();
+        let middle = timestamps.len() / 2;
+        *timestamps.select_nth_unstable(middle).1
+    }
+
+    /// The earliest self-ancestor of `witness` that has `event` as an
+    /// ancestor (`event` is an ancestor of `witness`).
+    fn earliest_self_ancestor_with(&self, witness: EventId, event: EventId) -> EventId {
+        let (w, x) = (
+            &self.records[witness as usize],
+            &self.records[event as usize],
+        );
+        let member = w.creator as usize;
+        let event_creator = x.creator as usize;
+        if self.forked[member] || self.forked[event_creator] {
+            let mut earliest = witness;
+            let mut current = w.self_parent;
+            while let Some(candidate) = current {
+                if !self.is_ancestor(event, candidate) {
+                    break;
+                }
+                earliest = candidate;
+                current = self.records[candidate as usize].self_parent;
+            }
+            return earliest;
+        }
+        if member == event_creator {
+            return event;
+        }
+        // Binary search on the member's chain: its events up to the last one
+        // `event` descends from cannot have `event` as an ancestor.
+        let chain = &self.by_seq[member];
+        let mut low = self.last_ancestors(event)[member];
+        let mut high = w.seq;
+        while low < high {
+            let middle = low + (high - low) / 2;
+            let candidate = &self.records[chain[middle as usize] as usize];
+            let has_event = candidate
+                .last_ancestors
+                .as_deref()
+                .is_some_and(|last| last[event_creator] > x.seq);
+            if has_event {
+                high = middle;
+            } else {
+                low = middle + 1;
+            }
+        }
+        chain[low as usize]
+    }
+
+    /// Drop the per-event vectors of events long ordered (keeping each
+    /// member's latest event, the self-parent of its next one).
+    fn prune(&mut self) {
+        let Some(horizon) = self.next_round_to_order.checked_sub(PRUNE_LAG_ROUNDS) else {
+            return;
+        };
+        let mut deferred = 0;
+        while let Some(&event) = self.prune_queue.front() {
+            let record = &self.records[event as usize];
+            if record.round >= horizon {
+                break;
+            }
+            self.prune_queue.pop_front();
+            let is_latest = self.by_seq[record.creator as usize].last() == Some(&event);
+            if record.position.is_none() || is_latest {
+                // Still needed; look again at the next prune.
+                self.prune_queue.push_back(event);
+                deferred += 1;
+                if deferred > self.prune_queue.len() {
+                    break;
+                }
+                continue;
+            }
+            let record = &mut self.records[event as usize];
+            record.last_ancestors = None;
+            record.first_sees = Vec::new();
+            record.fork_tips = Vec::new();
+            record.seen_bits = BitSet::new();
+            record.seen_bits_below = BitSet::new();
+            record.event = None;
+        }
+        while self.pruned_witnesses < self.witnesses.len() {
+            let witness = &mut self.witnesses[self.pruned_witnesses];
+            if witness.round + PRUNE_LAG_ROUNDS >= self.next_round_to_order {
+                break;
+            }
+            witness.seen_by = BitSet::new();
+            witness.strongly_seen = BitSet::new();
+            witness.votes = Vec::new();
+            self.pruned_witnesses += 1;
+        }
+    }
+
+    /// The consensus facts of one event, if known.
+    pub fn event_info(&self, hash: &EventHash) -> Option<EventInfo> {
+        let id = *self.index.get(hash)?;
+        let record = &self.records[id as usize];
+        Some(EventInfo {
+            creator: record.creator,
+            sequence: record.seq,
+            round: record.round,
+            witness: record.witness.is_some(),
+            famous: record.witness.and_then(|w| self.witnesses[w as usize].fame),
+            round_received: record.round_received,
+            consensus_timestamp_ns: record.consensus_timestamp_ns,
+            position: record.position,
+        })
+    }
+
+    pub fn contains(&self, hash: &EventHash) -> bool {
+        self.index.contains_key(hash)
+    }
+
+    /// Events inserted so far.
+    pub fn event_count(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Events with a place in the total order so far.
+    pub fn ordered_count(&self) -> u64 {
+        self.next_position
+    }
+
+    /// Rounds whose order is final (every round below this one).
+    pub fn decided_rounds(&self) -> u32 {
+        self.next_round_to_order
+    }
+
+    /// Every fork detected so far.
+    pub fn forks(&self) -> &[ForkProof] {
+        &self.forks
+    }
+
+    /// The latest event of `member` (the first registered at its highest
+    /// sequence number), for building a next event on top of it.
+    pub fn latest_event(&self, member: MemberIndex) -> Option<EventHash> {
+        let id = *self.by_seq.get(member as usize)?.last()?;
+        Some(self.records[id as usize].hash)
+    }
+}

@@ -1,0 +1,319 @@
+//! One content-addressed store of every event, with its consensus facts
+//! computed once ([`SharedHashgraph`]), and per-member views over it
+//! ([`MemberView`]) that keep only what is their own: which events they know
+//! (a down-closed set) and what they have decided.
+//!
+//! Every fact the store computes — round, witness, strongly-seen sets, votes,
+//! and which witnesses a witness's vote decides — depends only on the event's
+//! ancestry (and, for votes, on the witness voted on), so it is the same in
+//! every view that holds the event. A view decides a witness's fame as soon
+//! as it knows the witness and a witness whose vote decides it; a witness of
+//! a round the view has already ordered is decided not famous; a round is
+//! ordered once all its witnesses known to the view are decided. That is
+//! exactly what a full [`Hashgraph`] fed the view's events in the view's
+//! order decides, event for event (see the differential test).
+//!
+//! The store does not prune (its views may lag behind): memory grows with
+//! the events held.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use super::{
+    Config, ConfigError, Decisions, EventId, FameDecision, Hashgraph, InsertError, Member,
+    OrderedEvent, WitnessId,
+};
+use crate::hashgraph::event::{Event, EventHash};
+
+/// The global store: insert each event once, parents first.
+pub struct SharedHashgraph {
+    graph: Hashgraph,
+}
+
+impl SharedHashgraph {
+    pub fn new(members: Vec<Member>, config: Config) -> Result<SharedHashgraph, ConfigError> {
+        let mut graph = Hashgraph::new(members, config)?;
+        graph.prune_automatically = false;
+        Ok(SharedHashgraph { graph })
+    }
+
+    /// Insert an event whose signature was checked once by the caller. The
+    /// returned decisions are those of a view that knows every event.
+    pub fn insert_verified(&mut self, event: Event) -> Result<Decisions, InsertError> {
+        self.graph.insert_verified(event)
+    }
+
+    /// The store as a full engine (the view that knows everything).
+    pub fn graph(&self) -> &Hashgraph {
+        &self.graph
+    }
+
+    pub fn contains(&self, hash: &EventHash) -> bool {
+        self.graph.contains(hash)
+    }
+
+    /// A new, empty view.
+    pub fn new_view(&self) -> MemberView {
+        MemberView {
+            known_prefix: vec![0; self.graph.members.len()],
+            known_off_prefix: BTreeSet::new(),
+            rounds: VecDeque::new(),
+            first_open_round: 0,
+            pending: Vec::new(),
+            next_position: 0,
+        }
+    }
+}
+
+/// Why a view could not learn an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ViewError {
+    #[error("event {0} is not in the shared store")]
+    UnknownEvent(EventHash),
+    #[error("event {0} is already known to this view")]
+    AlreadyKnown(EventHash),
+    #[error("event {event}: its parent {parent} is not known to this view yet")]
+    ParentNotKnown { event: EventHash, parent: EventHash },
+}
+
+/// The witnesses of one round known to a view, and their fame in the view.
+#[derive(Default)]
+struct ViewRound {
+    witnesses: Vec<(WitnessId, Option<bool>)>,
+    decided: usize,
+}
+
+/// One member's knowledge: the events it knows and what it has decided.
+pub struct MemberView {
+    /// Per member: the view knows that member's first-registered events at
+    /// sequence numbers `0..known_prefix[m]` (all of an honest member's).
+    known_prefix: Vec<u32>,
+    /// Known events off that prefix (forks).
+    known_off_prefix: BTreeSet<EventId>,
+    /// Rounds from `first_open_round` on (the ones not yet ordered).
+    rounds: VecDeque<ViewRound>,
+    first_open_round: u32,
+    pending: Vec<EventId>,
+    next_position: u64,
+}
+
+impl MemberView {
+    fn knows_id(&self, store: &SharedHashgraph, id: EventId) -> bool {
+        let record = &store.graph.records[id as usize];
+        let creator = record.creator as usize;
+        (record.seq < self.known_prefix[creator]
+            && store.graph.by_seq[creator][record.seq as usize] == id)
+            || self.known_off_prefix.contains(&id)
+    }
+
+    pub fn knows(&self, store: &SharedHashgraph, hash: &EventHash) -> bool {
+        store
+            .graph
+            .index
+            .get(hash)
+            .is_some_and(|&id| self.knows_id(store, id))
+    }
+
+    /// Rounds this view has ordered (every round below this one).
+    pub fn decided_rounds(&self) -> u32 {
+        self.first_open_round
+    }
+
+    /// How many events of each member this view knows on that member's
+    /// main chain: what a peer sends to ask for what it lacks.
+    pub fn known_counts(&self) -> &[u32] {
+        &self.known_prefix
+    }
+
+    /// Events this view knows that a peer whose [`known_counts`] are
+    /// `peer_counts` lacks (fork events off the main chains are always
+    /// offered), parents first.
+    ///
+    /// [`known_counts`]: MemberView::known_counts
+    pub fn missing_for(&self, store: &SharedHashgraph, peer_counts: &[u32]) -> Vec<EventHash> {
+        let mut ids: Vec<EventId> = Vec::new();
+        for (member, &count) in self.known_prefix.iter().enumerate() {
+            let from = peer_counts.get(member).copied().unwrap_or(0);
+            if from < count {
+                ids.extend(&store.graph.by_seq[member][from as usize..count as usize]);
+            }
+        }
+        ids.extend(self.known_off_prefix.iter().copied());
+        // Store ids are insertion order, a topological order.
+        ids.sort_unstable();
+        ids.dedup();
+        ids.into_iter()
+            .map(|id| store.graph.records[id as usize].hash)
+            .collect()
+    }
+
+    /// Learn one event (parents first). Returns what this view newly decided:
+    /// exactly what a full engine over this view's events would.
+    pub fn learn(
+        &mut self,
+        store: &SharedHashgraph,
+        hash: &EventHash,
+    ) -> Result<Decisions, ViewError> {
+        let graph = &store.graph;
+        let &id = graph
+            .index
+            .get(hash)
+            .ok_or(ViewError::UnknownEvent(*hash))?;
+        if self.knows_id(store, id) {
+            return Err(ViewError::AlreadyKnown(*hash));
+        }
+        let record = &graph.records[id as usize];
+        for parent in [record.self_parent, record.other_parent]
+            .into_iter()
+            .flatten()
+        {
+            if !self.knows_id(store, parent) {
+                return Err(ViewError::ParentNotKnown {
+                    event: *hash,
+                    parent: graph.records[parent as usize].hash,
+                });
+            }
+        }
+        let creator = record.creator as usize;
+        if record.seq == self.known_prefix[creator]
+            && graph.by_seq[creator][record.seq as usize] == id
+        {
+            self.known_prefix[creator] += 1;
+            // Absorb fork events that now continue the prefix... none: the
+            // prefix only follows first-registered events, which are never
+            // in `known_off_prefix`.
+        } else {
+            self.known_off_prefix.insert(id);
+        }
+        let mut decisions = Decisions::default();
+        self.pending.push(id);
+        if let Some(witness) = record.witness {
+            self.learn_witness(store, witness, &mut decisions);
+        }
+        self.order(store, &mut decisions);
+        Ok(decisions)
+    }
+
+    fn round_mut(&mut self, round: u32) -> &mut ViewRound {
+        let index = (round - self.first_open_round) as usize;
+        while self.rounds.len() <= index {
+            self.rounds.push_back(ViewRound::default());
+        }
+        &mut self.rounds[index]
+    }
+
+    /// The view's fame of `witness`: `None` if unknown or undecided.
+    fn fame_in_view(&self, store: &SharedHashgraph, witness: WitnessId) -> Option<(usize, usize)> {
+        let round = store.graph.witnesses[witness as usize].round;
+        let index = round.checked_sub(self.first_open_round)? as usize;
+        let view_round = self.rounds.get(index)?;
+        let slot = view_round
+            .witnesses
+            .iter()
+            .position(|(w, _)| *w == witness)?;
+        Some((index, slot))
+    }
+
+    fn decide(
+        &mut self,
+        store: &SharedHashgraph,
+        witness: WitnessId,
+        famous: bool,
+        decisions: &mut Decisions,
+    ) {
+        let Some((index, slot)) = self.fame_in_view(store, witness) else {
+            return;
+        };
+        let view_round = &mut self.rounds[index];
+        if view_round.witnesses[slot].1.is_some() {
+            return;
+        }
+        view_round.witnesses[slot].1 = Some(famous);
+        view_round.decided += 1;
+        let w = &store.graph.witnesses[witness as usize];
+        decisions.fame.push(FameDecision {
+            witness: store.graph.records[w.event as usize].hash,
+            round: w.round,
+            famous,
+        });
+    }
+
+    fn learn_witness(
+        &mut self,
+        store: &SharedHashgraph,
+        witness: WitnessId,
+        decisions: &mut Decisions,
+    ) {
+        let graph = &store.graph;
+        let w = &graph.witnesses[witness as usize];
+        if w.round < self.first_open_round {
+            // A late witness of a round this view has ordered.
+            decisions.fame.push(FameDecision {
+                witness: graph.records[w.event as usize].hash,
+                round: w.round,
+                famous: false,
+            });
+            return;
+        }
+        self.round_mut(w.round).witnesses.push((witness, None));
+        // As the engine does: the new witness's votes come first (it may
+        // decide earlier witnesses), then the votes of known later ones on it.
+        let mut decided_by_new: Vec<(WitnessId, bool)> = w
+            .decides
+            .iter()
+            .copied()
+            .filter(|&(target, _)| self.knows_id(store, graph.witnesses[target as usize].event))
+            .collect();
+        // The engine visits targets in ascending witness order.
+        decided_by_new.sort_unstable();
+        for (target, famous) in decided_by_new {
+            self.decide(store, target, famous, decisions);
+        }
+        // Deciders already known, the earliest in the engine's voting order
+        // (by round, then slot) first.
+        let mut known_deciders: Vec<(u32, u32, bool)> = w
+            .deciders
+            .iter()
+            .filter(|&&(voter, _)| self.knows_id(store, graph.witnesses[voter as usize].event))
+            .map(|&(voter, famous)| {
+                let v = &graph.witnesses[voter as usize];
+                (v.round, v.slot, famous)
+            })
+            .collect();
+        known_deciders.sort_unstable();
+        if let Some(&(_, _, famous)) = known_deciders.first() {
+            self.decide(store, witness, famous, decisions);
+        }
+    }
+
+    /// findOrder over the view: order every round whose known witnesses
+    /// are all decided, in round order.
+    fn order(&mut self, store: &SharedHashgraph, decisions: &mut Decisions) {
+        while let Some(front) = self.rounds.front() {
+            if front.witnesses.is_empty() || front.decided < front.witnesses.len() {
+                return;
+            }
+            let famous: Vec<WitnessId> = front
+                .witnesses
+                .iter()
+                .filter(|(_, fame)| *fame == Some(true))
+                .map(|(w, _)| *w)
+                .collect();
+            let round = self.first_open_round;
+            let received = store.graph.receive_round(&famous, &mut self.pending);
+            for (event, timestamp) in received {
+                decisions.ordered.push(OrderedEvent {
+                    event: store.graph.records[event as usize]
+                        .event
+                        .clone()
+                        .expect("the shared store does not prune"),
+                    round_received: round,
+                    consensus_timestamp_ns: timestamp,
+                    position: self.next_position,
+                });
+                self.next_position += 1;
+            }
+            self.rounds.pop_front();
+            self.first_open_round += 1;
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! Hashgraph engine tests: hand-drawn DAGs with asserted rounds, witnesses,
+//! fame, round received and order (Baird 2016, divideRounds, decideFame,
+//! findOrder), and properties over random gossip DAGs.
+
+use celluler_core::hashgraph::gossip::{GossipConfig, random_gossip, shuffle_topologically};
+use celluler_core::hashgraph::{Config, Event, EventBody, EventHash, Hashgraph, InsertError};
+use celluler_core::identity::CellKeys;
+use celluler_core::rng;
+
+struct Outcome {
+    order: Vec<EventHash>,
+    timestamps: Vec<u64>,
+    fame: std::collections::BTreeMap<EventHash, bool>,
+    decided_rounds: u32,
+}
+
+fn run(
+    keys: &[celluler_core::identity::PublicKey],
+    events: &[Event],
+    config: Config,
+) -> (Hashgraph, Outcome) {
+    let mut graph = Hashgraph::with_equal_stake(keys.to_vec(), config).unwrap();
+    let mut outcome = Outcome {
+        order: Vec::new(),
+        timestamps: Vec::new(),
+        fame: Default::default(),
+        decided_rounds: 0,
+    };
+    for event in events {
+        let decisions = graph.insert(event.clone()).unwrap();
+        for fame in decisions.fame {
+            assert!(
+                outcome.fame.insert(fame.witness, fame.famous).is_none(),
+                "decided twice"
+            );
+        }
+        for ordered in decisions.ordered {
+            assert_eq!(ordered.position, outcome.order.len() as u64);
+            outcome.order.push(ordered.event.hash());
+            outcome.timestamps.push(ordered.consensus_timestamp_ns);
+        }
+    }
+    outcome.decided_rounds = graph.decided_rounds();
+    (graph, outcome)
+}
+
+/// Four members passing a token around a ring: event `k` is by member
+/// `k % 4`, on its own previous event and on event `k - 1`, at time `k`.
+fn ring(count: usize) -> (Vec<celluler_core::identity::PublicKey>, Vec<Event>) {
+    let keys: Vec<CellKeys> = ["A", "B", "C", "D"]
+        .iter()
+        .map(|n| CellKeys::from_name(n))
+        .collect();
+    let mut events: Vec<Event> = Vec::new();
+    for k in 0..count {
+        let creator = k % 4;
+        let body = EventBody {
+            creator: creator as u32,
+            self_parent: (k >= 4).then(|| events[k - 4].hash()),
+            other_parent: (k >= 1).then(|| events[k - 1].hash()),
+            timestamp_ns: k as u64,
+            transactions: vec![format!("tx{k}").into_bytes()],
+        };
+        events.push(Event::sign(body, &keys[creator]));
+    }
+    (keys.iter().map(|k| *k.public()).collect(), events)
+}
+
+#[test]
+fn n4_ring_rounds_fame_and_order_by_hand() {
+    let (keys, events) = ring(24);
+    let (graph, outcome) = run(&keys, &events, Config::default());
+    // divideRounds: member A's k-th event starts round k; every event is a
+    // witness (each is its creator's first of its round).
+    for (k, event) in events.iter().enumerate() {
+        let info = graph.event_info(&event.hash()).unwrap();
+        assert_eq!(info.round, (k / 4) as u32, "event {k}");
+        assert!(info.witness, "event {k}");
+    }
+    // decideFame: round r is decided by A's round r+2 witness; all famous.
+    for (k, event) in events.iter().enumerate().take(16) {
+        assert_eq!(outcome.fame.get(&event.hash()), Some(&true), "event {k}");
+    }
+    // findOrder: A_j is received in round j, B_j, C_j, D_j in round j+1;
+    // the consensus timestamp of event k is the upper middle of k..k+3,
+    // k + 2; the order is the creation order.
+    assert!(outcome.order.len() >= 13, "{}", outcome.order.len());
+    for (position, hash) in outcome.order.iter().enumerate() {
+        assert_eq!(*hash, events[position].hash());
+        assert_eq!(outcome.timestamps[position], position as u64 + 2);
+        let info = graph.event_info(hash).unwrap();
+        let expected_round = (position / 4 + usize::from(position % 4 != 0)) as u32;
+        assert_eq!(
+            info.round_received,
+            Some(expected_round),
+            "event {position}"
+        );
+        assert_eq!(info.position, Some(position as u64));
+    }
+    // Exactly the events received by decided rounds are ordered: round r is
+    // decided once A's round r+2 witness (event 4(r+2)) is in, so with 24
+    // events rounds 0..=3 are decided and events up to A_3 (index 12) ordered.
+    assert_eq!(outcome.decided_rounds, 4);
+    assert_eq!(outcome.order.len(), 13);
+}
+
+#[test]
+fn ring_decisions_arrive_at_the_deciding_event() {
+    let (keys, events) = ring(9);
+    let mut graph = Hashgraph::with_equal_stake(keys, Config::default()).unwrap();
+    for (k, event) in events.iter().enumerate() {
+        let decisions = graph.insert(event.clone()).unwrap();
+        if k == 8 {
+            // A_2 strongly sees A_1, B_1, C_1, which all saw round 0.
+            assert_eq!(decisions.fame.len(), 4);
+            assert!(decisions.fame.iter().all(|f| f.famous && f.round == 0));
+            assert_eq!(decisions.ordered.len(), 1);
+            assert_eq!(decisions.ordered[0].event.hash(), events[0].hash());
+            assert_eq!(decisions.ordered[0].consensus_timestamp_ns, 2);
+        } else {
+            assert!(
+                decisions.fame.is_empty() && decisions.ordered.is_empty(),
+                "event {k}"
+            );
+        }
+    }
+}
+
+#[test]
+fn insert_errors_are_typed_and_leave_the_graph_unchanged() {
+    let (keys, events) = ring(8);
+    let mut graph = Hashgraph::with_equal_stake(keys.clone(), Config::default()).unwrap();
+    // Unknown parent.
+    assert!(matches!(
+        graph.insert(events[1].clone()),
+        Err(InsertError::UnknownParent { .. })
+    ));
+    graph.insert(events[0].clone()).unwrap();
+    assert!(matches!(
+        graph.insert(events[0].clone()),
+        Err(InsertError::Duplicate(_))
+    ));
+    // Bad signature: B's body signed by A.
+    let forged = Event::sign(events[1].body().clone(), &CellKeys::from_name("A"));
+    assert!(matches!(
+        graph.insert(forged),
+        Err(InsertError::BadSignature { .. })
+    ));
+    // Unknown creator.
+    let mut body = events[1].body().clone();
+    body.creator = 9;
+    assert!(matches!(
+        graph.insert(Event::sign(body, &CellKeys::from_name("B"))),
+        Err(InsertError::UnknownCreator { .. })
+    ));
+    // A self-parent by another creator.
+    let mut body = events[1].body().clone();
+    body.self_parent = Some(events[0].hash());
+    assert!(matches!(
+        graph.insert(Event::sign(body, &CellKeys::from_name("B"))),
+        Err(InsertError::SelfParentByOtherCreator { .. })
+    ));
+    for event in &events[1..] {
+        graph.insert(event.clone()).unwrap();
+    }
+    assert_eq!(graph.event_count(), 8);
+    assert!(
+        Hashgraph::with_equal_stake(
+            keys,
+            Config {
+                coin_round_frequency: 1
+            }
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn forks_are_detected_with_a_proof() {
+    let (keys, events) = ring(8);
+    let mut graph = Hashgraph::with_equal_stake(keys, Config::default()).unwrap();
+    for event in &events {
+        graph.insert(event.clone()).unwrap();
+    }
+    // A builds a second event on A_0 (A_1 already exists there).
+    let body = EventBody {
+        creator: 0,
+        self_parent: Some(events[0].hash()),
+        other_parent: Some(events[7].hash()),
+        timestamp_ns: 100,
+        transactions: vec![],
+    };
+    let fork = Event::sign(body, &CellKeys::from_name("A"));
+    let decisions = graph.insert(fork.clone()).unwrap();
+    assert_eq!(decisions.forks.len(), 1);
+    let proof = &decisions.forks[0];
+    assert_eq!(proof.creator, 0);
+    assert_eq!(proof.first.hash(), events[4].hash());
+    assert_eq!(proof.second.hash(), fork.hash());
+    assert_eq!(graph.forks().len(), 1);
+}
+
+fn gossip(
+    members: u32,
+    events: usize,
+    seed: u64,
+    forkers: Vec<u32>,
+) -> (Vec<celluler_core::identity::PublicKey>, Vec<Event>) {
+    let dag = random_gossip(&GossipConfig {
+        members,
+        events,
+        seed,
+        forkers,
+        transaction_bytes: 0,
+    });
+    (dag.public_keys, dag.events)
+}
+
+fn assert_prefix(a: &[EventHash], b: &[EventHash]) {
+    let shorter = a.len().min(b.len());
+    assert_eq!(
+        a[..shorter],
+        b[..shorter],
+        "one order is not a prefix of the other"
+    );
+}
+
+fn check_views_agree(members: u32, events: usize, seed: u64, forkers: Vec<u32>) {
+    let (keys, dag) = gossip(members, events, seed, forkers);
+    let (_, full) = run(&keys, &dag, Config::default());
+    assert!(
+        full.decided_rounds >= 3,
+        "seed {seed}: only {} rounds decided",
+        full.decided_rounds
+    );
+    let mut rng = rng::stream(seed, "test-views", 0);
+    for view in 0..4 {
+        let shuffled = shuffle_topologically(&dag, &mut rng);
+        // Insertion order does not change the result.
+        let (_, same) = run(&keys, &shuffled, Config::default());
+        assert_eq!(
+            same.order, full.order,
+            "seed {seed} view {view}: order differs"
+        );
+        assert_eq!(same.timestamps, full.timestamps);
+        assert_eq!(
+            same.fame, full.fame,
+            "seed {seed} view {view}: fame differs"
+        );
+        // A down-closed part of the DAG decides a prefix of the order and
+        // agrees on every fame it decides.
+        let cut = events / 2 + rng::index(&mut rng, events / 2);
+        let (_, partial) = run(&keys, &shuffled[..cut], Config::default());
+        assert_prefix(&partial.order, &full.order);
+        for (witness, famous) in &partial.fame {
+            assert_eq!(
+                full.fame.get(witness),
+                Some(famous),
+                "seed {seed}: fame disagrees"
+            );
+        }
+    }
+}
+
+#[test]
+fn n5_random_gossip_views_agree() {
+    for seed in 0..6 {
+        check_views_agree(5, 400, seed, vec![]);
+    }
+}
+
+#[test]
+fn n7_f1_forker_views_agree_and_consensus_continues() {
+    for seed in 0..6 {
+        check_views_agree(7, 600, seed, vec![3]);
+    }
+}
+
+#[test]
+fn n10_f3_forkers_under_a_third() {
+    for seed in 0..3 {
+        check_views_agree(10, 900, seed, vec![1, 5, 8]);
+    }
+}
+
+#[test]
+#[ignore = "large"]
+fn n32_large_gossip_views_agree() {
+    for seed in 0..3 {
+        check_views_agree(32, 20_000, seed, vec![4, 9]);
+    }
+}
+
+fn load_fixture(name: &str) -> celluler_core::hashgraph::replay::DagFile {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/dags")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn fixtures_replay_through_the_library() {
+    use celluler_core::hashgraph::replay::replay;
+    let ring = replay(&load_fixture("n4_ring.json")).unwrap();
+    assert_eq!(ring.consensus_order, ["a0", "b0", "c0", "d0", "a1"]);
+    let (_, a1) = ring.events.iter().find(|(id, _)| id == "a1").unwrap();
+    assert_eq!(
+        (a1.round, a1.witness, a1.famous, a1.round_received),
+        (1, true, Some(true), Some(1))
+    );
+    assert_eq!(a1.consensus_timestamp_ns, Some(6));
+    let fork = replay(&load_fixture("n4_fork.json")).unwrap();
+    assert_eq!(fork.forks, [("a1".to_string(), "a1x".to_string())]);
+    // The same DAG replayed in another topological order decides the same.
+    let mut file = load_fixture("n4_fork.json");
+    let moved = file.events.remove(5); // a1x, after c0 and before c1
+    assert_eq!(moved.id, "a1x");
+    let c1 = file.events.iter().position(|e| e.id == "c1").unwrap();
+    file.events.insert(c1, moved);
+    let reordered = replay(&file).unwrap();
+    assert_eq!(reordered.consensus_order, fork.consensus_order);
+}
+
+/// The differential test of the shared store: N cells, each learning the
+/// global DAG in its own random (topological) order and stopping at its own
+/// point, decide through a full engine of their own exactly what their view
+/// of the shared store decides, step by step.
+fn check_shared_store_matches_full_engines(
+    members: u32,
+    events: usize,
+    seed: u64,
+    forkers: Vec<u32>,
+) {
+    use celluler_core::hashgraph::{Member, SharedHashgraph};
+    let (keys, dag) = gossip(members, events, seed, forkers);
+    let stake_members: Vec<Member> = keys
+        .iter()
+        .map(|k| Member {
+            public_key: *k,
+            stake: 1,
+        })
+        .collect();
+    let mut store = SharedHashgraph::new(stake_members, Config::default()).unwrap();
+    for event in &dag {
+        store.insert_verified(event.clone()).unwrap();
+    }
+    let mut rng = rng::stream(seed, "test-shared", 0);
+    for cell in 0..4 {
+        let order = shuffle_topologically(&dag, &mut rng);
+        let cut = events * 3 / 4 + rng::index(&mut rng, events / 4 + 1);
+        let mut engine = Hashgraph::with_equal_stake(keys.clone(), Config::default()).unwrap();
+        let mut view = store.new_view();
+        let mut ordered_total = 0;
+        for (step, event) in order[..cut].iter().enumerate() {
+            let from_engine = engine.insert(event.clone()).unwrap();
+            let from_view = view.learn(&store, &event.hash()).unwrap();
+            let mut fame_engine = from_engine.fame.clone();
+            let mut fame_view = from_view.fame.clone();
+            fame_engine.sort_by_key(|f| f.witness);
+            fame_view.sort_by_key(|f| f.witness);
+            assert_eq!(
+                fame_engine, fame_view,
+                "seed {seed} cell {cell} step {step}: fame"
+            );
+            assert_eq!(
+                from_engine.ordered, from_view.ordered,
+                "seed {seed} cell {cell} step {step}: order"
+            );
+            ordered_total += from_view.ordered.len();
+        }
+        assert_eq!(view.decided_rounds(), engine.decided_rounds());
+        assert!(
+            ordered_total > 0,
+            "seed {seed} cell {cell}: nothing ordered"
+        );
+        // Gossip sync: what this view has that an empty peer lacks is all of it.
+        let missing = view.missing_for(&store, &vec![0; members as usize]);
+        assert_eq!(missing.len(), cut);
+        let mut peer = store.new_view();
+        for hash in &missing {
+            peer.learn(&store, hash).unwrap();
+        }
+        assert!(
+            peer.missing_for(&store, view.known_counts())
+                .iter()
+                .all(|h| peer.knows(&store, h))
+        );
+        assert_eq!(peer.decided_rounds(), view.decided_rounds());
+    }
+}
+
+#[test]
+fn n5_shared_store_matches_full_engines() {
+    for seed in 0..4 {
+        check_shared_store_matches_full_engines(5, 400, seed, vec![]);
+    }
+}
+
+#[test]
+fn n7_f2_shared_store_matches_full_engines_with_forkers() {
+    for seed in 0..4 {
+        check_shared_store_matches_full_engines(7, 500, seed, vec![2, 6]);
+    }
+}
+
+#[test]
+fn view_refuses_events_out_of_order() {
+    use celluler_core::hashgraph::{Member, SharedHashgraph, ViewError};
+    let (keys, events) = ring(6);
+    let members = keys
+        .iter()
+        .map(|k| Member {
+            public_key: *k,
+            stake: 1,
+        })
+        .collect();
+    let mut store = SharedHashgraph::new(members, Config::default()).unwrap();
+    for event in &events {
+        store.insert_verified(event.clone()).unwrap();
+    }
+    let mut view = store.new_view();
+    assert!(matches!(
+        view.learn(&store, &events[1].hash()),
+        Err(ViewError::ParentNotKnown { .. })
+    ));
+    view.learn(&store, &events[0].hash()).unwrap();
+    assert!(matches!(
+        view.learn(&store, &events[0].hash()),
+        Err(ViewError::AlreadyKnown(_))
+    ));
+    assert!(matches!(
+        view.learn(&store, &EventHash([9; 32])),
+        Err(ViewError::UnknownEvent(_))
+    ));
+}

@@ -1,0 +1,496 @@
+//! From the user-facing [`Scenario`] to the engine's plain [`SimConfig`]:
+//! distributions to integer latency models, bandwidth to bytes, and every
+//! scenario fault expanded into the engine's per-cell, per-link timeline.
+
+use celluler_core::node::CellIndex as EngineCell;
+use celluler_core::time::TimeNs;
+
+use super::{Direction, Distribution, Fault, Latency, Scenario, Topology, probability};
+use crate::config::{
+    Fault as EngineFault, LatencyModel, LinkModel, RegionMatrix, ScheduledFault, SimConfig,
+    TopologySpec,
+};
+
+/// A dimensionless shape as thousandths, the engine's integer form (sigma 0.4
+/// → 400). Scenario validation keeps shapes positive and finite.
+fn milli(shape: f64) -> u32 {
+    let scaled = (shape * 1000.0).round();
+    if scaled < 1.0 {
+        1
+    } else {
+        scaled.min(f64::from(u32::MAX)) as u32
+    }
+}
+
+impl Distribution {
+    /// The distribution's median, in ns (for normal: the mean, as clamping at
+    /// zero moves the median only for means below zero, which are rejected).
+    pub fn median_ns(&self) -> TimeNs {
+        match *self {
+            Distribution::Constant { value_ns } => value_ns,
+            Distribution::Uniform { min_ns, max_ns } => min_ns + (max_ns - min_ns) / 2,
+            Distribution::Normal { mean_ns, .. } => mean_ns,
+            Distribution::LogNormal { median_ns, .. } => median_ns,
+            // Pareto type I: scale · 2^(1/shape).
+            Distribution::Pareto { scale_ns, shape } => {
+                let median = scale_ns as f64 * libm::pow(2.0, 1.0 / shape);
+                if median >= 1e18 {
+                    1_000_000_000_000_000_000
+                } else {
+                    median as TimeNs
+                }
+            }
+        }
+    }
+
+    /// The engine's model of this distribution (shapes rounded to 1/1000).
+    pub fn latency_model(&self) -> LatencyModel {
+        match *self {
+            Distribution::Constant { value_ns } => LatencyModel::Constant {
+                latency_ns: value_ns,
+            },
+            Distribution::Uniform { min_ns, max_ns } => LatencyModel::Uniform { min_ns, max_ns },
+            Distribution::Normal { mean_ns, stddev_ns } => LatencyModel::Normal {
+                mean_ns,
+                std_dev_ns: stddev_ns,
+            },
+            Distribution::LogNormal { median_ns, sigma } => LatencyModel::LogNormal {
+                median_ns,
+                sigma_milli: milli(sigma),
+            },
+            Distribution::Pareto { scale_ns, shape } => LatencyModel::Pareto {
+                scale_ns,
+                shape_milli: milli(shape),
+            },
+        }
+    }
+}
+
+fn cells(indices: &[u32]) -> impl Iterator<Item = EngineCell> + '_ {
+    indices.iter().map(|&cell| EngineCell(cell))
+}
+
+impl Scenario {
+    /// The median one-way latency of the network (over the region matrix's
+    /// cell pairs, when there is one): the threshold below which two TXs'
+    /// reference times count as simultaneous in the fairness metrics.
+    pub fn network_median_latency_ns(&self) -> TimeNs {
+        match &self.network.latency {
+            Latency::Uniform(distribution) => distribution.median_ns(),
+            Latency::Regions(regions) => {
+                let cells = regions.region_of_cell.len() as u64;
+                // Weight each region pair by its number of cell pairs.
+                let mut weighted: Vec<(TimeNs, u64)> = Vec::new();
+                for (from, row) in regions.matrix.iter().enumerate() {
+                    for (to, distribution) in row.iter().enumerate() {
+                        let count = |region: usize| {
+                            regions
+                                .region_of_cell
+                                .iter()
+                                .filter(|&&r| r as usize == region)
+                                .count() as u64
+                        };
+                        weighted.push((distribution.median_ns(), count(from) * count(to)));
+                    }
+                }
+                weighted.sort();
+                let half = (cells * cells).div_ceil(2);
+                let mut seen = 0;
+                for (median_ns, weight) in &weighted {
+                    seen += weight;
+                    if seen >= half {
+                        return *median_ns;
+                    }
+                }
+                weighted.last().map_or(0, |&(median_ns, _)| median_ns)
+            }
+        }
+    }
+
+    /// The simulator configuration this scenario describes.
+    pub fn sim_config(&self) -> SimConfig {
+        let network = &self.network;
+        let (latency, regions) = match &network.latency {
+            Latency::Uniform(distribution) => (distribution.latency_model(), None),
+            Latency::Regions(regions) => {
+                let latency = regions
+                    .matrix
+                    .iter()
+                    .flatten()
+                    .map(Distribution::latency_model)
+                    .collect::<Vec<_>>();
+                let matrix = RegionMatrix {
+                    cell_regions: regions.region_of_cell.iter().map(|&r| r as u16).collect(),
+                    regions: regions.names.len() as u16,
+                    latency,
+                };
+                (matrix.latency[0], Some(matrix))
+            }
+        };
+        let link = LinkModel {
+            latency,
+            loss: network.loss_probability(),
+            duplicate: network.duplicate_probability(),
+            bandwidth_bytes_per_s: network
+                .bandwidth_bits_per_second
+                .map(|bits| (bits / 8).max(1)),
+            queue_limit_bytes: network.queue_limit_bytes,
+        };
+        let topology = match &network.topology {
+            Topology::FullMesh => TopologySpec::FullMesh,
+            Topology::RandomRegular { degree } => TopologySpec::RandomRegular { degree: *degree },
+            Topology::SmallWorld { neighbors, rewire } => TopologySpec::SmallWorld {
+                degree: *neighbors,
+                rewire: probability(*rewire),
+            },
+            Topology::ScaleFree { edges } => TopologySpec::ScaleFree {
+                edges_per_new_cell: *edges,
+            },
+            Topology::Edges(edges) => TopologySpec::EdgeList(
+                edges
+                    .iter()
+                    .map(|&(a, b)| (EngineCell(a), EngineCell(b)))
+                    .collect(),
+            ),
+        };
+        let mut faults = Vec::new();
+        for fault in &self.faults {
+            expand_fault(fault, &mut faults);
+        }
+        // Stable by time: faults at one instant keep file order.
+        faults.sort_by_key(|scheduled| scheduled.at_ns);
+        SimConfig {
+            seed: self.seed,
+            cells: self.cells.count,
+            topology,
+            link,
+            regions,
+            faults,
+        }
+    }
+}
+
+fn expand_fault(fault: &Fault, out: &mut Vec<ScheduledFault>) {
+    let mut at = |at_ns, fault| out.push(ScheduledFault { at_ns, fault });
+    match fault {
+        Fault::Partition {
+            at_ns,
+            heal_ns,
+            groups,
+        } => {
+            let groups = groups.iter().map(|group| cells(group).collect()).collect();
+            at(*at_ns, EngineFault::Partition { groups });
+            if let Some(heal_ns) = heal_ns {
+                at(*heal_ns, EngineFault::Heal);
+            }
+        }
+        Fault::Crash {
+            cells: crashed,
+            at_ns,
+            restart_ns,
+        } => {
+            for cell in cells(crashed) {
+                at(*at_ns, EngineFault::Crash { cell });
+                if let Some(restart_ns) = restart_ns {
+                    at(*restart_ns, EngineFault::Restart { cell });
+                }
+            }
+        }
+        Fault::Link {
+            from,
+            to,
+            at_ns,
+            until_ns,
+            loss,
+            extra_latency,
+            direction,
+        } => {
+            let mut links = Vec::new();
+            for a in cells(from) {
+                for b in cells(to) {
+                    if a == b {
+                        continue;
+                    }
+                    links.push((a, b));
+                    if *direction == Direction::Both {
+                        links.push((b, a));
+                    }
+                }
+            }
+            links.sort();
+            links.dedup();
+            for &(from, to) in &links {
+                match loss {
+                    // A link that loses everything is cut: counted as such.
+                    Some(loss) if *loss >= 1.0 => at(*at_ns, EngineFault::CutLink { from, to }),
+                    Some(loss) => at(
+                        *at_ns,
+                        EngineFault::LossyLink {
+                            from,
+                            to,
+                            loss: probability(*loss),
+                        },
+                    ),
+                    None => {}
+                }
+                if let Some(extra) = extra_latency {
+                    at(
+                        *at_ns,
+                        EngineFault::SlowLink {
+                            from,
+                            to,
+                            extra: extra.latency_model(),
+                        },
+                    );
+                }
+                if let Some(until_ns) = until_ns {
+                    at(*until_ns, EngineFault::RestoreLink { from, to });
+                }
+            }
+        }
+        Fault::ClockSkew {
+            cells: skewed,
+            at_ns,
+            offset_ns,
+            drift_ppm,
+        } => {
+            for cell in cells(skewed) {
+                if *offset_ns != 0 {
+                    at(
+                        *at_ns,
+                        EngineFault::ClockSkew {
+                            cell,
+                            offset_ns: *offset_ns,
+                        },
+                    );
+                }
+                if *drift_ppm != 0 {
+                    at(
+                        *at_ns,
+                        EngineFault::ClockDrift {
+                            cell,
+                            drift_ppm: i64::from(*drift_ppm),
+                        },
+                    );
+                }
+            }
+        }
+        Fault::Pause {
+            cells: paused,
+            at_ns,
+            until_ns,
+        } => {
+            for cell in cells(paused) {
+                at(*at_ns, EngineFault::Pause { cell });
+                at(*until_ns, EngineFault::Resume { cell });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Scenario;
+    use celluler_core::time::{NS_PER_MS, NS_PER_S};
+
+    const BASE: &str = r#"
+name = "convert"
+seed = 3
+duration = "30s"
+[cells]
+count = 4
+[network]
+latency = { distribution = "lognormal", median = "50ms", sigma = 0.4 }
+loss = 0.25
+bandwidth = "8Mbps"
+queue_limit = "64KiB"
+topology = { kind = "random-regular", degree = 2 }
+"#;
+
+    fn config(extra: &str) -> SimConfig {
+        let scenario = Scenario::parse("convert.toml", &format!("{BASE}{extra}")).unwrap();
+        let config = scenario.sim_config();
+        config.validate().unwrap();
+        config
+    }
+
+    #[test]
+    fn network_converts_to_integer_models() {
+        let config = config("");
+        assert_eq!((config.seed, config.cells), (3, 4));
+        assert_eq!(
+            config.link.latency,
+            LatencyModel::LogNormal {
+                median_ns: 50 * NS_PER_MS,
+                sigma_milli: 400
+            }
+        );
+        assert_eq!(config.link.loss, probability(0.25));
+        assert_eq!(config.link.bandwidth_bytes_per_s, Some(1_000_000));
+        assert_eq!(config.link.queue_limit_bytes, Some(65_536));
+        assert_eq!(config.topology, TopologySpec::RandomRegular { degree: 2 });
+        assert!(config.faults.is_empty());
+    }
+
+    #[test]
+    fn medians_of_distributions_and_region_matrices() {
+        assert_eq!(
+            config("").link.latency,
+            Distribution::LogNormal {
+                median_ns: 50 * NS_PER_MS,
+                sigma: 0.4
+            }
+            .latency_model()
+        );
+        let pareto = Distribution::Pareto {
+            scale_ns: 1_000,
+            shape: 2.0,
+        };
+        assert_eq!(pareto.median_ns(), 1_414);
+        assert_eq!(
+            Distribution::Uniform {
+                min_ns: 10,
+                max_ns: 20
+            }
+            .median_ns(),
+            15
+        );
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/regions.toml");
+        let regions = Scenario::load(&path).unwrap();
+        let median = regions.network_median_latency_ns();
+        let Latency::Regions(matrix) = &regions.network.latency else {
+            panic!("regions")
+        };
+        let medians: Vec<TimeNs> = matrix
+            .matrix
+            .iter()
+            .flatten()
+            .map(Distribution::median_ns)
+            .collect();
+        assert!(
+            medians.contains(&median),
+            "{median} is one of the matrix's medians"
+        );
+        assert!(
+            median > *medians.iter().min().unwrap(),
+            "cross-region pairs outnumber same-region ones"
+        );
+    }
+
+    #[test]
+    fn faults_expand_per_cell_and_per_link_in_time_order() {
+        let config = config(
+            r#"
+[[faults]]
+kind = "pause"
+cells = [1]
+at = "20s"
+until = "21s"
+[[faults]]
+kind = "partition"
+at = "10s"
+heal = "15s"
+groups = ["0..2", "2..4"]
+[[faults]]
+kind = "crash"
+cells = [2, 3]
+at = "5s"
+restart = "8s"
+[[faults]]
+kind = "link"
+from = [0]
+to = [1]
+at = "1s"
+until = "2s"
+loss = 1.0
+latency = { distribution = "constant", value = "5ms" }
+"#,
+        );
+        let timeline: Vec<(u64, &EngineFault)> = config
+            .faults
+            .iter()
+            .map(|f| (f.at_ns / NS_PER_S, &f.fault))
+            .collect();
+        let (a, b) = (EngineCell(0), EngineCell(1));
+        let slow = LatencyModel::Constant {
+            latency_ns: 5 * NS_PER_MS,
+        };
+        assert_eq!(
+            timeline,
+            vec![
+                (1, &EngineFault::CutLink { from: a, to: b }),
+                (
+                    1,
+                    &EngineFault::SlowLink {
+                        from: a,
+                        to: b,
+                        extra: slow
+                    }
+                ),
+                (1, &EngineFault::CutLink { from: b, to: a }),
+                (
+                    1,
+                    &EngineFault::SlowLink {
+                        from: b,
+                        to: a,
+                        extra: slow
+                    }
+                ),
+                (2, &EngineFault::RestoreLink { from: a, to: b }),
+                (2, &EngineFault::RestoreLink { from: b, to: a }),
+                (
+                    5,
+                    &EngineFault::Crash {
+                        cell: EngineCell(2)
+                    }
+                ),
+                (
+                    5,
+                    &EngineFault::Crash {
+                        cell: EngineCell(3)
+                    }
+                ),
+                (
+                    8,
+                    &EngineFault::Restart {
+                        cell: EngineCell(2)
+                    }
+                ),
+                (
+                    8,
+                    &EngineFault::Restart {
+                        cell: EngineCell(3)
+                    }
+                ),
+                (
+                    10,
+                    &EngineFault::Partition {
+                        groups: vec![vec![a, b], vec![EngineCell(2), EngineCell(3)]]
+                    }
+                ),
+                (15, &EngineFault::Heal),
+                (20, &EngineFault::Pause { cell: b }),
+                (21, &EngineFault::Resume { cell: b }),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_library_scenario_converts_to_a_valid_configuration() {
+        let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let mut paths: Vec<_> = std::fs::read_dir(directory)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        paths.sort();
+        assert!(paths.len() >= 8);
+        for path in paths {
+            let scenario = Scenario::load(&path).unwrap();
+            let config = scenario.sim_config();
+            assert_eq!(config.validate(), Ok(()), "{}", path.display());
+        }
+    }
+}
