@@ -89,8 +89,9 @@ impl SharedWorld {
         Rc::new(RefCell::new(self))
     }
 
-    /// Add an event its creator just signed. Its signature is the
-    /// creator's own, so it is recorded as valid.
+    /// Add an event its creator just signed. Its signature is checked by
+    /// the first cell that receives it ([`SharedWorld::event_signature_valid`]),
+    /// as a receiver would, whoever created it.
     pub fn insert_created(
         &mut self,
         event: Event,
@@ -105,7 +106,7 @@ impl SharedWorld {
             StoredEvent {
                 event: arc,
                 encoded_bytes,
-                signature_valid: Some(true),
+                signature_valid: None,
             },
         );
         self.chains[creator].push(hash);

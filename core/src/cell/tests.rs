@@ -1,1 +1,616 @@
-//! Unit tests of the cell services.
+//! Unit tests of the cell services, driven through the node contract by a
+//! tiny lossless in-test network (the simulator has its own tests).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use super::services::{
+    ConsensusService, IdentityService, MessageService, NucleusService, StateService,
+    verify_query_answer,
+};
+use super::*;
+use crate::codec::Writer;
+use crate::identity::CellKeys;
+use crate::journal::{JournalTag, JournalVerifier};
+use crate::ledger::LedgerConfig;
+use crate::message::{Auth, Body, Chat, ExecTask, Message, MessageType, Tx, TxKind};
+use crate::node::{Context, Input, Node, Output, Peers};
+use crate::time::NS_PER_MS;
+use crate::trust::{AccessPolicy, TrustConfig};
+
+const SEED: u64 = 11;
+
+struct TestNet {
+    cells: Vec<Option<Cell>>,
+    durable: Vec<Option<CellDurable>>,
+    queue: VecDeque<(CellIndex, CellIndex, CellWire)>,
+    observations: Vec<(CellIndex, CellObservation)>,
+    now: TimeNs,
+    cpu_ns: TimeNs,
+}
+
+fn config(index: u32) -> CellConfig {
+    CellConfig {
+        seed: SEED,
+        index: CellIndex(index),
+        gossip_interval_ns: 100 * NS_PER_MS,
+        genesis_balance: 1_000,
+        ledger: LedgerConfig { fee_min: 1 },
+        trust: TrustConfig::default(),
+        access: AccessPolicy::default(),
+    }
+}
+
+impl TestNet {
+    fn new(count: u32) -> TestNet {
+        let keys: Vec<Arc<CellKeys>> = (0..count)
+            .map(|index| Arc::new(CellKeys::for_simulated_cell(SEED, index)))
+            .collect();
+        let world = SharedWorld::new(
+            keys.iter().map(|keys| (*keys.public(), 1)).collect(),
+            crate::hashgraph::Config::default(),
+        )
+        .expect("valid members")
+        .handle();
+        let mut net = TestNet {
+            cells: (0..count)
+                .map(|index| {
+                    Some(Cell::new(
+                        config(index),
+                        keys[index as usize].clone(),
+                        world.clone(),
+                    ))
+                })
+                .collect(),
+            durable: (0..count).map(|_| None).collect(),
+            queue: VecDeque::new(),
+            observations: Vec::new(),
+            now: 0,
+            cpu_ns: 0,
+        };
+        for index in 0..count {
+            net.input(CellIndex(index), Input::Start);
+        }
+        net
+    }
+
+    fn cell(&self, index: u32) -> &Cell {
+        self.cells[index as usize].as_ref().expect("running")
+    }
+
+    fn input(&mut self, me: CellIndex, input: Input<CellWire, CellCommand>) {
+        self.input_with_peers(me, input, None);
+    }
+
+    fn input_with_peers(
+        &mut self,
+        me: CellIndex,
+        input: Input<CellWire, CellCommand>,
+        only_peer: Option<CellIndex>,
+    ) {
+        self.now += NS_PER_MS;
+        let only = only_peer.map(|peer| [peer]);
+        let Some(cell) = self.cells[me.as_usize()].as_mut() else {
+            return;
+        };
+        let mut outputs = Vec::new();
+        let mut ctx = Context {
+            now: self.now,
+            me,
+            peers: match &only {
+                Some(list) => Peers::List(list),
+                None => Peers::AllExcept {
+                    cells: self.durable.len() as u32,
+                    me,
+                },
+            },
+            outputs: &mut outputs,
+        };
+        cell.handle(input, &mut ctx);
+        for output in outputs {
+            match output {
+                Output::Send { to, message } => self.queue.push_back((me, to, message)),
+                Output::Observe(observation) => self.observations.push((me, observation)),
+                Output::ChargeCpu { ns } => self.cpu_ns += ns,
+                _ => {}
+            }
+        }
+    }
+
+    /// Deliver everything in flight, in order, until quiet.
+    fn settle(&mut self) {
+        while let Some((from, to, message)) = self.queue.pop_front() {
+            self.input(to, Input::Deliver { from, message });
+        }
+    }
+
+    /// `rounds` gossip rounds: each cell syncs with the next one.
+    fn gossip(&mut self, rounds: u32) {
+        let count = self.cells.len() as u32;
+        for round in 0..rounds {
+            for index in 0..count {
+                let peer = CellIndex((index + 1 + round % (count - 1)) % count);
+                if self.cells[index as usize].is_some() {
+                    self.request_sync(CellIndex(index), peer);
+                }
+            }
+            self.settle();
+        }
+    }
+
+    /// The gossip timer fires at `me` with `peer` as its only neighbour,
+    /// so the cell syncs with `peer`.
+    fn request_sync(&mut self, me: CellIndex, peer: CellIndex) {
+        self.input_with_peers(me, Input::Timer(GOSSIP_TIMER), Some(peer));
+    }
+
+    fn count(&self, wanted: impl Fn(&CellObservation) -> bool) -> usize {
+        self.observations
+            .iter()
+            .filter(|(_, observation)| wanted(observation))
+            .count()
+    }
+
+    fn crash(&mut self, index: u32) {
+        let cell = self.cells[index as usize].take().expect("running");
+        self.durable[index as usize] = Some(cell.crash());
+    }
+
+    fn restart(&mut self, index: u32) {
+        let durable = self.durable[index as usize].take().expect("crashed");
+        self.cells[index as usize] = Some(Cell::recover(durable));
+        self.input(CellIndex(index), Input::Restart);
+    }
+}
+
+#[test]
+fn services_start_in_dependency_order() {
+    let mut bus = crate::bus::Bus::<CellProtocol>::new(crate::bus::BusConfig::default());
+    struct Nothing;
+    impl crate::bus::Service<CellProtocol> for Nothing {
+        fn on_call(
+            &mut self,
+            request: CellRequest,
+            _ctx: &mut crate::bus::Context<'_, CellProtocol>,
+        ) -> Result<CellResponse, protocol::CellError> {
+            Err(protocol::CellError::Misrouted(
+                <CellProtocol as crate::bus::Protocol>::action(&request),
+            ))
+        }
+    }
+    // Registered in reverse: dependencies still come first; ties (state
+    // and identity both need only the nucleus) go by registration order.
+    for spec in [
+        MessageService::spec(),
+        ConsensusService::spec(),
+        StateService::spec(),
+        IdentityService::spec(),
+        NucleusService::spec(),
+    ] {
+        bus.register(spec, Box::new(Nothing)).expect("valid spec");
+    }
+    assert_eq!(
+        bus.start_order().expect("a DAG"),
+        ["nucleus", "state", "identity", "consensus", "message"]
+    );
+}
+
+#[test]
+fn boot_writes_nucleus_and_identity_genesis_and_first_event() {
+    let net = TestNet::new(3);
+    for index in 0..3 {
+        let lengths = net.cell(index).journal_lengths();
+        // nucleus: boot record; identity: genesis key block.
+        assert_eq!(lengths[JournalKind::Nucleus as usize], 1);
+        assert_eq!(lengths[JournalKind::Identity as usize], 1);
+        assert_eq!(lengths[JournalKind::Message as usize], 0);
+    }
+    assert_eq!(
+        net.count(|o| matches!(o, CellObservation::EventCreated { transactions: 0 })),
+        3
+    );
+    assert!(net.cpu_ns > 0, "booting charges CPU (signatures)");
+}
+
+#[test]
+fn message_rejections_are_typed_counted_and_journaled() {
+    let mut net = TestNet::new(3);
+    let keys1 = CellKeys::for_simulated_cell(SEED, 1);
+    let id0 = net.cell(0).keys().cell_id();
+    let id2 = net.cell(2).keys().cell_id();
+    let identity_head = {
+        let cell = net.cell(1);
+        let set = cell.journals.borrow();
+        set.as_ref()
+            .expect("open")
+            .journal(JournalKind::Identity)
+            .head()
+            .expect("stored")
+            .expect("genesis head")
+    };
+    let sign = |receiver, body| {
+        Message::sign(&keys1, identity_head.clone(), 5, receiver, body)
+            .expect("valid")
+            .encode()
+    };
+    let chat = sign(id0, Body::Chat(Chat { text: "hi".into() }));
+    let mut tampered = chat.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    let table: Vec<(CellIndex, Vec<u8>, &str)> = vec![
+        (CellIndex(1), vec![0xff, 1, 2], "undecodable message"),
+        (CellIndex(1), tampered, "bad signature"),
+        (CellIndex(2), chat.clone(), "signer is not the sending cell"),
+        (
+            CellIndex(1),
+            sign(id2, Body::Chat(Chat { text: "hi".into() })),
+            "addressed to another cell",
+        ),
+        (
+            CellIndex(1),
+            sign(
+                id0,
+                Body::Tx(Tx {
+                    nonce: 0,
+                    fee: 1,
+                    kind: TxKind::Transfer { to: id2, amount: 1 },
+                }),
+            ),
+            "tx and post travel through consensus",
+        ),
+    ];
+    for (from, encoded, reason) in &table {
+        net.input(
+            CellIndex(0),
+            Input::Deliver {
+                from: *from,
+                message: CellWire::Direct {
+                    encoded: encoded.clone().into(),
+                },
+            },
+        );
+        assert_eq!(
+            net.observations.last().map(|(_, o)| o.clone()),
+            Some(CellObservation::MessageRejected { reason }),
+            "{reason}"
+        );
+    }
+    let rejections = net.cell(0).rejections();
+    assert_eq!(rejections.values().sum::<u64>(), table.len() as u64);
+    assert_eq!(
+        net.cell(0).journal_lengths()[JournalKind::Message as usize],
+        table.len() as u64,
+        "every rejected message is journaled with its status"
+    );
+    // The valid one is accepted.
+    net.input(
+        CellIndex(0),
+        Input::Deliver {
+            from: CellIndex(1),
+            message: CellWire::Direct {
+                encoded: chat.into(),
+            },
+        },
+    );
+    assert_eq!(
+        net.observations.last().map(|(_, o)| o.clone()),
+        Some(CellObservation::MessageAccepted {
+            kind: MessageType::Chat
+        })
+    );
+}
+
+#[test]
+fn chat_is_journaled_on_both_sides() {
+    let mut net = TestNet::new(2);
+    net.input(
+        CellIndex(0),
+        Input::Command(CellCommand::Chat {
+            to: CellIndex(1),
+            text: "hello".into(),
+        }),
+    );
+    net.settle();
+    assert_eq!(
+        net.cell(0).journal_lengths()[JournalKind::Message as usize],
+        1
+    );
+    assert_eq!(
+        net.cell(1).journal_lengths()[JournalKind::Message as usize],
+        1
+    );
+    assert_eq!(
+        net.count(|o| matches!(
+            o,
+            CellObservation::MessageAccepted {
+                kind: MessageType::Chat
+            }
+        )),
+        1
+    );
+}
+
+#[test]
+fn auth_exchange_attests_in_both_identity_journals() {
+    let mut net = TestNet::new(2);
+    net.input(
+        CellIndex(0),
+        Input::Command(CellCommand::Authenticate { with: CellIndex(1) }),
+    );
+    net.settle();
+    let authenticated: Vec<_> = net
+        .observations
+        .iter()
+        .filter(|(_, o)| matches!(o, CellObservation::Authenticated { .. }))
+        .cloned()
+        .collect();
+    assert_eq!(
+        authenticated,
+        vec![
+            (
+                CellIndex(0),
+                CellObservation::Authenticated { peer: CellIndex(1) }
+            ),
+            (
+                CellIndex(1),
+                CellObservation::Authenticated { peer: CellIndex(0) }
+            ),
+        ]
+    );
+    for index in 0..2 {
+        assert_eq!(
+            net.cell(index).journal_lengths()[JournalKind::Identity as usize],
+            2,
+            "genesis + the attestation"
+        );
+    }
+    // A replayed response (the exchange is closed) is refused.
+    let response = {
+        let cell = net.cell(0);
+        let set = cell.journals.borrow();
+        let journal = set.as_ref().expect("open").journal(JournalKind::Message);
+        (0..journal.length())
+            .filter_map(|index| {
+                let block = journal.block(index).expect("stored").into_owned();
+                let mut reader = crate::codec::Reader::new(&block);
+                reader.u8("d").ok()?;
+                reader.u8("s").ok()?;
+                reader.u32("p").ok()?;
+                reader.str("r", 256).ok()?;
+                let bytes = reader.bytes("m", 1 << 16).ok()?;
+                let message = Message::decode(bytes).ok()?;
+                matches!(message.body, Body::Auth(Auth::Response { .. })).then(|| bytes.to_vec())
+            })
+            .next()
+            .expect("the response was journaled as incoming")
+    };
+    net.input(
+        CellIndex(0),
+        Input::Deliver {
+            from: CellIndex(1),
+            message: CellWire::Direct {
+                encoded: response.into(),
+            },
+        },
+    );
+    assert_eq!(
+        net.observations.last().map(|(_, o)| o.clone()),
+        Some(CellObservation::MessageRejected {
+            reason: "auth response to no open challenge"
+        })
+    );
+}
+
+#[test]
+fn transfers_order_identically_and_state_hashes_agree() {
+    let mut net = TestNet::new(4);
+    for i in 0..4u32 {
+        net.input(
+            CellIndex(i),
+            Input::Command(CellCommand::Transfer {
+                to: CellIndex((i + 1) % 4),
+                amount: 7,
+                fee: 1,
+            }),
+        );
+    }
+    net.gossip(30);
+    let mut orders: Vec<Vec<TxId>> = vec![Vec::new(); 4];
+    let mut last_state: Vec<Option<(u32, [u8; 32])>> = vec![None; 4];
+    for (cell, observation) in &net.observations {
+        match observation {
+            CellObservation::TxOrdered { tx, applied, .. } => {
+                assert!(applied);
+                orders[cell.as_usize()].push(*tx);
+            }
+            CellObservation::RoundDecided {
+                round, state_hash, ..
+            } => last_state[cell.as_usize()] = Some((*round, *state_hash)),
+            _ => {}
+        }
+    }
+    assert_eq!(orders[0].len(), 4, "all four TXs ordered");
+    assert!(orders.iter().all(|order| *order == orders[0]));
+    let hashes: Vec<[u8; 32]> = (0..4).map(|i| net.cell(i).ledger().state_hash()).collect();
+    assert!(hashes.iter().all(|hash| *hash == hashes[0]));
+    assert!(last_state.iter().all(Option::is_some));
+    // Each journals one consensus block and one state block per round.
+    for index in 0..4 {
+        let lengths = net.cell(index).journal_lengths();
+        assert_eq!(
+            lengths[JournalKind::Consensus as usize],
+            lengths[JournalKind::State as usize]
+        );
+        assert!(lengths[JournalKind::Consensus as usize] > 0);
+    }
+}
+
+#[test]
+fn query_answer_verifies_and_tampering_is_caught() {
+    let mut net = TestNet::new(4);
+    net.input(
+        CellIndex(0),
+        Input::Command(CellCommand::Post {
+            topic: "news".into(),
+            content: b"first".to_vec(),
+        }),
+    );
+    net.gossip(30);
+    net.input(
+        CellIndex(2),
+        Input::Command(CellCommand::Query {
+            to: CellIndex(0),
+            topic: "news".into(),
+        }),
+    );
+    net.settle();
+    assert_eq!(
+        net.count(|o| matches!(
+            o,
+            CellObservation::QueryAnswered {
+                verified: true,
+                items: 1
+            }
+        )),
+        1
+    );
+    // Direct checks of the verifier on a real journal proof.
+    let cell = net.cell(0);
+    let key = *cell.keys().public();
+    let set = cell.journals.borrow();
+    let journal = set.as_ref().expect("open").journal(JournalKind::State);
+    let length = journal.length();
+    let (index, posts) = (0..length)
+        .find_map(|index| {
+            let block = journal.block(index).expect("stored");
+            let posts = services::decode_state_posts(&block).expect("state block");
+            (!posts.is_empty()).then_some((index, posts))
+        })
+        .expect("the post is in a state block");
+    let proof = journal
+        .range_proof(index, index + 1, length)
+        .expect("in range")
+        .to_bytes();
+    let mut data = Writer::new();
+    data.u32(1)
+        .fixed(posts[0].0.as_bytes())
+        .str(&posts[0].1)
+        .bytes(&posts[0].2);
+    let data = data.finish();
+    assert_eq!(verify_query_answer(&key, "news", &data, &proof), (true, 1));
+    let mut forged = data.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    assert!(
+        !verify_query_answer(&key, "news", &forged, &proof).0,
+        "forged content"
+    );
+    assert!(
+        !verify_query_answer(&key, "sports", &data, &proof).0,
+        "wrong topic"
+    );
+    let other = *net.cell(1).keys().public();
+    assert!(
+        !verify_query_answer(&other, "news", &data, &proof).0,
+        "wrong journal key"
+    );
+    let verifier = JournalVerifier::new(key, JournalTag::named("state"));
+    let decoded = crate::journal::RangeProof::from_bytes(&proof).expect("decodes");
+    assert!(verifier.verify_range(&decoded).is_ok());
+}
+
+#[test]
+fn exec_result_is_verified_and_paid_through_consensus() {
+    let mut net = TestNet::new(4);
+    net.input(
+        CellIndex(1),
+        Input::Command(CellCommand::Exec {
+            to: CellIndex(2),
+            task: ExecTask::HashChain {
+                input: b"seed".to_vec(),
+                iterations: 10,
+            },
+            max_payment: 5,
+        }),
+    );
+    net.settle();
+    let completed: Vec<_> = net
+        .observations
+        .iter()
+        .filter_map(|(_, o)| match o {
+            CellObservation::ExecCompleted { verified, charged } => Some((*verified, *charged)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(completed.len(), 1);
+    assert!(completed[0].0, "the result equals the local run");
+    let charged = completed[0].1;
+    assert!(charged > 0 && charged <= 5);
+    net.gossip(30);
+    let payer = net.cell(1).keys().cell_id();
+    let payee = net.cell(2).keys().cell_id();
+    let ledger = net.cell(0).ledger();
+    assert_eq!(ledger.balance(&payee), Some(1_000 + charged));
+    assert_eq!(ledger.balance(&payer), Some(1_000 - charged - 1));
+}
+
+#[test]
+fn restart_rebuilds_from_journals_and_catches_up() {
+    let mut net = TestNet::new(4);
+    for i in 0..4u32 {
+        net.input(
+            CellIndex(i),
+            Input::Command(CellCommand::Transfer {
+                to: CellIndex((i + 2) % 4),
+                amount: 3,
+                fee: 1,
+            }),
+        );
+    }
+    net.gossip(20);
+    let before = net.cell(3).journal_lengths();
+    let decided_before = net.cell(3).ledger().last_round().expect("decided");
+    net.crash(3);
+    net.gossip(10);
+    net.restart(3);
+    let recovered = net
+        .observations
+        .iter()
+        .rev()
+        .find_map(|(cell, o)| match o {
+            CellObservation::Recovered {
+                decided_rounds,
+                journal_blocks,
+            } if cell.0 == 3 => Some((*decided_rounds, *journal_blocks)),
+            _ => None,
+        })
+        .expect("recovered");
+    assert!(recovered.0 > 0, "rounds replayed from the journals");
+    assert!(
+        recovered.1 >= before.iter().sum::<u64>(),
+        "nothing journaled is lost"
+    );
+    let after = net.cell(3).journal_lengths();
+    for kind in JournalKind::ALL {
+        assert!(after[kind as usize] >= before[kind as usize], "{kind:?}");
+    }
+    net.gossip(20);
+    let hash = net.cell(0).ledger().state_hash();
+    assert_eq!(net.cell(3).ledger().state_hash(), hash);
+    assert!(net.cell(3).ledger().last_round().expect("decided") > decided_before);
+    // Its next transfer uses the next nonce (recovered from the journal).
+    net.input(
+        CellIndex(3),
+        Input::Command(CellCommand::Transfer {
+            to: CellIndex(0),
+            amount: 1,
+            fee: 1,
+        }),
+    );
+    net.gossip(20);
+    let last_ordered = net.observations.iter().rev().find_map(|(cell, o)| match o {
+        CellObservation::TxOrdered { applied, .. } if cell.0 == 0 => Some(*applied),
+        _ => None,
+    });
+    assert_eq!(last_ordered, Some(true));
+}
