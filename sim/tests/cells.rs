@@ -143,14 +143,18 @@ fn n16_loss_partition_heal_all_message_types_and_restart() {
         CellIndex(2),
         CellCommand::Authenticate { with: CellIndex(3) },
     );
-    world.schedule_command(
-        5 * NS_PER_S,
-        CellIndex(4),
-        CellCommand::Query {
-            to: CellIndex(0),
-            topic: "weather".into(),
-        },
-    );
+    // Two QUERYs (direct messages are not retried through the loss), once
+    // the posts are surely ordered.
+    for i in 0..2 {
+        world.schedule_command(
+            11 * NS_PER_S + i * NS_PER_MS,
+            CellIndex(4),
+            CellCommand::Query {
+                to: CellIndex(0),
+                topic: "weather".into(),
+            },
+        );
+    }
     world.schedule_command(
         5 * NS_PER_S,
         CellIndex(6),
@@ -208,16 +212,26 @@ fn n16_loss_partition_heal_all_message_types_and_restart() {
             .filter(|observed| wanted(&observed.observation))
             .count()
     };
-    // QUERY answered with proofs that verify, and all four posts.
-    assert_eq!(
-        count(&|o| matches!(
+    // QUERY answered with cell 0's post and a proof that verifies.
+    let answered = count(&|o| {
+        matches!(
             o,
             CellObservation::QueryAnswered {
                 verified: true,
                 items: 1
             }
+        )
+    });
+    assert!(answered >= 1);
+    assert_eq!(
+        count(&|o| matches!(
+            o,
+            CellObservation::QueryAnswered {
+                verified: false,
+                ..
+            }
         )),
-        1
+        0
     );
     assert_eq!(
         count(&|o| matches!(
@@ -249,5 +263,45 @@ fn n16_loss_partition_heal_all_message_types_and_restart() {
     assert_eq!(
         count(&|o| matches!(o, CellObservation::MessageRejected { .. })),
         0
+    );
+}
+
+/// Per-service bus metrics (calls, events, replies, errors, virtual CPU)
+/// of a fixed-seed run: any change of behaviour shows up here.
+#[test]
+fn n8_bus_metrics_snapshot() {
+    let mut world = CellWorld::new(world(99, 8)).expect("valid world");
+    for i in 0..8u32 {
+        world.schedule_command(
+            NS_PER_S / 2 + u64::from(i) * 50 * NS_PER_MS,
+            CellIndex(i),
+            CellCommand::Transfer {
+                to: CellIndex((i + 3) % 8),
+                amount: 5,
+                fee: 1,
+            },
+        );
+    }
+    world.schedule_command(
+        NS_PER_S,
+        CellIndex(0),
+        CellCommand::Chat {
+            to: CellIndex(1),
+            text: "metrics".into(),
+        },
+    );
+    world.run_until(5 * NS_PER_S);
+    assert!(world.verdict().is_empty(), "{:?}", world.verdict());
+    let cell0 = world.cell(CellIndex(0)).expect("up").bus_metrics().clone();
+    let journals: Vec<[u64; 5]> = (0..8)
+        .map(|i| world.cell(CellIndex(i)).expect("up").journal_lengths())
+        .collect();
+    insta::assert_json_snapshot!(
+        "n8_bus_metrics",
+        serde_json::json!({
+            "cell0": cell0,
+            "journal_lengths": journals,
+            "trace_hash": world.simulation().trace().hash_hex(),
+        })
     );
 }

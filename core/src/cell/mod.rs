@@ -354,8 +354,17 @@ impl Node for Cell {
                     CellWire::SyncRequest { known_counts } => {
                         CellRequest::ConsensusSyncRequest { from, known_counts }
                     }
-                    CellWire::SyncResponse { events, .. } => {
-                        CellRequest::ConsensusSyncResponse { from, events }
+                    CellWire::SyncResponse {
+                        events,
+                        known_counts,
+                        ..
+                    } => CellRequest::ConsensusSyncResponse {
+                        from,
+                        events,
+                        known_counts,
+                    },
+                    CellWire::SyncPush { events, .. } => {
+                        CellRequest::ConsensusSyncPush { from, events }
                     }
                     CellWire::Direct { encoded } => CellRequest::MessageReceive { from, encoded },
                 };

@@ -71,6 +71,15 @@ pub enum CellWire {
     SyncResponse {
         events: Arc<[EventHash]>,
         encoded_bytes: u32,
+        /// The responder's own counts, so the requester can push back what
+        /// the responder lacks (a push-pull sync: knowledge spreads both
+        /// ways in one exchange).
+        known_counts: Arc<[u32]>,
+    },
+    /// The requester's push: the events the responder lacks, parents first.
+    SyncPush {
+        events: Arc<[EventHash]>,
+        encoded_bytes: u32,
     },
     /// A signed message (CHAT, AUTH, QUERY, EXEC), in its canonical encoding.
     Direct { encoded: Arc<[u8]> },
@@ -85,7 +94,13 @@ impl Payload for CellWire {
             CellWire::SyncRequest { known_counts } => {
                 u32::try_from(known_counts.len() * 4).unwrap_or(u32::MAX)
             }
-            CellWire::SyncResponse { encoded_bytes, .. } => *encoded_bytes,
+            CellWire::SyncResponse {
+                encoded_bytes,
+                known_counts,
+                ..
+            } => encoded_bytes
+                .saturating_add(u32::try_from(known_counts.len() * 4).unwrap_or(u32::MAX)),
+            CellWire::SyncPush { encoded_bytes, .. } => *encoded_bytes,
             CellWire::Direct { encoded } => u32::try_from(encoded.len()).unwrap_or(u32::MAX),
         };
         body.saturating_add(WIRE_FRAME_BYTES)
@@ -101,7 +116,7 @@ impl Payload for CellWire {
                     acc.rotate_left(5) ^ u64::from(count)
                 })
             }
-            CellWire::SyncResponse { events, .. } => {
+            CellWire::SyncResponse { events, .. } | CellWire::SyncPush { events, .. } => {
                 let first = events.first().map_or(0, |hash| fold(&hash.0));
                 let last = events.last().map_or(0, |hash| fold(&hash.0));
                 first ^ last.rotate_left(17) ^ (events.len() as u64) << 1 ^ 1
@@ -165,6 +180,11 @@ pub enum CellRequest {
         known_counts: Arc<[u32]>,
     },
     ConsensusSyncResponse {
+        from: CellIndex,
+        events: Arc<[EventHash]>,
+        known_counts: Arc<[u32]>,
+    },
+    ConsensusSyncPush {
         from: CellIndex,
         events: Arc<[EventHash]>,
     },
@@ -233,6 +253,7 @@ impl Protocol for CellProtocol {
             CellRequest::ConsensusGossip { .. } => "consensus.gossip",
             CellRequest::ConsensusSyncRequest { .. } => "consensus.sync_request",
             CellRequest::ConsensusSyncResponse { .. } => "consensus.sync_response",
+            CellRequest::ConsensusSyncPush { .. } => "consensus.sync_push",
             CellRequest::ConsensusSubmit { .. } => "consensus.submit",
         }
     }

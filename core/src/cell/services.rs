@@ -756,6 +756,7 @@ impl ConsensusService {
             .action("consensus.gossip")
             .action("consensus.sync_request")
             .action("consensus.sync_response")
+            .action("consensus.sync_push")
             .action("consensus.submit")
     }
 
@@ -983,6 +984,39 @@ impl ConsensusService {
         all
     }
 
+    /// Learn a peer's events in order: each one's signature checked (once
+    /// per world, paid by every cell), its transactions decoded and checked
+    /// (likewise), then learned. Stops at the first bad event.
+    fn learn_batch(&mut self, events: &[EventHash], ctx: &mut Ctx<'_>, decisions: &mut Decisions) {
+        for hash in events {
+            if self.view.knows(&self.world.borrow().store, hash) {
+                continue;
+            }
+            let bytes = self.world.borrow().encoded_bytes(hash);
+            ctx.charge_cpu(
+                cost::SIGNATURE_VERIFY_NS + cost::EVENT_LEARN_NS + cost::bytes_ns(bytes as usize),
+            );
+            if !self.world.borrow_mut().event_signature_valid(hash) {
+                self.observe(CellObservation::MessageRejected {
+                    reason: "event signature",
+                });
+                break;
+            }
+            let transactions = self
+                .world
+                .borrow()
+                .event(hash)
+                .map_or(0, |event| event.transactions().len());
+            ctx.charge_cpu(2 * cost::SIGNATURE_VERIFY_NS * transactions as u64);
+            if !self.learn(hash, decisions) {
+                self.observe(CellObservation::MessageRejected {
+                    reason: "event with unknown parents",
+                });
+                break;
+            }
+        }
+    }
+
     pub fn view(&self) -> &crate::hashgraph::MemberView {
         &self.view
     }
@@ -1030,49 +1064,25 @@ impl Service<CellProtocol> for ConsensusService {
                     .fold(0u32, u32::saturating_add);
                 drop(world);
                 ctx.charge_cpu(cost::bytes_ns(encoded_bytes as usize));
+                let own_counts: Arc<[u32]> = self.view.known_counts().into();
                 self.io.borrow_mut().sends.push((
                     from,
                     CellWire::SyncResponse {
                         events: missing.into(),
                         encoded_bytes,
+                        known_counts: own_counts,
                     },
                 ));
                 Ok(CellResponse::Done)
             }
-            CellRequest::ConsensusSyncResponse { from, events } => {
+            CellRequest::ConsensusSyncResponse {
+                from,
+                events,
+                known_counts,
+            } => {
                 let decided_before = self.view.decided_rounds();
                 let mut decisions = Decisions::default();
-                for hash in events.iter() {
-                    if self.view.knows(&self.world.borrow().store, hash) {
-                        continue;
-                    }
-                    let bytes = self.world.borrow().encoded_bytes(hash);
-                    ctx.charge_cpu(
-                        cost::SIGNATURE_VERIFY_NS
-                            + cost::EVENT_LEARN_NS
-                            + cost::bytes_ns(bytes as usize),
-                    );
-                    if !self.world.borrow_mut().event_signature_valid(hash) {
-                        self.observe(CellObservation::MessageRejected {
-                            reason: "event signature",
-                        });
-                        break;
-                    }
-                    // Transactions: decoded and checked once per world, paid
-                    // for by every cell.
-                    let transactions = self
-                        .world
-                        .borrow()
-                        .event(hash)
-                        .map_or(0, |event| event.transactions().len());
-                    ctx.charge_cpu(2 * cost::SIGNATURE_VERIFY_NS * transactions as u64);
-                    if !self.learn(hash, &mut decisions) {
-                        self.observe(CellObservation::MessageRejected {
-                            reason: "event with unknown parents",
-                        });
-                        break;
-                    }
-                }
+                self.learn_batch(&events, ctx, &mut decisions);
                 let other_parent = {
                     let known = self
                         .view
@@ -1085,6 +1095,31 @@ impl Service<CellProtocol> for ConsensusService {
                         .and_then(|last| self.world.borrow().chain_event(from.0, last))
                 };
                 self.create_event(other_parent, ctx, &mut decisions);
+                self.publish(decisions, decided_before, ctx);
+                // Push back what the responder lacks (this new event included).
+                let world = self.world.borrow();
+                let missing = self.view.missing_for(&world.store, &known_counts);
+                if !missing.is_empty() {
+                    let encoded_bytes = missing
+                        .iter()
+                        .map(|hash| world.encoded_bytes(hash))
+                        .fold(0u32, u32::saturating_add);
+                    drop(world);
+                    ctx.charge_cpu(cost::bytes_ns(encoded_bytes as usize));
+                    self.io.borrow_mut().sends.push((
+                        from,
+                        CellWire::SyncPush {
+                            events: missing.into(),
+                            encoded_bytes,
+                        },
+                    ));
+                }
+                Ok(CellResponse::Done)
+            }
+            CellRequest::ConsensusSyncPush { events, .. } => {
+                let decided_before = self.view.decided_rounds();
+                let mut decisions = Decisions::default();
+                self.learn_batch(&events, ctx, &mut decisions);
                 self.publish(decisions, decided_before, ctx);
                 Ok(CellResponse::Done)
             }

@@ -97,6 +97,7 @@ pub fn run(args: Args) -> Outcome {
     let mut finality_ns: Vec<TimeNs> = Vec::new();
     let mut ordered: HashSet<TxId> = HashSet::new();
     let mut ordered_events = 0u64;
+    let mut rounds_decided = 0u32;
     let mut inputs = 0u64;
     let mut second = 0;
     while second < args.seconds {
@@ -116,9 +117,13 @@ pub fn run(args: Args) -> Outcome {
                     }
                 }
                 CellObservation::RoundDecided {
+                    round,
                     ordered_events: events,
                     ..
-                } => ordered_events = ordered_events.max(events),
+                } => {
+                    ordered_events = ordered_events.max(events);
+                    rounds_decided = rounds_decided.max(round + 1);
+                }
                 _ => {}
             }
         }
@@ -145,7 +150,7 @@ pub fn run(args: Args) -> Outcome {
     );
     println!("  built in {built_s:.3} s; {inputs} inputs in {wall_s:.3} s wall");
     println!(
-        "  events created {store_events}, ordered {ordered_events}; signatures checked once each: {signatures_checked}"
+        "  events created {store_events}, ordered {ordered_events} in {rounds_decided} rounds; signatures checked once each: {signatures_checked}"
     );
     println!(
         "  TXs submitted {} ordered {txs_ordered}; finality p50 {:.0} ms p99 {:.0} ms",
@@ -170,6 +175,7 @@ pub fn run(args: Args) -> Outcome {
             "peak_rss_mb": peak_rss_mb,
             "wall_s": wall_s,
             "events_ordered": ordered_events,
+            "rounds_decided": rounds_decided,
             "txs_submitted": submitted.len(),
             "txs_ordered": txs_ordered,
             "finality_ms_p50": percentile(&finality_ns, 500),
