@@ -305,3 +305,67 @@ fn n8_bus_metrics_snapshot() {
         })
     );
 }
+
+/// Same config and seed, same run: trace hash and every observation.
+#[test]
+fn n8_same_seed_same_run() {
+    let run = || {
+        let mut world = CellWorld::new(world(5, 8)).expect("valid world");
+        world.schedule_command(
+            NS_PER_S,
+            CellIndex(2),
+            CellCommand::Transfer {
+                to: CellIndex(6),
+                amount: 9,
+                fee: 1,
+            },
+        );
+        world.run_until(4 * NS_PER_S);
+        (
+            world.simulation().trace().hash_hex(),
+            format!("{:?}", world.simulation().observations()),
+        )
+    };
+    assert_eq!(run(), run());
+}
+
+/// A bigger world under loss and a crash: invariants hold.
+#[test]
+#[ignore = "large"]
+fn n64_loss_crash_restart_invariants() {
+    let mut config = world(64, 64);
+    config.sim.link.loss = Probability::from_f64(0.05).expect("valid");
+    config.sim.faults = vec![
+        ScheduledFault {
+            at_ns: 3 * NS_PER_S,
+            fault: Fault::Crash {
+                cell: CellIndex(10),
+            },
+        },
+        ScheduledFault {
+            at_ns: 6 * NS_PER_S,
+            fault: Fault::Restart {
+                cell: CellIndex(10),
+            },
+        },
+    ];
+    let mut world = CellWorld::new(config).expect("valid world");
+    for i in 0..200u32 {
+        world.schedule_command(
+            NS_PER_S / 2 + u64::from(i) * 40 * NS_PER_MS,
+            CellIndex(i % 64),
+            CellCommand::Transfer {
+                to: CellIndex((i + 1) % 64),
+                amount: 1,
+                fee: 1,
+            },
+        );
+    }
+    world.run_until(30 * NS_PER_S);
+    assert!(world.verdict().is_empty(), "{:?}", world.verdict());
+    let hash = world.cell(CellIndex(0)).expect("up").ledger().state_hash();
+    assert_eq!(
+        world.cell(CellIndex(10)).expect("up").ledger().state_hash(),
+        hash
+    );
+}

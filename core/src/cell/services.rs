@@ -2,7 +2,7 @@
 //! they reach each other only through bus calls and events, and share the
 //! journals as the Nucleus's writers and everyone else's read views.
 
-use std::collections::{BTreeMap, HashSet}; // tidy: HashSet is lookup-only (seen transactions)
+use std::collections::{BTreeMap, HashSet}; // tidy: lookup-only (seen transactions, visited events)
 use std::sync::Arc;
 
 use rand_core::RngCore;
@@ -730,7 +730,7 @@ pub struct ConsensusService {
     /// Signed TX/POST bytes waiting for this cell's next event.
     pending: Vec<Arc<[u8]>>,
     /// Transactions in events this view knows, or pending (lookup only).
-    seen_transactions: HashSet<[u8; 32]>,
+    seen_transactions: HashSet<[u8; 32]>, // tidy: lookup-only
     ordered_events: u64,
     order_digest: [u8; 32],
     /// Rounds the consensus journal already holds (replayed, not re-journaled).
@@ -776,7 +776,7 @@ impl ConsensusService {
             journals,
             view,
             pending: Vec::new(),
-            seen_transactions: HashSet::new(),
+            seen_transactions: HashSet::new(), // tidy: lookup-only
             ordered_events: 0,
             order_digest: [0; 32],
             journaled_rounds: 0,
@@ -822,7 +822,7 @@ impl ConsensusService {
         let mut order: Vec<EventHash> = Vec::new();
         {
             let world = self.world.borrow();
-            let mut visited: HashSet<EventHash> = HashSet::new();
+            let mut visited: HashSet<EventHash> = HashSet::new(); // tidy: lookup-only
             // Iterative post-order DFS over parents.
             for &target in targets {
                 let mut stack = vec![(target, false)];

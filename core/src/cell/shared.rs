@@ -40,13 +40,13 @@ struct StoredEvent {
 pub struct SharedWorld {
     pub store: SharedHashgraph,
     pub members: Vec<MemberInfo>,
-    events: HashMap<EventHash, StoredEvent>,
+    events: HashMap<EventHash, StoredEvent>, // tidy: lookup-only
     /// Per creator, its events in sequence order (what a restarted cell
     /// reads back as its own event history).
     chains: Vec<Vec<EventHash>>,
     /// Decoded, verified consensus transactions by message hash; `None` if
     /// the bytes did not decode or verify.
-    transactions: HashMap<[u8; 32], Option<Arc<Message>>>,
+    transactions: HashMap<[u8; 32], Option<Arc<Message>>>, // tidy: lookup-only
     /// Signature checks actually performed (the rest came from the cache).
     pub signatures_checked: u64,
 }
@@ -78,9 +78,9 @@ impl SharedWorld {
         Ok(SharedWorld {
             store,
             members: infos,
-            events: HashMap::new(),
+            events: HashMap::new(), // tidy: lookup-only
             chains,
-            transactions: HashMap::new(),
+            transactions: HashMap::new(), // tidy: lookup-only
             signatures_checked: 0,
         })
     }
