@@ -128,7 +128,6 @@ impl Cell {
         // a nonce or replays its gossip choices.
         let stream_index = u64::from(me.0) | (boots << 32);
         let identity = IdentityService::new(
-            me,
             keys.clone(),
             reader.clone(),
             io.clone(),
@@ -138,25 +137,12 @@ impl Cell {
         );
         let signer = identity.signer();
         let access = identity.access();
-        let message = MessageService::new(
-            me,
-            signer.clone(),
-            access,
-            reader.clone(),
-            io.clone(),
-            world.clone(),
-        );
+        let message =
+            MessageService::new(signer, access, reader.clone(), io.clone(), world.clone());
         let rejected = message.rejected.clone();
         let consensus =
             ConsensusService::new(me, keys.clone(), world.clone(), io.clone(), reader.clone());
-        let state = StateService::new(
-            me,
-            signer,
-            world.clone(),
-            io.clone(),
-            reader,
-            ledger.clone(),
-        );
+        let state = StateService::new(world.clone(), io.clone(), reader, ledger.clone());
         let mut metadata = Writer::new();
         metadata
             .u8(u8::from(boots > 0))

@@ -111,7 +111,6 @@ pub const AUTH_TRUST_PERMILLE: u16 = 800;
 /// Signs for the cell, runs the AUTH exchange, keeps the trust network and
 /// answers access-control questions (through [`AccessControl`]).
 pub struct IdentityService {
-    me: CellIndex,
     keys: Arc<CellKeys>,
     signer: Signer,
     journals: JournalReader,
@@ -156,7 +155,6 @@ impl IdentityService {
 
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        me: CellIndex,
         keys: Arc<CellKeys>,
         journals: JournalReader,
         io: IoHandle,
@@ -166,7 +164,6 @@ impl IdentityService {
     ) -> Self {
         let signer = Signer::new(keys.clone(), journals.clone());
         IdentityService {
-            me,
             keys,
             signer,
             journals,
@@ -194,15 +191,6 @@ impl IdentityService {
             .members
             .get(index.as_usize())
             .map(|member| member.cell_id)
-    }
-
-    fn index_of(&self, cell: &CellId) -> Option<CellIndex> {
-        self.world
-            .borrow()
-            .members
-            .iter()
-            .position(|member| member.cell_id == *cell)
-            .map(|index| CellIndex(index as u32))
     }
 
     /// Rebuild the trust edges from the identity journal.
@@ -363,7 +351,6 @@ impl Service<CellProtocol> for IdentityService {
             trust.add_cell(cell);
             trust.add_pre_trusted(cell);
         }
-        let _ = self.me;
     }
 
     fn on_call(&mut self, request: CellRequest, ctx: &mut Ctx<'_>) -> CallResult {
@@ -416,7 +403,6 @@ impl Service<CellProtocol> for IdentityService {
                             });
                     }
                 }
-                let _ = self.index_of(&self.keys.cell_id());
             }
             _ => {}
         }
@@ -436,7 +422,6 @@ const STATUS_SUBMITTED: u8 = 2;
 /// delivers messages; verifies and access-checks what arrives; journals every
 /// message in and out with its delivery status.
 pub struct MessageService {
-    me: CellIndex,
     signer: Signer,
     access: AccessControl,
     journals: JournalReader,
@@ -464,7 +449,6 @@ impl MessageService {
     }
 
     pub fn new(
-        me: CellIndex,
         signer: Signer,
         access: AccessControl,
         journals: JournalReader,
@@ -472,7 +456,6 @@ impl MessageService {
         world: WorldHandle,
     ) -> Self {
         MessageService {
-            me,
             signer,
             access,
             journals,
@@ -640,7 +623,6 @@ impl MessageService {
 impl Service<CellProtocol> for MessageService {
     fn on_start(&mut self, ctx: &mut Ctx<'_>) {
         self.replay_journal(ctx);
-        let _ = self.me;
     }
 
     fn on_call(&mut self, request: CellRequest, ctx: &mut Ctx<'_>) -> CallResult {
@@ -1140,8 +1122,6 @@ impl Service<CellProtocol> for ConsensusService {
 /// journals the state history (one block per round, with the round's posts),
 /// and answers QUERY (posts with a journal proof) and EXEC requests.
 pub struct StateService {
-    me: CellIndex,
-    signer: Signer,
     world: WorldHandle,
     io: IoHandle,
     journals: JournalReader,
@@ -1177,8 +1157,6 @@ impl StateService {
     }
 
     pub fn new(
-        me: CellIndex,
-        signer: Signer,
         world: WorldHandle,
         io: IoHandle,
         journals: JournalReader,
@@ -1186,8 +1164,6 @@ impl StateService {
     ) -> Self {
         let journaled_rounds = journals.with(JournalKind::State, |journal| journal.length());
         StateService {
-            me,
-            signer,
             world,
             io,
             journals,
@@ -1371,7 +1347,6 @@ impl StateService {
     }
 
     fn on_inbound(&mut self, from: CellIndex, message: &Message, ctx: &mut Ctx<'_>) {
-        let now = self.io.borrow().now;
         let reply = |ctx: &mut Ctx<'_>, body: Body| {
             ctx.call(CellRequest::MessageSend { to: from, body })
                 .expect("queue has room");
@@ -1461,7 +1436,6 @@ impl StateService {
             }
             _ => {}
         }
-        let _ = (now, self.me, &self.signer);
     }
 }
 
