@@ -971,25 +971,33 @@ impl ConsensusService {
     /// (likewise), then learned. Stops at the first bad event.
     fn learn_batch(&mut self, events: &[EventHash], ctx: &mut Ctx<'_>, decisions: &mut Decisions) {
         for hash in events {
-            if self.view.knows(&self.world.borrow().store, hash) {
-                continue;
-            }
-            let bytes = self.world.borrow().encoded_bytes(hash);
+            let received = {
+                let mut world = self.world.borrow_mut();
+                if self.view.knows(&world.store, hash) {
+                    continue;
+                }
+                world.receive(hash)
+            };
+            let Some(received) = received else {
+                self.observe(CellObservation::MessageRejected {
+                    reason: "event not in the store",
+                });
+                break;
+            };
+            // Every receiver pays for the checks, though the world makes
+            // each once: the event's signature and each transaction's two.
             ctx.charge_cpu(
-                cost::SIGNATURE_VERIFY_NS + cost::EVENT_LEARN_NS + cost::bytes_ns(bytes as usize),
+                cost::SIGNATURE_VERIFY_NS
+                    + cost::EVENT_LEARN_NS
+                    + cost::bytes_ns(received.encoded_bytes as usize)
+                    + 2 * cost::SIGNATURE_VERIFY_NS * received.transactions as u64,
             );
-            if !self.world.borrow_mut().event_signature_valid(hash) {
+            if !received.signature_valid {
                 self.observe(CellObservation::MessageRejected {
                     reason: "event signature",
                 });
                 break;
             }
-            let transactions = self
-                .world
-                .borrow()
-                .event(hash)
-                .map_or(0, |event| event.transactions().len());
-            ctx.charge_cpu(2 * cost::SIGNATURE_VERIFY_NS * transactions as u64);
             if !self.learn(hash, decisions) {
                 self.observe(CellObservation::MessageRejected {
                     reason: "event with unknown parents",

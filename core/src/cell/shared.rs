@@ -17,6 +17,38 @@ use crate::time::TimeNs;
 use super::api::CellObservation;
 use super::protocol::{CellWire, JournalKind};
 
+/// Hashes a blake3-derived key (an event hash, a message hash) for the
+/// lookup-only caches: the key is already uniform, so its first 8 bytes are
+/// a good hash, and SipHash would cost more than the rest of a lookup.
+#[derive(Default)]
+pub struct DigestHasher(u64);
+
+impl std::hash::Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        if let Some(word) = bytes.get(..8) {
+            self.0 ^= u64::from_le_bytes(word.try_into().expect("8 bytes"));
+        } else {
+            for &byte in bytes {
+                self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+            }
+        }
+    }
+}
+
+type DigestMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<DigestHasher>>; // tidy: lookup-only
+
+/// What a receiving cell needs of an event before learning it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReceivedEvent {
+    pub signature_valid: bool,
+    pub encoded_bytes: u32,
+    pub transactions: usize,
+}
+
 /// One member of the world: its key and the cell id it hashes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemberInfo {
@@ -40,13 +72,13 @@ struct StoredEvent {
 pub struct SharedWorld {
     pub store: SharedHashgraph,
     pub members: Vec<MemberInfo>,
-    events: HashMap<EventHash, StoredEvent>, // tidy: lookup-only
+    events: DigestMap<EventHash, StoredEvent>,
     /// Per creator, its events in sequence order (what a restarted cell
     /// reads back as its own event history).
     chains: Vec<Vec<EventHash>>,
     /// Decoded, verified consensus transactions by message hash; `None` if
     /// the bytes did not decode or verify.
-    transactions: HashMap<[u8; 32], Option<Arc<Message>>>, // tidy: lookup-only
+    transactions: DigestMap<[u8; 32], Option<Arc<Message>>>,
     /// Signature checks actually performed (the rest came from the cache).
     pub signatures_checked: u64,
 }
@@ -78,9 +110,9 @@ impl SharedWorld {
         Ok(SharedWorld {
             store,
             members: infos,
-            events: HashMap::new(), // tidy: lookup-only
+            events: DigestMap::default(),
             chains,
-            transactions: HashMap::new(), // tidy: lookup-only
+            transactions: DigestMap::default(),
             signatures_checked: 0,
         })
     }
@@ -137,6 +169,27 @@ impl SharedWorld {
         stored.signature_valid = Some(valid);
         self.signatures_checked += 1;
         valid
+    }
+
+    /// One lookup for a receiver: the event's signature (checked once per
+    /// world), encoded size and transaction count; `None` if unknown.
+    pub fn receive(&mut self, hash: &EventHash) -> Option<ReceivedEvent> {
+        let stored = self.events.get_mut(hash)?;
+        let signature_valid = match stored.signature_valid {
+            Some(valid) => valid,
+            None => {
+                let key = self.members[stored.event.creator() as usize].public_key;
+                let valid = stored.event.verify(&key).is_ok();
+                stored.signature_valid = Some(valid);
+                self.signatures_checked += 1;
+                valid
+            }
+        };
+        Some(ReceivedEvent {
+            signature_valid,
+            encoded_bytes: stored.encoded_bytes,
+            transactions: stored.event.transactions().len(),
+        })
     }
 
     /// The `sequence`-th event of `creator` (from 0).
