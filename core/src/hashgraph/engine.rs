@@ -232,6 +232,9 @@ struct Witness {
     deciders: Vec<(WitnessId, bool)>,
     /// Witnesses this witness decides, with the decision.
     decides: Vec<(WitnessId, bool)>,
+    /// Decided not famous on arrival, its round being already ordered here:
+    /// no witness voted on it, so `deciders` is empty (see `MemberView`).
+    late: bool,
 }
 
 #[derive(Default)]
@@ -1051,6 +1054,7 @@ impl Hashgraph {
             votes: Vec::new(),
             deciders: Vec::new(),
             decides: Vec::new(),
+            late: false,
         });
         self.records[id as usize].witness = Some(witness_id);
         // An event sees itself (the paper's ancestors include the event).
@@ -1104,6 +1108,7 @@ impl Hashgraph {
             // A late witness of a round already decided: the witnesses that
             // decided the round all vote it down (it is not their ancestor),
             // so it is decided not famous.
+            self.witnesses[witness as usize].late = true;
             self.decide(witness, false, round, decisions);
             return;
         }
