@@ -117,9 +117,16 @@ impl Payload for CellWire {
                 })
             }
             CellWire::SyncResponse { events, .. } | CellWire::SyncPush { events, .. } => {
+                // The variant is folded in: a push and a response of the
+                // same events are different messages.
+                let variant = if matches!(self, CellWire::SyncPush { .. }) {
+                    3
+                } else {
+                    1
+                };
                 let first = events.first().map_or(0, |hash| fold(&hash.0));
                 let last = events.last().map_or(0, |hash| fold(&hash.0));
-                first ^ last.rotate_left(17) ^ (events.len() as u64) << 1 ^ 1
+                first ^ last.rotate_left(17) ^ ((events.len() as u64) << 2 | variant)
             }
             CellWire::Direct { encoded } => {
                 let hash = blake3::hash(encoded);

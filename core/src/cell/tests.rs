@@ -614,3 +614,51 @@ fn restart_rebuilds_from_journals_and_catches_up() {
     });
     assert_eq!(last_ordered, Some(true));
 }
+
+#[test]
+fn wire_sizes_are_realistic_and_digests_stable() {
+    use crate::hashgraph::EventHash;
+    use crate::node::Payload;
+    let counts: Arc<[u32]> = vec![3, 1, 4, 1].into();
+    let events: Arc<[EventHash]> = vec![EventHash([1; 32]), EventHash([2; 32])].into();
+    let table: Vec<(CellWire, u32)> = vec![
+        (
+            CellWire::SyncRequest {
+                known_counts: counts.clone(),
+            },
+            16 + 8,
+        ),
+        (
+            CellWire::SyncResponse {
+                events: events.clone(),
+                encoded_bytes: 900,
+                known_counts: counts,
+            },
+            900 + 16 + 8,
+        ),
+        (
+            CellWire::SyncPush {
+                events,
+                encoded_bytes: 450,
+            },
+            450 + 8,
+        ),
+        (
+            CellWire::Direct {
+                encoded: vec![7u8; 300].into(),
+            },
+            300 + 8,
+        ),
+    ];
+    for (wire, bytes) in &table {
+        assert_eq!(wire.wire_bytes(), *bytes, "{wire:?}");
+        assert_eq!(wire.digest(), wire.clone().digest());
+    }
+    let digests: std::collections::BTreeSet<u64> =
+        table.iter().map(|(wire, _)| wire.digest()).collect();
+    assert_eq!(
+        digests.len(),
+        table.len(),
+        "different messages, different digests"
+    );
+}
