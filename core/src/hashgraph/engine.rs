@@ -232,6 +232,9 @@ struct Witness {
     deciders: Vec<(WitnessId, bool)>,
     /// Witnesses this witness decides, with the decision.
     decides: Vec<(WitnessId, bool)>,
+    /// Decided not famous on arrival, its round being already ordered here:
+    /// no witness voted on it, so `deciders` is empty (see `MemberView`).
+    late: bool,
 }
 
 #[derive(Default)]
@@ -1051,6 +1054,7 @@ impl Hashgraph {
             votes: Vec::new(),
             deciders: Vec::new(),
             decides: Vec::new(),
+            late: false,
         });
         self.records[id as usize].witness = Some(witness_id);
         // An event sees itself (the paper's ancestors include the event).
@@ -1104,6 +1108,7 @@ impl Hashgraph {
             // A late witness of a round already decided: the witnesses that
             // decided the round all vote it down (it is not their ancestor),
             // so it is decided not famous.
+            self.witnesses[witness as usize].late = true;
             self.decide(witness, false, round, decisions);
             return;
         }
@@ -1341,10 +1346,19 @@ impl Hashgraph {
             }
             !is_ancestor_of_all
         });
+        let swept = if self.forked_members.is_empty() && !unique_famous.is_empty() {
+            Some(self.sweep_consensus_timestamps(&received, &unique_famous))
+        } else {
+            None
+        };
         let mut keyed: Vec<(TimeNs, [u8; SIGNATURE_LEN], EventHash, EventId)> = received
             .into_iter()
-            .map(|event| {
-                let timestamp = self.consensus_timestamp(event, &unique_famous);
+            .enumerate()
+            .map(|(index, event)| {
+                let timestamp = match &swept {
+                    Some(timestamps) => timestamps[index],
+                    None => self.consensus_timestamp(event, &unique_famous),
+                };
                 let record = &self.records[event as usize];
                 let mut whitened = record
                     .event
@@ -1362,6 +1376,94 @@ impl Hashgraph {
         keyed
             .into_iter()
             .map(|(timestamp, _, _, event)| (event, timestamp))
+            .collect()
+    }
+
+    /// Consensus timestamps of `received` (fork-free): for each unique famous
+    /// witness, one forward sweep along its creator's chain finds, for every
+    /// received event, the earliest chain event that has it as ancestor (the
+    /// first whose last-ancestor vector covers it). Same result as
+    /// [`Self::consensus_timestamp`], without a search per pair.
+    fn sweep_consensus_timestamps(
+        &self,
+        received: &[EventId],
+        unique_famous: &[EventId],
+    ) -> Vec<TimeNs> {
+        let member_count = self.members.len();
+        // Received events of one creator are consecutive sequence numbers.
+        let mut first_seq = vec![u32::MAX; member_count];
+        let mut end_seq = vec![0u32; member_count];
+        for &event in received {
+            let record = &self.records[event as usize];
+            let creator = record.creator as usize;
+            first_seq[creator] = first_seq[creator].min(record.seq);
+            end_seq[creator] = end_seq[creator].max(record.seq + 1);
+        }
+        let mut base = vec![0usize; member_count];
+        let mut slot_of = vec![usize::MAX; 0];
+        let mut total = 0;
+        for creator in 0..member_count {
+            base[creator] = total;
+            if end_seq[creator] > 0 {
+                total += (end_seq[creator] - first_seq[creator]) as usize;
+            }
+        }
+        slot_of.resize(total, usize::MAX);
+        for (index, &event) in received.iter().enumerate() {
+            let record = &self.records[event as usize];
+            let creator = record.creator as usize;
+            slot_of[base[creator] + (record.seq - first_seq[creator]) as usize] = index;
+        }
+        let witnesses = unique_famous.len();
+        let mut times = vec![0 as TimeNs; received.len() * witnesses];
+        for (column, &witness) in unique_famous.iter().enumerate() {
+            let w = &self.records[witness as usize];
+            let member = w.creator as usize;
+            let chain = &self.by_seq[member];
+            // Walk back to the first chain event that covers nothing new.
+            let mut start = w.seq;
+            while start > 0 {
+                let previous = &self.records[chain[start as usize - 1] as usize];
+                let Some(last) = previous.last_ancestors.as_deref() else {
+                    break;
+                };
+                let covers_any =
+                    (0..member_count).any(|c| end_seq[c] > 0 && last[c] > first_seq[c]);
+                if !covers_any {
+                    break;
+                }
+                start -= 1;
+            }
+            let mut covered: Vec<u32> = match start.checked_sub(1) {
+                Some(seq) => self.records[chain[seq as usize] as usize]
+                    .last_ancestors
+                    .as_deref()
+                    .map_or_else(|| vec![0; member_count], <[u32]>::to_vec),
+                None => vec![0; member_count],
+            };
+            for seq in start..=w.seq {
+                let z = &self.records[chain[seq as usize] as usize];
+                let last = z
+                    .last_ancestors
+                    .as_deref()
+                    .expect("chain events after the walk-back are recent");
+                for creator in 0..member_count {
+                    if end_seq[creator] == 0 {
+                        continue;
+                    }
+                    let from = covered[creator].max(first_seq[creator]);
+                    let to = last[creator].min(end_seq[creator]);
+                    for s in from..to {
+                        let index = slot_of[base[creator] + (s - first_seq[creator]) as usize];
+                        times[index * witnesses + column] = z.timestamp_ns;
+                    }
+                    covered[creator] = covered[creator].max(last[creator]);
+                }
+            }
+        }
+        times
+            .chunks_mut(witnesses)
+            .map(|chunk| *chunk.select_nth_unstable(witnesses / 2).1)
             .collect()
     }
 

@@ -60,6 +60,8 @@ impl SharedHashgraph {
             first_open_round: 0,
             pending: Vec::new(),
             next_position: 0,
+            highest_witness_round: None,
+            late_undecided: Vec::new(),
         }
     }
 }
@@ -94,6 +96,10 @@ pub struct MemberView {
     first_open_round: u32,
     pending: Vec<EventId>,
     next_position: u64,
+    /// The highest round of a witness this view knows.
+    highest_witness_round: Option<u32>,
+    /// Known late witnesses (see below) of open rounds, not yet decided here.
+    late_undecided: Vec<WitnessId>,
 }
 
 impl MemberView {
@@ -255,6 +261,17 @@ impl MemberView {
             return;
         }
         self.round_mut(w.round).witnesses.push((witness, None));
+        self.highest_witness_round = self.highest_witness_round.max(Some(w.round));
+        if w.late {
+            // The store met this witness after it had ordered its round, so
+            // no witness ever voted on it and it has no deciders; yet a view
+            // that lags may still have the round open. The store's verdict,
+            // not famous, is every view's (Baird 2016, section 5: members
+            // decide a witness's fame alike); this view takes it once it
+            // knows a witness two rounds up, the earliest a vote can decide.
+            self.late_undecided.push(witness);
+        }
+        self.decide_late_witnesses(store, decisions);
         // As the engine does: the new witness's votes come first (it may
         // decide earlier witnesses), then the votes of known later ones on it.
         let mut decided_by_new: Vec<(WitnessId, bool)> = w
@@ -282,6 +299,23 @@ impl MemberView {
         known_deciders.sort_unstable();
         if let Some(&(_, _, famous)) = known_deciders.first() {
             self.decide(store, witness, famous, decisions);
+        }
+    }
+
+    /// Decides the known late witnesses whose round lies two below the
+    /// highest known witness round.
+    fn decide_late_witnesses(&mut self, store: &SharedHashgraph, decisions: &mut Decisions) {
+        let Some(highest) = self.highest_witness_round else {
+            return;
+        };
+        let witnesses = &store.graph.witnesses;
+        let (ready, waiting): (Vec<WitnessId>, Vec<WitnessId>) = self
+            .late_undecided
+            .iter()
+            .partition(|&&late| witnesses[late as usize].round + 2 <= highest);
+        self.late_undecided = waiting;
+        for late in ready {
+            self.decide(store, late, false, decisions);
         }
     }
 
