@@ -23,6 +23,8 @@ enum Command {
     Identity(cli::identity::Args),
     /// Replay a hashgraph DAG file and print rounds, fame and consensus order.
     Dag(cli::dag::Args),
+    /// Run a scenario: simulate, check, and write metrics, CSVs, plots and a report.
+    Run(cli::run::Args),
     /// Check a scenario file without running it.
     Validate(cli::validate::Args),
     /// Measure the speed of one part of the system.
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Identity(args) => cli::identity::run(args),
         Command::Dag(args) => cli::dag::run(args),
+        Command::Run(args) => cli::run::run(args),
         Command::Validate(args) => cli::validate::run(args),
         Command::Bench(command) => cli::bench::run(command),
     };

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod dag;
 pub mod identity;
 pub mod process;
+pub mod run;
 pub mod validate;
 
 /// How a command ended.

@@ -10,6 +10,7 @@ use crate::config::{
     Fault as EngineFault, LatencyModel, LinkModel, RegionMatrix, ScheduledFault, SimConfig,
     TopologySpec,
 };
+use crate::world::WorldConfig;
 
 /// A dimensionless shape as thousandths, the engine's integer form (sigma 0.4
 /// → 400). Scenario validation keeps shapes positive and finite.
@@ -104,6 +105,21 @@ impl Scenario {
                 }
                 weighted.last().map_or(0, |&(median_ns, _)| median_ns)
             }
+        }
+    }
+
+    /// The world of cells this scenario describes: consensus and ledger
+    /// parameters, and the simulator configuration.
+    pub fn world_config(&self) -> WorldConfig {
+        WorldConfig {
+            seed: self.seed,
+            cells: self.cells.count,
+            gossip_interval_ns: self.consensus.gossip_interval_ns,
+            coin_round_frequency: self.consensus.coin_round_frequency,
+            genesis_balance: self.cells.genesis_balance,
+            stake: self.cells.stake,
+            fee_min: crate::workload::TRANSFER_FEE,
+            sim: self.sim_config(),
         }
     }
 

@@ -1,0 +1,299 @@
+//! `celluler run FILE [--seed N] [--out DIR] [--trace FILE] [--replay FILE] [--quiet]`:
+//! the main job. Loads and validates a scenario, runs the cell stack over the
+//! simulated network, checks invariants while it runs, folds the recorded
+//! observations into metrics, and writes `summary.json`, the CSVs, plots and
+//! `report.md`. Exit 0 when every check holds, 1 when one fails, 2 on bad
+//! input.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use celluler_core::cell::CellObservation;
+use celluler_core::identity::hex;
+use celluler_core::node::CellIndex;
+use celluler_core::time::{NS_PER_MS, TimeNs};
+use celluler_reports::{Checks, Counter, FaultWindow, RunRecorder, TxOrder, write_run_outputs};
+use celluler_sim::Observed;
+use celluler_sim::scenario::{Fault, Scenario};
+use celluler_sim::workload;
+use celluler_sim::world::CellWorld;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{Outcome, process};
+
+/// Virtual time between two progress updates and observation folds.
+const STEP_NS: TimeNs = 100 * NS_PER_MS;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The scenario file (TOML; see docs/scenarios.md).
+    file: PathBuf,
+    /// Run under this seed instead of the scenario's.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Where the outputs go; default `runs/<name>-<seed>/`.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Write the full event trace as JSON lines to FILE.
+    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
+    trace: Option<PathBuf>,
+    /// Replay against a trace written by --trace; fail at the first divergence.
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn run(args: Args) -> Outcome {
+    let mut scenario = match Scenario::load(&args.file) {
+        Ok(scenario) => scenario,
+        Err(error) => return Outcome::BadInput(error.to_string()),
+    };
+    if let Some(seed) = args.seed {
+        scenario = scenario.with_seed(seed);
+    }
+    let mode = match process::trace_mode(args.trace.as_deref(), args.replay.as_deref()) {
+        Ok(mode) => mode,
+        Err(outcome) => return outcome,
+    };
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("runs").join(format!("{}-{}", scenario.name, scenario.seed)));
+
+    let started = Instant::now();
+    let mut world = match CellWorld::with_trace(scenario.world_config(), mode) {
+        Ok(world) => world,
+        Err(error) => {
+            return Outcome::BadInput(format!("{}: {error}", args.file.display()));
+        }
+    };
+    for &cell in &scenario.byzantine.cells {
+        world.checker_mut().mark_dishonest(CellIndex(cell));
+    }
+    for scheduled in workload::schedule(&scenario) {
+        world.schedule_command(scheduled.at_ns, scheduled.cell, scheduled.command);
+    }
+    let mut recorder = recorder_for(&scenario);
+    let mut progress_counts = ProgressCounts::default();
+    let progress = progress_bar(&scenario, args.quiet);
+    let mut totals_before = world.simulation().metrics().totals();
+    let mut now_ns = 0;
+    while now_ns < scenario.duration_ns {
+        let step_end_ns = (now_ns + STEP_NS).min(scenario.duration_ns);
+        world.run_until(step_end_ns);
+        for observed in world.take_observations() {
+            progress_counts.observe(&observed.observation);
+            record(&mut recorder, &observed);
+        }
+        // Network counters for the step, stamped at its last instant.
+        let totals = world.simulation().metrics().totals();
+        let stamp_ns = step_end_ns - 1;
+        recorder.count(
+            stamp_ns,
+            Counter::MessagesSent,
+            totals.sent - totals_before.sent,
+        );
+        recorder.count(
+            stamp_ns,
+            Counter::MessagesDropped,
+            totals.dropped_total() - totals_before.dropped_total(),
+        );
+        totals_before = totals;
+        now_ns = step_end_ns;
+        progress.set_position(now_ns / NS_PER_MS);
+        progress.set_message(progress_counts.line(scenario.cells.count));
+    }
+    progress.finish_and_clear();
+    for violation in world.verdict() {
+        recorder.safety_violation(scenario.duration_ns, &violation);
+    }
+    let wall_ms = started.elapsed().as_millis() as u64;
+    let trace_hash = world.simulation().trace().hash_hex();
+    let record = recorder.finish(scenario.duration_ns, wall_ms, &trace_hash);
+
+    if let Some(path) = &args.trace {
+        if let Err(outcome) = process::write_trace(world.simulation().trace(), path) {
+            return outcome;
+        }
+    }
+    if let Some(divergence) = world.simulation().trace().divergence() {
+        return Outcome::CheckFailed(format!("replay diverged from the recording: {divergence}"));
+    }
+    let report = match write_run_outputs(&record, &out_dir) {
+        Ok(report) => report,
+        Err(error) => return Outcome::BadInput(format!("writing {}: {error}", out_dir.display())),
+    };
+    let summary = &report.summary;
+    let ms = |value: Option<f64>| value.map_or("n/a".to_string(), |ms| format!("{ms:.0} ms"));
+    println!(
+        "{}: {} cells, seed {}, {} virtual in {:.2} s wall",
+        summary.scenario,
+        summary.cells,
+        summary.seed,
+        celluler_sim::scenario::format_duration(scenario.duration_ns),
+        wall_ms as f64 / 1000.0
+    );
+    println!(
+        "  TXs: {} submitted, {} finalized; finality p50 {} p99 {} (first cell p50 {}); throughput {}",
+        summary.txs_submitted,
+        summary.txs_finalized,
+        ms(summary.finality_ms.p50),
+        ms(summary.finality_ms.p99),
+        ms(summary.first_finality_ms.p50),
+        summary
+            .throughput_tps
+            .map_or("n/a".to_string(), |tps| format!("{tps:.1} TX/s"))
+    );
+    println!(
+        "  safety {}; last decided round {}",
+        if summary.safety.ok { "ok" } else { "VIOLATED" },
+        summary
+            .liveness
+            .last_decided_round
+            .map_or("none".to_string(), |round| round.to_string())
+    );
+    println!("  trace hash {}", summary.trace_hash);
+    for check in &report.checks {
+        println!(
+            "  check {}: {} ({})",
+            check.name,
+            if check.passed { "pass" } else { "FAIL" },
+            check.reason
+        );
+    }
+    println!("  report: {}", out_dir.join("report.md").display());
+    if summary.passed {
+        Outcome::Success
+    } else {
+        let failed: Vec<String> = report
+            .checks
+            .iter()
+            .filter(|check| !check.passed)
+            .map(|check| format!("{}: {}", check.name, check.reason))
+            .collect();
+        Outcome::CheckFailed(failed.join("; "))
+    }
+}
+
+fn recorder_for(scenario: &Scenario) -> RunRecorder {
+    let checks = Checks {
+        safety: scenario.checks.safety,
+        liveness: scenario.checks.liveness,
+        max_finality_p99_ns: scenario.checks.max_finality_p99_ns,
+        min_throughput_tps: scenario.checks.min_throughput_tps,
+        ..Checks::default()
+    };
+    let mut recorder = RunRecorder::new(
+        &scenario.name,
+        scenario.seed,
+        scenario.cells.count,
+        scenario.honest_cells(),
+        scenario.network_median_latency_ns(),
+        checks,
+    );
+    for fault in &scenario.faults {
+        let end_ns = fault
+            .end_ns()
+            .unwrap_or(scenario.duration_ns)
+            .min(scenario.duration_ns);
+        recorder.fault(FaultWindow {
+            kind: fault.kind().to_string(),
+            label: fault.describe(),
+            start_ns: fault.at_ns(),
+            end_ns,
+        });
+        if let Fault::Crash {
+            cells,
+            at_ns,
+            restart_ns,
+        } = fault
+        {
+            for &cell in cells {
+                recorder.cell_crashed(*at_ns, cell);
+                if let Some(restart_ns) = restart_ns.filter(|&t| t < scenario.duration_ns) {
+                    recorder.cell_restarted(restart_ns, cell);
+                }
+            }
+        }
+    }
+    recorder
+}
+
+/// Folds one cell observation into the record.
+fn record(recorder: &mut RunRecorder, observed: &Observed<CellObservation>) {
+    let (time_ns, cell) = (observed.time_ns, observed.cell.0);
+    match &observed.observation {
+        CellObservation::TxSubmitted { tx } => recorder.tx_submitted(time_ns, cell, &hex(tx)),
+        CellObservation::TxReceived { tx } => recorder.tx_received(time_ns, cell, &hex(tx)),
+        CellObservation::TxOrdered {
+            tx,
+            round_received,
+            consensus_timestamp_ns,
+            position,
+            ..
+        } => recorder.tx_ordered(
+            time_ns,
+            cell,
+            &hex(tx),
+            TxOrder {
+                round_received: u64::from(*round_received),
+                consensus_timestamp_ns: *consensus_timestamp_ns,
+                position: *position,
+            },
+        ),
+        CellObservation::RoundDecided { round, .. } => {
+            recorder.round_decided(time_ns, cell, u64::from(*round))
+        }
+        CellObservation::EventCreated { .. } => recorder.count(time_ns, Counter::EventsCreated, 1),
+        _ => {}
+    }
+}
+
+/// What the progress bar shows besides virtual time.
+#[derive(Default)]
+struct ProgressCounts {
+    events_created: u64,
+    last_decided_round: Option<u32>,
+}
+
+impl ProgressCounts {
+    fn observe(&mut self, observation: &CellObservation) {
+        match observation {
+            CellObservation::EventCreated { .. } => self.events_created += 1,
+            CellObservation::RoundDecided { round, .. } => {
+                self.last_decided_round = self.last_decided_round.max(Some(*round));
+            }
+            _ => {}
+        }
+    }
+
+    fn line(&self, cells: u32) -> String {
+        format!(
+            "{cells} cells, {} events, round {} decided",
+            self.events_created,
+            self.last_decided_round
+                .map_or("-".to_string(), |round| round.to_string())
+        )
+    }
+}
+
+fn progress_bar(scenario: &Scenario, quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(
+        Some(scenario.duration_ns / NS_PER_MS),
+        ProgressDrawTarget::stderr_with_hz(10),
+    );
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} virtual ms  {msg}",
+        )
+        .expect("a valid template"),
+    );
+    bar.set_message(format!("{} cells", scenario.cells.count));
+    bar
+}

@@ -1,0 +1,154 @@
+//! `celluler run` end to end, through the built binary: outputs, the golden
+//! summary of quickstart, determinism across processes, failing checks and
+//! bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn celluler(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_celluler"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the celluler binary runs")
+}
+
+/// A fresh output directory for one test.
+fn out_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("run-tests")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn run_scenario(scenario: &str, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["run", scenario, "--quiet", "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    celluler(&args)
+}
+
+fn summary_without_wall_time(out: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(out.join("summary.json")).expect("summary.json written");
+    let mut summary: serde_json::Value = serde_json::from_str(&text).expect("summary.json is JSON");
+    summary
+        .as_object_mut()
+        .expect("an object")
+        .remove("wall_ms");
+    summary
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn quickstart_writes_every_output_and_matches_its_golden_summary() {
+    let out = out_dir("quickstart");
+    let output = run_scenario("scenarios/quickstart.toml", &out, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    for file in [
+        "summary.json",
+        "transactions.csv",
+        "timeseries.csv",
+        "report.md",
+        "finality_cdf.svg",
+        "finality_cdf.png",
+        "throughput.svg",
+        "throughput.png",
+        "rounds_decided.svg",
+        "rounds_decided.png",
+        "finality_per_cell.svg",
+        "finality_per_cell.png",
+    ] {
+        let size = std::fs::metadata(out.join(file))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        assert!(size > 100, "{file} written ({size} bytes)");
+    }
+    let summary = summary_without_wall_time(&out);
+    assert_eq!(summary["safety"]["ok"], true);
+    assert!(
+        summary["txs_finalized"].as_u64().unwrap() > 400,
+        "{summary}"
+    );
+    insta::assert_json_snapshot!("quickstart_seed_7_summary", summary);
+}
+
+#[test]
+fn two_processes_give_the_same_trace_and_byte_identical_outputs() {
+    let first = out_dir("determinism-a");
+    let second = out_dir("determinism-b");
+    let a = run_scenario("scenarios/quickstart.toml", &first, &["--seed", "11"]);
+    let b = run_scenario("scenarios/quickstart.toml", &second, &["--seed", "11"]);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    assert_eq!(b.status.code(), Some(0), "{}", text(&b));
+    assert_eq!(
+        summary_without_wall_time(&first),
+        summary_without_wall_time(&second)
+    );
+    for file in ["transactions.csv", "timeseries.csv"] {
+        let left = std::fs::read(first.join(file)).unwrap();
+        let right = std::fs::read(second.join(file)).unwrap();
+        assert!(left == right, "{file} differs between two runs of one seed");
+    }
+    let other = out_dir("determinism-c");
+    let c = run_scenario("scenarios/quickstart.toml", &other, &["--seed", "12"]);
+    assert_eq!(c.status.code(), Some(0), "{}", text(&c));
+    assert_ne!(
+        summary_without_wall_time(&first)["trace_hash"],
+        summary_without_wall_time(&other)["trace_hash"],
+        "another seed, another run"
+    );
+}
+
+#[test]
+fn a_check_that_does_not_hold_fails_the_run_with_exit_1() {
+    let dir = out_dir("strict");
+    std::fs::create_dir_all(&dir).unwrap();
+    let quickstart = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.toml"),
+    )
+    .unwrap();
+    let strict = quickstart
+        .replace("max_finality_p99 = \"10s\"", "max_finality_p99 = \"1ms\"")
+        .replace("duration = \"30s\"", "duration = \"12s\"");
+    assert_ne!(strict, quickstart);
+    let scenario = dir.join("strict.toml");
+    std::fs::write(&scenario, strict).unwrap();
+    let out = dir.join("out");
+    let output = run_scenario(scenario.to_str().unwrap(), &out, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("max_finality_p99"), "{stderr}");
+    let summary = summary_without_wall_time(&out);
+    assert_eq!(summary["checks"]["max_finality_p99"], "fail");
+    assert_eq!(summary["passed"], false);
+    assert!(out.join("report.md").exists(), "a failed run still reports");
+}
+
+#[test]
+fn bad_input_exits_2_and_runs_nothing() {
+    let dir = out_dir("bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = dir.join("bad.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"bad\"\nseed = 1\nduration = \"10s\"\n[cells]\ncount = 0\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let output = run_scenario(scenario.to_str().unwrap(), &out, &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("bad.toml:5:"), "{stderr}");
+    assert!(!out.exists(), "nothing written for bad input");
+
+    let missing = celluler(&["run", "scenarios/does-not-exist.toml", "--quiet"]);
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
+}
