@@ -13,27 +13,49 @@
 //! exactly what a full [`Hashgraph`] fed the view's events in the view's
 //! order decides, event for event (see the differential test).
 //!
+//! What a round receives — its events, their consensus timestamps and their
+//! order — is consensus too: every view that orders a round orders the same
+//! events the same way (the famous witnesses are the same, and a view knows
+//! every ancestor of them). The first view to order a round computes it;
+//! every other view reads it from the store's cache (`received`), so the
+//! work is done once per world, not once per cell.
+//!
 //! The store does not prune (its views may lag behind): memory grows with
 //! the events held.
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, VecDeque};
+use std::rc::Rc;
 
 use super::{
     Config, ConfigError, Decisions, EventId, FameDecision, Hashgraph, InsertError, Member,
     OrderedEvent, WitnessId,
 };
 use crate::hashgraph::event::{Event, EventHash};
+use crate::time::TimeNs;
+
+/// What one round received, in consensus order, with the same events
+/// sorted by id for membership tests.
+struct ReceivedRound {
+    in_order: Rc<[(EventId, TimeNs)]>,
+    ids_sorted: Box<[EventId]>,
+}
 
 /// The global store: insert each event once, parents first.
 pub struct SharedHashgraph {
     graph: Hashgraph,
+    /// By round: what it received, once some view has ordered it.
+    received: RefCell<Vec<Option<ReceivedRound>>>,
 }
 
 impl SharedHashgraph {
     pub fn new(members: Vec<Member>, config: Config) -> Result<SharedHashgraph, ConfigError> {
         let mut graph = Hashgraph::new(members, config)?;
         graph.prune_automatically = false;
-        Ok(SharedHashgraph { graph })
+        Ok(SharedHashgraph {
+            graph,
+            received: RefCell::new(Vec::new()),
+        })
     }
 
     /// Insert an event whose signature was checked once by the caller. The
@@ -49,6 +71,41 @@ impl SharedHashgraph {
 
     pub fn contains(&self, hash: &EventHash) -> bool {
         self.graph.contains(hash)
+    }
+
+    /// What `round` receives, given its famous witnesses, taking those
+    /// events out of `pending` (a view's known, unordered events): computed
+    /// by the first view to order the round, read from the cache after.
+    fn received_in_round(
+        &self,
+        round: u32,
+        famous: &[WitnessId],
+        pending: &mut Vec<EventId>,
+    ) -> Rc<[(EventId, TimeNs)]> {
+        let mut cache = self.received.borrow_mut();
+        if let Some(Some(cached)) = cache.get(round as usize) {
+            let before = pending.len();
+            pending.retain(|event| cached.ids_sorted.binary_search(event).is_err());
+            // Consensus: every event the round received is one this view
+            // knows and has not ordered yet.
+            assert_eq!(
+                before - pending.len(),
+                cached.ids_sorted.len(),
+                "round {round} receives the same events in every view"
+            );
+            return Rc::clone(&cached.in_order);
+        }
+        let in_order: Rc<[(EventId, TimeNs)]> = self.graph.receive_round(famous, pending).into();
+        let mut ids_sorted: Box<[EventId]> = in_order.iter().map(|&(event, _)| event).collect();
+        ids_sorted.sort_unstable();
+        if cache.len() <= round as usize {
+            cache.resize_with(round as usize + 1, || None);
+        }
+        cache[round as usize] = Some(ReceivedRound {
+            in_order: Rc::clone(&in_order),
+            ids_sorted,
+        });
+        in_order
     }
 
     /// A new, empty view.
@@ -333,8 +390,8 @@ impl MemberView {
                 .map(|(w, _)| *w)
                 .collect();
             let round = self.first_open_round;
-            let received = store.graph.receive_round(&famous, &mut self.pending);
-            for (event, timestamp) in received {
+            let received = store.received_in_round(round, &famous, &mut self.pending);
+            for &(event, timestamp) in received.iter() {
                 decisions.ordered.push(OrderedEvent {
                     event: store.graph.records[event as usize]
                         .event
