@@ -152,3 +152,51 @@ fn bad_input_exits_2_and_runs_nothing() {
     let missing = celluler(&["run", "scenarios/does-not-exist.toml", "--quiet"]);
     assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
 }
+
+#[test]
+fn a_recorded_trace_replays_and_a_tampered_one_is_caught() {
+    let dir = out_dir("trace");
+    std::fs::create_dir_all(&dir).unwrap();
+    let trace = dir.join("quickstart.trace.jsonl");
+    let trace_arg = trace.to_str().unwrap();
+    let recorded = run_scenario(
+        "scenarios/quickstart.toml",
+        &dir.join("a"),
+        &["--trace", trace_arg],
+    );
+    assert_eq!(recorded.status.code(), Some(0), "{}", text(&recorded));
+    let replayed = run_scenario(
+        "scenarios/quickstart.toml",
+        &dir.join("b"),
+        &["--replay", trace_arg],
+    );
+    assert_eq!(replayed.status.code(), Some(0), "{}", text(&replayed));
+
+    // Change the time of one step in the middle of the recording.
+    let lines: Vec<String> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert!(lines.len() > 1000, "{} steps recorded", lines.len());
+    let middle = lines.len() / 2;
+    let mut step: serde_json::Value = serde_json::from_str(&lines[middle]).unwrap();
+    let time = step["time_ns"].as_u64().unwrap();
+    step["time_ns"] = serde_json::json!(time + 1);
+    let mut tampered_lines = lines.clone();
+    tampered_lines[middle] = step.to_string();
+    let tampered = dir.join("tampered.trace.jsonl");
+    std::fs::write(&tampered, tampered_lines.join("\n") + "\n").unwrap();
+    let diverged = run_scenario(
+        "scenarios/quickstart.toml",
+        &dir.join("c"),
+        &["--replay", tampered.to_str().unwrap()],
+    );
+    assert_eq!(diverged.status.code(), Some(1), "{}", text(&diverged));
+    let stderr = String::from_utf8_lossy(&diverged.stderr);
+    assert!(stderr.contains("diverged"), "{stderr}");
+    assert!(
+        stderr.contains(&middle.to_string()),
+        "names step {middle}: {stderr}"
+    );
+}
