@@ -41,6 +41,33 @@ fn ordered_by_cell(world: &CellWorld) -> BTreeMap<u32, Vec<(TxId, bool)>> {
 }
 
 #[test]
+fn n1_a_lone_cell_orders_its_own_posts() {
+    // No peers: the cell builds its chain alone and is its own supermajority.
+    let mut world = CellWorld::new(world(3, 1)).expect("valid world");
+    for i in 0..5u64 {
+        world.schedule_command(
+            NS_PER_S / 2 + i * 100 * NS_PER_MS,
+            CellIndex(0),
+            CellCommand::Post {
+                topic: "solo".to_string(),
+                content: vec![i as u8; 8],
+            },
+        );
+    }
+    world.run_until(3 * NS_PER_S);
+    assert!(world.verdict().is_empty(), "{:?}", world.verdict());
+    let rounds = world
+        .simulation()
+        .observations()
+        .iter()
+        .filter(|o| matches!(o.observation, CellObservation::RoundDecided { .. }))
+        .count();
+    assert!(rounds > 10, "rounds keep being decided alone: {rounds}");
+    let cell = world.cell(CellIndex(0)).expect("running");
+    assert_eq!(cell.ledger().posts_by_topic("solo").count(), 5);
+}
+
+#[test]
 fn n4_transfers_reach_consensus() {
     let mut world = CellWorld::new(world(7, 4)).expect("valid world");
     for i in 0..8u32 {

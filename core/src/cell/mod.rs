@@ -357,11 +357,11 @@ impl Node for Cell {
                 self.call(request);
             }
             Input::Timer(GOSSIP_TIMER) => {
-                if !ctx.peers.is_empty() {
+                let peer = (!ctx.peers.is_empty()).then(|| {
                     let position = rng::index(&mut self.gossip_rng, ctx.peers.len());
-                    let peer = ctx.peers.get(position).expect("position below len");
-                    self.call(CellRequest::ConsensusGossip { peer });
-                }
+                    ctx.peers.get(position).expect("position below len")
+                });
+                self.call(CellRequest::ConsensusGossip { peer });
                 ctx.set_timer(GOSSIP_TIMER, self.config.gossip_interval_ns.max(1));
             }
             Input::Timer(_) => {}

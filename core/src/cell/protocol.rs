@@ -180,8 +180,9 @@ pub enum CellRequest {
     },
     /// Start the AUTH exchange with a peer.
     IdentityAuthenticate { with: CellIndex },
-    /// Sync with `peer` (the gossip timer fired).
-    ConsensusGossip { peer: CellIndex },
+    /// Sync with `peer` (the gossip timer fired); `None` when the cell has no
+    /// peer at all, and so makes its next event alone.
+    ConsensusGossip { peer: Option<CellIndex> },
     ConsensusSyncRequest {
         from: CellIndex,
         known_counts: Arc<[u32]>,

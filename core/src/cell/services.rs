@@ -1037,7 +1037,18 @@ impl Service<CellProtocol> for ConsensusService {
 
     fn on_call(&mut self, request: CellRequest, ctx: &mut Ctx<'_>) -> CallResult {
         match request {
-            CellRequest::ConsensusGossip { peer } => {
+            CellRequest::ConsensusGossip { peer: None } => {
+                // A world of one: no one to sync with, so the cell's events
+                // carry its transactions on its own chain (it alone is a
+                // supermajority of the stake, so rounds still advance).
+                let decided_before = self.view.decided_rounds();
+                let mut decisions = Decisions::default();
+                let other_parent = None;
+                self.create_event(other_parent, ctx, &mut decisions);
+                self.publish(decisions, decided_before, ctx);
+                Ok(CellResponse::Done)
+            }
+            CellRequest::ConsensusGossip { peer: Some(peer) } => {
                 let known_counts: Arc<[u32]> = self.view.known_counts().into();
                 self.io
                     .borrow_mut()
