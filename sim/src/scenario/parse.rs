@@ -166,6 +166,30 @@ fn describe(value: &Value<'_>) -> String {
     }
 }
 
+/// The string under `tag_key` that says which variant a tagged table is
+/// (`distribution = "lognormal"`, `kind = "crash"`), or a located error
+/// naming the choices when it is missing.
+fn tag<'a, 'i>(
+    source: &Source<'_>,
+    table: &Value<'_>,
+    entries: &'a DeTable<'i>,
+    owner: &str,
+    tag_key: &str,
+    choices: &str,
+) -> Result<(&'a str, &'a Value<'i>)> {
+    let tag_value = entries
+        .iter()
+        .find(|(name, _)| name.get_ref().as_ref() == tag_key)
+        .map(|(_, value)| value)
+        .ok_or_else(|| {
+            source.error(
+                table.span(),
+                format!("{owner} needs `{tag_key}`, one of: {choices}"),
+            )
+        })?;
+    Ok((string(source, tag_key, tag_value)?, tag_value))
+}
+
 fn string<'a>(source: &Source<'_>, key: &str, value: &'a Value<'_>) -> Result<&'a str> {
     match value.get_ref() {
         DeValue::String(text) => Ok(text.as_ref()),
@@ -670,17 +694,7 @@ fn parse_distribution(source: &Source<'_>, key: &str, value: &Value<'_>) -> Resu
             ),
         ));
     };
-    let kind_value = entries
-        .iter()
-        .find(|(name, _)| name.get_ref().as_ref() == "distribution")
-        .map(|(_, value)| value)
-        .ok_or_else(|| {
-            source.error(
-                value.span(),
-                format!("{key} needs `distribution`, one of: {DISTRIBUTIONS}"),
-            )
-        })?;
-    let kind = string(source, "distribution", kind_value)?;
+    let (kind, kind_value) = tag(source, value, entries, key, "distribution", DISTRIBUTIONS)?;
     let allowed: &[&str] = match kind {
         "constant" => &["distribution", "value"],
         "uniform" => &["distribution", "min", "max"],
@@ -962,17 +976,7 @@ fn parse_topology(source: &Source<'_>, value: &Value<'_>, cell_count: u32) -> Re
             ),
         ));
     };
-    let kind_value = entries
-        .iter()
-        .find(|(name, _)| name.get_ref().as_ref() == "kind")
-        .map(|(_, value)| value)
-        .ok_or_else(|| {
-            source.error(
-                value.span(),
-                format!("topology needs `kind`, one of: {TOPOLOGIES}"),
-            )
-        })?;
-    let kind = string(source, "kind", kind_value)?;
+    let (kind, kind_value) = tag(source, value, entries, "topology", "kind", TOPOLOGIES)?;
     let allowed: &[&str] = match kind {
         "full-mesh" => &["kind"],
         "random-regular" => &["kind", "degree"],
@@ -1301,17 +1305,14 @@ fn parse_fault(
             format!("fault {number} must be a table, got {}", describe(value)),
         ));
     };
-    let kind_value = entries
-        .iter()
-        .find(|(name, _)| name.get_ref().as_ref() == "kind")
-        .map(|(_, value)| value)
-        .ok_or_else(|| {
-            source.error(
-                value.span(),
-                format!("fault {number} needs `kind`, one of: {FAULT_KINDS}"),
-            )
-        })?;
-    let kind = string(source, "kind", kind_value)?;
+    let (kind, kind_value) = tag(
+        source,
+        value,
+        entries,
+        &format!("fault {number}"),
+        "kind",
+        FAULT_KINDS,
+    )?;
     let allowed: &[&str] = match kind {
         "partition" => &["kind", "at", "heal", "groups"],
         "crash" => &["kind", "cells", "at", "restart"],

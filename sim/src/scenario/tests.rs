@@ -290,6 +290,18 @@ fn byzantine_count_takes_the_last_cells() {
 /// `(replace, with, expected line:column, expected message fragment)`.
 const INVALID: &[(&str, &str, &str, &str)] = &[
     (
+        "latency = { distribution = \"lognormal\", median = \"50ms\", sigma = 0.4 }",
+        "latency = { median = \"50ms\" }",
+        "11:11",
+        "latency needs `distribution`, one of: constant",
+    ),
+    (
+        "topology = \"full-mesh\"",
+        "topology = { degree = 4 }",
+        "15:12",
+        "topology needs `kind`, one of: full-mesh",
+    ),
+    (
         "bandwidth = \"100Mbps\"",
         "bandwidth = \"100Mbps\"\nqueue_limit = \"lots\"",
         "15:15",
