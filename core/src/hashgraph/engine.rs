@@ -15,12 +15,17 @@
 use std::collections::{BTreeMap, HashMap, VecDeque}; // tidy: lookup-only (event index by hash)
 use std::sync::Arc;
 
-use super::bits::BitSet;
+use super::bits::{BitSet, columns_at_least, count_and_words, iter_and_words};
 use super::event::{Event, EventHash, MemberIndex};
 use crate::identity::{PublicKey, SIGNATURE_LEN, SignatureError};
 use crate::time::TimeNs;
 
+mod rows;
 pub mod shared;
+mod votes;
+
+use rows::RowStore;
+use votes::VoteMatrix;
 
 type EventId = u32;
 type WitnessId = u32;
@@ -190,13 +195,6 @@ struct Record {
     /// events of that member among this event's ancestors (two or more = this
     /// event sees the member forking).
     fork_tips: Vec<(MemberIndex, Vec<EventId>)>,
-    /// Slots of the witnesses of this event's round that it sees, and of the
-    /// round below (fork-free fast path; see `strongly_seen_by_rows`).
-    seen_bits: BitSet,
-    seen_bits_below: BitSet,
-    /// Sizes of `seen_bits` and `seen_bits_below`.
-    seen_count: u32,
-    seen_count_below: u32,
     round_received: Option<u32>,
     consensus_timestamp_ns: Option<TimeNs>,
     position: Option<u64>,
@@ -207,11 +205,6 @@ struct Sight {
     round: u32,
     slot: u32,
     creator: MemberIndex,
-}
-
-struct VoteColumn {
-    cast: BitSet,
-    yes: BitSet,
 }
 
 struct Witness {
@@ -225,8 +218,6 @@ struct Witness {
     strongly_seen: BitSet,
     fame: Option<bool>,
     decided_round: u32,
-    /// `votes[d - 1]`: the votes of round `round + d` witnesses, by slot.
-    votes: Vec<VoteColumn>,
     /// Witnesses whose vote decides this witness's fame, with the decision
     /// (a fact of their ancestry; read by views of a shared store).
     deciders: Vec<(WitnessId, bool)>,
@@ -241,6 +232,8 @@ struct Witness {
 struct RoundInfo {
     witnesses: Vec<WitnessId>,
     decided: usize,
+    /// `votes[d - 1]`: the votes of round `r + d` witnesses on this round's.
+    votes: Vec<VoteMatrix>,
 }
 
 /// Running strongly-see counts of one member's chain, valid at `head`.
@@ -285,6 +278,9 @@ pub struct Hashgraph {
     /// Per member: `(event, round, cells)` — the strongly-see filter's cell
     /// count for that member's latest event, reused by its next event.
     filter_cells: Vec<Option<(EventId, u32, u64)>>,
+    /// Seen-witness rows of the fast path (equal stake, no fork seen yet);
+    /// `None` otherwise.
+    rows: Option<RowStore>,
 }
 
 impl Hashgraph {
@@ -331,6 +327,7 @@ impl Hashgraph {
             pruned_witnesses: 0,
             prune_automatically: true,
             filter_cells: vec![None; count],
+            rows: equal_stake.then(|| RowStore::new(count)),
         })
     }
 
@@ -410,6 +407,29 @@ impl Hashgraph {
                 });
             }
         }
+        let parent_round = [self_parent, other_parent]
+            .into_iter()
+            .flatten()
+            .map(|p| self.records[p as usize].round)
+            .max()
+            .unwrap_or(0);
+        if let Some(horizon) = self.prune_horizon()
+            && (self_parent.is_some() || other_parent.is_some())
+            && parent_round < horizon
+        {
+            // Both parents are of rounds decided long ago (an event of such
+            // a round could only be decided not famous or be received by a
+            // later round; its rows are gone).
+            let (kind, parent) = match other_parent {
+                Some(parent) => (ParentKind::OtherParent, parent),
+                None => (ParentKind::SelfParent, self_parent.expect("one parent")),
+            };
+            return Err(InsertError::AncientParent {
+                event: hash,
+                kind,
+                parent: self.records[parent as usize].hash,
+            });
+        }
         // Validated: from here on the insertion cannot fail.
         let mut decisions = Decisions::default();
         let id = self.records.len() as EventId;
@@ -425,12 +445,6 @@ impl Hashgraph {
         };
         let own = &mut last_ancestors[creator as usize];
         *own = (*own).max(seq + 1);
-        let parent_round = [self_parent, other_parent]
-            .into_iter()
-            .flatten()
-            .map(|p| self.records[p as usize].round)
-            .max()
-            .unwrap_or(0);
         self.records.push(Record {
             event: Some(event.clone()),
             hash,
@@ -444,10 +458,6 @@ impl Hashgraph {
             last_ancestors: Some(last_ancestors),
             first_sees: Vec::new(),
             fork_tips: Vec::new(),
-            seen_bits: BitSet::new(),
-            seen_bits_below: BitSet::new(),
-            seen_count: 0,
-            seen_count_below: 0,
             round_received: None,
             consensus_timestamp_ns: None,
             position: None,
@@ -468,7 +478,7 @@ impl Hashgraph {
         if parent_round > 0 {
             self.record_first_sights(id, parent_round - 1);
         }
-        self.compute_seen_bits(id, parent_round);
+        self.compute_rows(id, parent_round);
         let (strongly, strongly_stake) = self.strongly_seen_for_round(id, parent_round, true);
         let round = if self.is_supermajority(strongly_stake) {
             parent_round + 1
@@ -476,12 +486,6 @@ impl Hashgraph {
             parent_round
         };
         self.records[id as usize].round = round;
-        if round == parent_round + 1 {
-            let record = &mut self.records[id as usize];
-            record.seen_bits_below = std::mem::take(&mut record.seen_bits);
-            record.seen_count_below = record.seen_count;
-            record.seen_count = 0;
-        }
         let is_witness = self_parent.is_none_or(|p| self.records[p as usize].round < round);
         if is_witness {
             let strongly_seen_previous = if round == parent_round + 1 {
@@ -532,6 +536,16 @@ impl Hashgraph {
             .expect("parents and recent events keep their ancestor vectors")
     }
 
+    /// Events of rounds below this one are pruned once ordered, and a new
+    /// event needs a parent of this round or above; `None` while nothing is
+    /// pruned (and always in a shared store).
+    fn prune_horizon(&self) -> Option<u32> {
+        if !self.prune_automatically {
+            return None;
+        }
+        self.next_round_to_order.checked_sub(PRUNE_LAG_ROUNDS)
+    }
+
     fn is_supermajority(&self, stake: u64) -> bool {
         stake >= self.supermajority_stake
     }
@@ -571,6 +585,8 @@ impl Hashgraph {
             for chain in &mut self.chains {
                 *chain = None;
             }
+            // The fast path assumes no forks; its rows are not needed again.
+            self.rows = None;
         }
     }
 
@@ -825,55 +841,38 @@ impl Hashgraph {
         result
     }
 
-    /// The witnesses of `round` that `id`'s latest event of each member sees,
-    /// as that event's row of slots.
-    fn row_of(&self, event: EventId, round: u32) -> Option<&BitSet> {
-        let record = &self.records[event as usize];
-        if record.round == round {
-            Some(&record.seen_bits)
-        } else if record.round == round + 1 {
-            Some(&record.seen_bits_below)
-        } else {
-            None
-        }
-    }
-
-    fn compute_seen_bits(&mut self, id: EventId, round: u32) {
-        let record = &self.records[id as usize];
-        let (mut seen, mut below) = match record.self_parent {
-            Some(parent) if self.records[parent as usize].round == round => {
-                let parent = &self.records[parent as usize];
-                (parent.seen_bits.clone(), parent.seen_bits_below.clone())
-            }
-            Some(parent) if round > 0 && self.records[parent as usize].round + 1 == round => (
-                BitSet::new(),
-                self.records[parent as usize].seen_bits.clone(),
-            ),
-            _ => (BitSet::new(), BitSet::new()),
+    /// The fast path's rows for `id`: its self-parent's rows for `round` and
+    /// the round below, plus its first sights.
+    fn compute_rows(&mut self, id: EventId, round: u32) {
+        let Some(rows) = self.rows.as_mut() else {
+            return;
         };
-        for sight in &record.first_sees {
-            if sight.round == round {
-                seen.insert(sight.slot as usize);
-            } else if sight.round + 1 == round {
-                below.insert(sight.slot as usize);
+        let record = &self.records[id as usize];
+        let (creator, seq) = (record.creator as usize, record.seq);
+        let words = rows.words();
+        let mut seen = vec![0u64; words];
+        let mut below = vec![0u64; words];
+        if let Some(parent_seq) = seq.checked_sub(1) {
+            if let Some((row, _)) = rows.row(round, creator, parent_seq) {
+                seen.copy_from_slice(row);
+            }
+            if let Some(below_round) = round.checked_sub(1)
+                && let Some((row, _)) = rows.row(below_round, creator, parent_seq)
+            {
+                below.copy_from_slice(row);
             }
         }
-        let record = &mut self.records[id as usize];
-        record.seen_count = seen.count() as u32;
-        record.seen_count_below = below.count() as u32;
-        record.seen_bits = seen;
-        record.seen_bits_below = below;
-    }
-
-    /// Witnesses of `round` in `event`'s row (its seen set for that round).
-    fn row_count(&self, event: EventId, round: u32) -> u64 {
-        let record = &self.records[event as usize];
-        if record.round == round {
-            u64::from(record.seen_count)
-        } else if record.round == round + 1 {
-            u64::from(record.seen_count_below)
-        } else {
-            0
+        for sight in &record.first_sees {
+            let (word, bit) = (sight.slot as usize / 64, sight.slot % 64);
+            if sight.round == round {
+                seen[word] |= 1 << bit;
+            } else if sight.round + 1 == round {
+                below[word] |= 1 << bit;
+            }
+        }
+        rows.set(round, creator, seq, &seen);
+        if let Some(below_round) = round.checked_sub(1) {
+            rows.set(below_round, creator, seq, &below);
         }
     }
 
@@ -885,7 +884,8 @@ impl Hashgraph {
     fn filter_cell_count(&self, id: EventId, round: u32) -> u64 {
         let record = &self.records[id as usize];
         let after = self.last_ancestors(id);
-        let latest = |member: usize, known: u32| self.by_seq[member][known as usize - 1];
+        let rows = self.rows.as_ref().expect("the fast path keeps rows");
+        let row_count = |member: usize, known: u32| u64::from(rows.count(round, member, known - 1));
         if let (Some((head, cached_round, cells)), Some(parent)) = (
             self.filter_cells[record.creator as usize],
             record.self_parent,
@@ -897,9 +897,9 @@ impl Hashgraph {
             for (member, (&old, &new)) in before.iter().zip(after).enumerate() {
                 if old != new {
                     if old > 0 {
-                        cells -= self.row_count(latest(member, old), round);
+                        cells -= row_count(member, old);
                     }
-                    cells += self.row_count(latest(member, new), round);
+                    cells += row_count(member, new);
                 }
             }
             return cells;
@@ -908,7 +908,7 @@ impl Hashgraph {
             .iter()
             .enumerate()
             .filter(|&(_, &known)| known > 0)
-            .map(|(member, &known)| self.row_count(latest(member, known), round))
+            .map(|(member, &known)| row_count(member, known))
             .sum()
     }
 
@@ -922,58 +922,16 @@ impl Hashgraph {
             return (BitSet::new(), 0);
         };
         let slots = info.witnesses.len();
-        let words = slots.div_ceil(64);
         let member_count = self.members.len();
         let last = self.last_ancestors(id);
-        let latest = |member: usize| -> Option<EventId> {
-            let known = last[member];
-            (known > 0).then(|| self.by_seq[member][known as usize - 1])
-        };
-        let planes_count = (64 - (member_count as u64).leading_zeros()) as usize;
-        let mut planes = vec![0u64; planes_count * words];
-        for member in 0..member_count {
-            let Some(row) = latest(member).and_then(|e| self.row_of(e, round)) else {
-                continue;
-            };
-            for (word, &bits) in row.words().iter().enumerate().take(words) {
-                let mut carry = bits;
-                for plane in 0..planes_count {
-                    if carry == 0 {
-                        break;
-                    }
-                    let cell = &mut planes[plane * words + word];
-                    let next = *cell & carry;
-                    *cell ^= carry;
-                    carry = next;
-                }
-                assert!(carry == 0, "a witness count exceeds the member count");
-            }
-        }
-        // Columns whose count is at least the supermajority count.
+        let rows = self.rows.as_ref().expect("the fast path keeps rows");
+        let present = last.iter().enumerate().filter_map(|(member, &known)| {
+            let seq = known.checked_sub(1)?;
+            rows.row(round, member, seq).map(|(row, _)| row)
+        });
         let needed = (member_count as u64 * 2 / 3) + 1;
-        let mut strongly = BitSet::with_len(slots);
-        let mut count = 0u64;
-        for word in 0..words {
-            let (mut greater, mut equal) = (0u64, u64::MAX);
-            for plane in (0..planes_count).rev() {
-                let bits = planes[plane * words + word];
-                if (needed >> plane) & 1 == 1 {
-                    equal &= bits;
-                } else {
-                    greater |= equal & bits;
-                    equal &= !bits;
-                }
-            }
-            let mut at_least = greater | equal;
-            if (needed >> planes_count) != 0 {
-                at_least = 0;
-            }
-            if word == words - 1 && slots % 64 != 0 {
-                at_least &= (1u64 << (slots % 64)) - 1;
-            }
-            count += u64::from(at_least.count_ones());
-            strongly.set_word(word, at_least);
-        }
+        let strongly = columns_at_least(present, slots, member_count, needed);
+        let count = strongly.count() as u64;
         (strongly, count * self.members[0].stake)
     }
 
@@ -1051,7 +1009,6 @@ impl Hashgraph {
             strongly_seen,
             fame: None,
             decided_round: 0,
-            votes: Vec::new(),
             deciders: Vec::new(),
             decides: Vec::new(),
             late: false,
@@ -1059,15 +1016,21 @@ impl Hashgraph {
         self.records[id as usize].witness = Some(witness_id);
         // An event sees itself (the paper's ancestors include the event).
         if !self.sees_forking(id, creator) {
-            let record = &mut self.records[id as usize];
-            if !record.seen_bits.contains(slot as usize) {
-                record.seen_bits.insert(slot as usize);
-                record.seen_count += 1;
-                if let Some((head, cached_round, cells)) = self.filter_cells[creator as usize]
-                    && head == id
-                    && cached_round == round
-                {
-                    self.filter_cells[creator as usize] = Some((head, cached_round, cells + 1));
+            let seq = self.records[id as usize].seq;
+            if let Some(rows) = self.rows.as_mut() {
+                let mut row = rows
+                    .row(round, creator as usize, seq)
+                    .map_or_else(|| vec![0; rows.words()], |(row, _)| row.to_vec());
+                let (word, bit) = (slot as usize / 64, slot % 64);
+                if row[word] & (1 << bit) == 0 {
+                    row[word] |= 1 << bit;
+                    rows.set(round, creator as usize, seq, &row);
+                    if let Some((head, cached_round, cells)) = self.filter_cells[creator as usize]
+                        && head == id
+                        && cached_round == round
+                    {
+                        self.filter_cells[creator as usize] = Some((head, cached_round, cells + 1));
+                    }
                 }
             }
             self.records[id as usize].first_sees.push(Sight {
@@ -1151,20 +1114,19 @@ impl Hashgraph {
         let vote = if distance == 1 {
             self.sees(voter_event, self.witnesses[target as usize].event)
         } else {
-            let strongly_seen = &self.witnesses[voter as usize].strongly_seen;
-            let (yes, no) = match self.witnesses[target as usize]
+            let strongly_seen = self.witnesses[voter as usize].strongly_seen.words();
+            let target_slot = self.witnesses[target as usize].slot as usize;
+            let (yes, no) = match self.rounds[target_round as usize]
                 .votes
                 .get(distance as usize - 2)
             {
-                Some(column) => (
-                    self.slot_stake(voter_round - 1, strongly_seen, &column.yes, None),
-                    self.slot_stake(
-                        voter_round - 1,
-                        strongly_seen,
-                        &column.cast,
-                        Some(&column.yes),
-                    ),
-                ),
+                Some(matrix) => {
+                    let (cast, yes) = matrix.votes_on(target_slot);
+                    (
+                        self.slot_stake(voter_round - 1, strongly_seen, yes, None),
+                        self.slot_stake(voter_round - 1, strongly_seen, cast, Some(yes)),
+                    )
+                }
                 None => (0, 0),
             };
             let majority = yes >= no; // a tie votes yes
@@ -1180,19 +1142,14 @@ impl Hashgraph {
                 self.coin(voter_event)
             }
         };
-        let target_witness = &mut self.witnesses[target as usize];
+        let target_slot = self.witnesses[target as usize].slot as usize;
+        let member_count = self.members.len();
+        let votes = &mut self.rounds[target_round as usize].votes;
         let column_index = distance as usize - 1;
-        while target_witness.votes.len() <= column_index {
-            target_witness.votes.push(VoteColumn {
-                cast: BitSet::new(),
-                yes: BitSet::new(),
-            });
+        while votes.len() <= column_index {
+            votes.push(VoteMatrix::new(member_count));
         }
-        let column = &mut target_witness.votes[column_index];
-        column.cast.insert(voter_slot);
-        if vote {
-            column.yes.insert(voter_slot);
-        }
+        votes[column_index].record(target_slot, voter_slot, vote);
         if let Some(famous) = decided {
             self.witnesses[target as usize]
                 .deciders
@@ -1205,12 +1162,12 @@ impl Hashgraph {
     }
 
     /// Stake of the witnesses of `round` at slots in `a ∩ b \ exclude`.
-    fn slot_stake(&self, round: u32, a: &BitSet, b: &BitSet, exclude: Option<&BitSet>) -> u64 {
+    fn slot_stake(&self, round: u32, a: &[u64], b: &[u64], exclude: Option<&[u64]>) -> u64 {
         if self.equal_stake {
-            return a.count_and(b, exclude) as u64 * self.members[0].stake;
+            return count_and_words(a, b, exclude) as u64 * self.members[0].stake;
         }
         let witnesses = &self.rounds[round as usize].witnesses;
-        a.iter_and(b, exclude)
+        iter_and_words(a, b, exclude)
             .map(|slot| {
                 self.members[self.witnesses[witnesses[slot] as usize].creator as usize].stake
             })
@@ -1533,9 +1490,14 @@ impl Hashgraph {
     /// Drop the per-event vectors of events long ordered (keeping each
     /// member's latest event, the self-parent of its next one).
     fn prune(&mut self) {
-        let Some(horizon) = self.next_round_to_order.checked_sub(PRUNE_LAG_ROUNDS) else {
+        let Some(horizon) = self.prune_horizon() else {
             return;
         };
+        // New events have a parent of round `horizon` or above, so they ask
+        // for rows of round `horizon - 1` at the lowest.
+        if let Some(rows) = self.rows.as_mut() {
+            rows.drop_below(horizon.saturating_sub(1));
+        }
         let mut deferred = 0;
         while let Some(&event) = self.prune_queue.front() {
             let record = &self.records[event as usize];
@@ -1557,18 +1519,18 @@ impl Hashgraph {
             record.last_ancestors = None;
             record.first_sees = Vec::new();
             record.fork_tips = Vec::new();
-            record.seen_bits = BitSet::new();
-            record.seen_bits_below = BitSet::new();
             record.event = None;
         }
         while self.pruned_witnesses < self.witnesses.len() {
             let witness = &mut self.witnesses[self.pruned_witnesses];
-            if witness.round + PRUNE_LAG_ROUNDS >= self.next_round_to_order {
+            // New events still look for first sights in round `horizon - 1`.
+            if witness.round + 1 >= horizon {
                 break;
             }
             witness.seen_by = BitSet::new();
             witness.strongly_seen = BitSet::new();
-            witness.votes = Vec::new();
+            let round = witness.round as usize;
+            self.rounds[round].votes = Vec::new();
             self.pruned_witnesses += 1;
         }
     }
