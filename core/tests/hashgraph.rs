@@ -211,6 +211,7 @@ fn gossip(
         events,
         seed,
         forkers,
+        forks_from_event: 0,
         transaction_bytes: 0,
     });
     (dag.public_keys, dag.events)

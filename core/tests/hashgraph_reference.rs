@@ -214,11 +214,23 @@ fn reference(events: &[Event], members: usize, coin_round_frequency: u32) -> Ref
 
 /// Returns how many events the reference ordered.
 fn compare(members: u32, events: usize, seed: u64, forkers: Vec<u32>) -> usize {
+    compare_forking_from(members, events, seed, forkers, 0)
+}
+
+/// As [`compare`], with forkers forking only from event `forks_from_event`.
+fn compare_forking_from(
+    members: u32,
+    events: usize,
+    seed: u64,
+    forkers: Vec<u32>,
+    forks_from_event: usize,
+) -> usize {
     let dag = random_gossip(&GossipConfig {
         members,
         events,
         seed,
         forkers,
+        forks_from_event,
         transaction_bytes: 0,
     });
     let expected = reference(&dag.events, members as usize, 10);
@@ -273,4 +285,14 @@ fn n5_engine_matches_the_paper_transcription() {
 fn n7_f2_engine_matches_the_paper_transcription_with_forkers() {
     let ordered: usize = (20..30).map(|seed| compare(7, 240, seed, vec![1, 4])).sum();
     assert!(ordered > 10 * 40, "{ordered}");
+}
+
+/// The first fork arrives after rounds have been decided on the fork-free
+/// fast path, which then hands over to the fork-aware path mid-run.
+#[test]
+fn n7_f2_late_forks_match_the_paper_transcription() {
+    let ordered: usize = (40..44)
+        .map(|seed| compare_forking_from(7, 500, seed, vec![2, 5], 250))
+        .sum();
+    assert!(ordered > 4 * 200, "{ordered}");
 }

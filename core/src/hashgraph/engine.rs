@@ -231,6 +231,8 @@ struct Witness {
 #[derive(Default)]
 struct RoundInfo {
     witnesses: Vec<WitnessId>,
+    /// `(creator, sequence number)` of each witness, by slot.
+    positions: Vec<(MemberIndex, u32)>,
     decided: usize,
     /// `votes[d - 1]`: the votes of round `r + d` witnesses on this round's.
     votes: Vec<VoteMatrix>,
@@ -585,8 +587,29 @@ impl Hashgraph {
             for chain in &mut self.chains {
                 *chain = None;
             }
-            // The fast path assumes no forks; its rows are not needed again.
-            self.rows = None;
+            // The fast path assumes no forks; its rows are not needed again,
+            // but witnesses' `seen_by` sets are read from now on.
+            if let Some(rows) = self.rows.take() {
+                self.rebuild_seen_by(&rows);
+            }
+        }
+    }
+
+    /// Witnesses' `seen_by` sets, which the fast path leaves to its rows: a
+    /// member's chain has seen a witness when its last row for the witness's
+    /// round holds it.
+    fn rebuild_seen_by(&mut self, rows: &RowStore) {
+        for (round, info) in self.rounds.iter().enumerate() {
+            for member in 0..self.members.len() {
+                let Some(row) = rows.last_row(round as u32, member) else {
+                    continue;
+                };
+                for slot in iter_and_words(row, row, None) {
+                    if let Some(&witness) = info.witnesses.get(slot) {
+                        self.witnesses[witness as usize].seen_by.insert(member);
+                    }
+                }
+            }
         }
     }
 
@@ -711,6 +734,35 @@ impl Hashgraph {
         let Some(info) = self.rounds.get(round as usize) else {
             return;
         };
+        if let Some(rows) = &self.rows {
+            // Fast path: the chain has seen what its self-parent's row holds
+            // (witnesses' `seen_by` sets are rebuilt from rows at a fork).
+            let record = &self.records[id as usize];
+            let last = self.last_ancestors(id);
+            let parent_row = record
+                .seq
+                .checked_sub(1)
+                .and_then(|seq| rows.row(round, creator as usize, seq))
+                .map_or(&[][..], |(row, _)| row);
+            let sights: Vec<Sight> = info
+                .positions
+                .iter()
+                .enumerate()
+                .filter(|&(slot, &(witness_creator, witness_seq))| {
+                    let seen = parent_row
+                        .get(slot / 64)
+                        .is_some_and(|word| word >> (slot % 64) & 1 == 1);
+                    !seen && last[witness_creator as usize] > witness_seq
+                })
+                .map(|(slot, &(witness_creator, _))| Sight {
+                    round,
+                    slot: slot as u32,
+                    creator: witness_creator,
+                })
+                .collect();
+            self.records[id as usize].first_sees.extend(sights);
+            return;
+        }
         let mut sights = Vec::new();
         for &witness_id in &info.witnesses {
             let witness = &self.witnesses[witness_id as usize];
@@ -998,6 +1050,8 @@ impl Hashgraph {
         }
         let slot = self.rounds[round as usize].witnesses.len() as u32;
         self.rounds[round as usize].witnesses.push(witness_id);
+        let seq = self.records[id as usize].seq;
+        self.rounds[round as usize].positions.push((creator, seq));
         let mut seen_by = BitSet::with_len(self.members.len());
         seen_by.insert(creator as usize);
         self.witnesses.push(Witness {

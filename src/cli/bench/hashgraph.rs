@@ -38,6 +38,7 @@ pub fn run(args: Args) -> Outcome {
         events: args.events,
         seed: args.seed,
         forkers: Vec::new(),
+        forks_from_event: 0,
         transaction_bytes: 0,
     });
     let keys = generator.public_keys();

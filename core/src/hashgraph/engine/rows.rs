@@ -63,6 +63,14 @@ impl RowStore {
         ))
     }
 
+    /// The latest row `member` holds for `round` (rows grow along a chain,
+    /// so this is everything its chain has seen of the round).
+    pub(super) fn last_row(&self, round: u32, member: usize) -> Option<&[u64]> {
+        let rows = self.member_rows(round, member)?;
+        let index = rows.counts.len().checked_sub(1)?;
+        Some(&rows.bits[index * self.words..(index + 1) * self.words])
+    }
+
     /// Size of a row, 0 when absent.
     pub(super) fn count(&self, round: u32, member: usize, seq: u32) -> u32 {
         self.row(round, member, seq).map_or(0, |(_, count)| count)
@@ -133,6 +141,8 @@ mod tests {
         assert_eq!(store.row(3, 5, 12), None);
         assert_eq!(store.row(3, 4, 10), None);
         assert_eq!(store.row(2, 5, 10), None);
+        assert_eq!(store.last_row(3, 5), Some(&[0b111, 1][..]));
+        assert_eq!(store.last_row(3, 6), None);
         // Replacing the latest row (a witness adding its sight of itself).
         store.set(3, 5, 11, &[0b1111, 1]);
         assert_eq!(store.count(3, 5, 11), 5);
