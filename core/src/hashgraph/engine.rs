@@ -1426,7 +1426,9 @@ impl Hashgraph {
             slot_of[base[creator] + (record.seq - first_seq[creator]) as usize] = index;
         }
         let witnesses = unique_famous.len();
-        let mut times = vec![0 as TimeNs; received.len() * witnesses];
+        // Column-major by (creator, sequence) slot, so a chain's sweep writes
+        // runs of neighbouring cells; read back eight slots per cache line.
+        let mut times = vec![0 as TimeNs; total * witnesses];
         for (column, &witness) in unique_famous.iter().enumerate() {
             let w = &self.records[witness as usize];
             let member = w.creator as usize;
@@ -1464,18 +1466,28 @@ impl Hashgraph {
                     }
                     let from = covered[creator].max(first_seq[creator]);
                     let to = last[creator].min(end_seq[creator]);
-                    for s in from..to {
-                        let index = slot_of[base[creator] + (s - first_seq[creator]) as usize];
-                        times[index * witnesses + column] = z.timestamp_ns;
+                    if from < to {
+                        let first = column * total + base[creator];
+                        let cells = (from - first_seq[creator]) as usize
+                            ..(to - first_seq[creator]) as usize;
+                        times[first + cells.start..first + cells.end].fill(z.timestamp_ns);
                     }
                     covered[creator] = covered[creator].max(last[creator]);
                 }
             }
         }
-        times
-            .chunks_mut(witnesses)
-            .map(|chunk| *chunk.select_nth_unstable(witnesses / 2).1)
-            .collect()
+        let mut medians = vec![0 as TimeNs; received.len()];
+        let mut column_values = vec![0 as TimeNs; witnesses];
+        for (slot, &index) in slot_of.iter().enumerate() {
+            if index == usize::MAX {
+                continue;
+            }
+            for (column, value) in column_values.iter_mut().enumerate() {
+                *value = times[column * total + slot];
+            }
+            medians[index] = *column_values.select_nth_unstable(witnesses / 2).1;
+        }
+        medians
     }
 
     /// Median (upper middle for an even count) of the timestamps of each
