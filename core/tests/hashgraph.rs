@@ -536,3 +536,164 @@ fn n4_lagging_view_with_a_late_witness_keeps_deciding() {
     assert!(view.decided_rounds() > info.round + 2);
     assert_eq!(from_view, from_engine, "the same events in the same order");
 }
+
+/// A long run: the engine forgets what it pruned (its records stay bounded)
+/// and still decides exactly what a store that forgets nothing decides.
+fn check_forgetting_changes_nothing(
+    members: u32,
+    events: usize,
+    seed: u64,
+    forkers: Vec<u32>,
+    forks_from_event: usize,
+) {
+    use celluler_core::hashgraph::{Member, SharedHashgraph};
+    let dag = random_gossip(&GossipConfig {
+        members,
+        events,
+        seed,
+        forkers,
+        forks_from_event,
+        transaction_bytes: 0,
+    });
+    let (keys, dag) = (dag.public_keys, dag.events);
+    let stake_members: Vec<Member> = keys
+        .iter()
+        .map(|k| Member {
+            public_key: *k,
+            stake: 1,
+        })
+        .collect();
+    let mut keeping = SharedHashgraph::new(stake_members, Config::default()).unwrap();
+    let mut forgetting = Hashgraph::with_equal_stake(keys.clone(), Config::default()).unwrap();
+    let (mut kept_order, mut forgot_order) = (Vec::new(), Vec::new());
+    let (mut kept_fame, mut forgot_fame) = (Vec::new(), Vec::new());
+    let mut most_retained_late = 0;
+    for (step, event) in dag.iter().enumerate() {
+        let kept = keeping.insert_verified(event.clone()).unwrap();
+        let forgot = forgetting.insert_verified(event.clone()).unwrap();
+        for (decisions, order, fame) in [
+            (kept, &mut kept_order, &mut kept_fame),
+            (forgot, &mut forgot_order, &mut forgot_fame),
+        ] {
+            order.extend(decisions.ordered.into_iter().map(|o| {
+                (
+                    o.event.hash(),
+                    o.round_received,
+                    o.consensus_timestamp_ns,
+                    o.position,
+                )
+            }));
+            fame.extend(decisions.fame.into_iter().map(|f| (f.witness, f.famous)));
+        }
+        if step >= events / 2 {
+            most_retained_late = most_retained_late.max(forgetting.retained_events());
+        }
+    }
+    assert_eq!(forgot_order, kept_order, "seed {seed}: order");
+    kept_fame.sort();
+    forgot_fame.sort();
+    assert_eq!(forgot_fame, kept_fame, "seed {seed}: fame");
+    assert!(
+        kept_order.len() > events * 9 / 10,
+        "seed {seed}: too little ordered"
+    );
+    assert_eq!(forgetting.event_count(), events);
+    assert_eq!(keeping.graph().retained_events(), events);
+    // Compaction runs once 4,096 pruned records are at least half of all.
+    assert!(
+        most_retained_late < 9_000,
+        "seed {seed}: {most_retained_late} records retained of {events}"
+    );
+    // Forgotten events are unknown; recent ones are still known.
+    assert!(forgetting.event_info(&dag[0].hash()).is_none());
+    assert!(forgetting.event_info(&dag[events - 1].hash()).is_some());
+    // Re-inserting a forgotten event is refused: its parents are gone, or
+    // (a first event) its round was pruned.
+    let again = forgetting.insert_verified(dag[members as usize + 5].clone());
+    assert!(
+        matches!(again, Err(InsertError::UnknownParent { .. })),
+        "{again:?}"
+    );
+    let first = forgetting.insert_verified(dag[0].clone());
+    assert!(
+        matches!(first, Err(InsertError::AncientRound { round: 0, .. })),
+        "{first:?}"
+    );
+}
+
+#[test]
+fn n4_long_run_forgets_pruned_events_and_orders_the_same() {
+    check_forgetting_changes_nothing(4, 24_000, 7, vec![], 0);
+}
+
+#[test]
+fn n7_f2_long_run_with_forkers_forgets_and_orders_the_same() {
+    // Forks from event 14,000 on: compactions happen before and after the
+    // fork-aware path takes over. (The store that forgets nothing keeps
+    // every abandoned fork branch as a tip; fork tips cost grows with them.)
+    check_forgetting_changes_nothing(7, 24_000, 8, vec![1, 4], 14_000);
+}
+
+/// A DAG file long enough that the engine forgets its first events while
+/// replaying: every event still gets its facts, read as they are decided.
+#[test]
+fn a_long_dag_file_reports_every_event() {
+    use celluler_core::hashgraph::replay::{DagEvent, DagFile, FORMAT, replay};
+    let members = ["A", "B", "C", "D"];
+    let mut rng = rng::stream(11, "test-long-dag", 0);
+    let mut latest: Vec<Option<String>> = vec![None; members.len()];
+    let mut events = Vec::new();
+    for step in 0..12_000usize {
+        let creator = if step < members.len() {
+            step
+        } else {
+            rng::index(&mut rng, members.len())
+        };
+        let other = (creator + 1 + rng::index(&mut rng, members.len() - 1)) % members.len();
+        let id = format!("e{step}");
+        events.push(DagEvent {
+            id: id.clone(),
+            creator: members[creator].to_string(),
+            self_parent: latest[creator].clone(),
+            other_parent: latest[other].clone(),
+            timestamp: step as u64 * 10,
+            transactions: Vec::new(),
+            signature: None,
+        });
+        latest[creator] = Some(id);
+    }
+    let file = DagFile {
+        format: FORMAT.to_string(),
+        members: members.iter().map(|m| m.to_string()).collect(),
+        stake: None,
+        coin_round_frequency: None,
+        events,
+    };
+    let result = replay(&file).unwrap();
+    assert_eq!(result.events.len(), 12_000);
+    assert!(result.consensus_order.len() > 11_000);
+    let position_of: std::collections::BTreeMap<&str, usize> = result
+        .consensus_order
+        .iter()
+        .enumerate()
+        .map(|(position, id)| (id.as_str(), position))
+        .collect();
+    let mut witnesses = 0;
+    for (id, info) in &result.events {
+        assert_eq!(
+            info.position.map(|p| p as usize),
+            position_of.get(id.as_str()).copied(),
+            "{id}"
+        );
+        assert_eq!(info.round_received.is_some(), info.position.is_some());
+        if info.witness && info.round_received.is_some() {
+            assert!(info.famous.is_some(), "{id}: an ordered witness is decided");
+            witnesses += 1;
+        }
+    }
+    assert!(witnesses > 4 * 100, "{witnesses}");
+    let (first_id, first) = &result.events[0];
+    assert_eq!(first_id, "e0");
+    assert_eq!((first.round, first.witness), (0, true));
+    assert!(first.position.is_some_and(|p| p < 100));
+}

@@ -30,10 +30,16 @@ use votes::VoteMatrix;
 type EventId = u32;
 type WitnessId = u32;
 
-/// Events of rounds at least this far below the next round to order lose
-/// their per-event vectors; a new event whose parent has lost them is
-/// refused as [`InsertError::AncientParent`].
+/// The prune horizon is this many rounds below the next round to order. A
+/// new event needs a parent of the horizon's round or above (else it is
+/// refused as [`InsertError::AncientParent`] or [`InsertError::AncientRound`]);
+/// ordered events more than one round below the horizon lose their
+/// per-event vectors, and are forgotten at the next compaction.
 pub const PRUNE_LAG_ROUNDS: u32 = 6;
+
+/// Compact once at least this many records are pruned and they are at least
+/// half of all records (so compaction costs O(1) per event, amortized).
+const COMPACT_MIN_PRUNED: usize = 4096;
 
 /// One voting member: its key and its stake.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +124,8 @@ pub enum InsertError {
         kind: ParentKind,
         parent: EventHash,
     },
+    #[error("event {event} would be in round {round}, decided and pruned long ago")]
+    AncientRound { event: EventHash, round: u32 },
     #[error("event {event}: {source}")]
     BadSignature {
         event: EventHash,
@@ -228,6 +236,38 @@ struct Witness {
     late: bool,
 }
 
+/// One member's events by sequence number (the first registered at each),
+/// from `base` on; events below `base` are forgotten.
+#[derive(Default, Clone)]
+struct ChainIndex {
+    base: u32,
+    /// `FORGOTTEN` where a forgotten event sits among kept ones (forks only).
+    ids: Vec<EventId>,
+}
+
+const FORGOTTEN: EventId = EventId::MAX;
+
+impl ChainIndex {
+    fn get(&self, seq: u32) -> Option<EventId> {
+        let id = *self.ids.get(seq.checked_sub(self.base)? as usize)?;
+        (id != FORGOTTEN).then_some(id)
+    }
+
+    /// One past the highest sequence number registered.
+    fn next_seq(&self) -> u32 {
+        self.base + self.ids.len() as u32
+    }
+
+    fn last(&self) -> Option<EventId> {
+        self.ids.last().copied().filter(|&id| id != FORGOTTEN)
+    }
+
+    /// Events of sequence numbers `from..to` (all kept).
+    fn range(&self, from: u32, to: u32) -> impl Iterator<Item = EventId> + '_ {
+        (from..to).map(|seq| self.get(seq).expect("a view's known chain events are kept"))
+    }
+}
+
 #[derive(Default)]
 struct RoundInfo {
     witnesses: Vec<WitnessId>,
@@ -260,7 +300,7 @@ pub struct Hashgraph {
     records: Vec<Record>,
     index: HashMap<EventHash, EventId>, // tidy: lookup-only
     /// First event registered at each (member, sequence number).
-    by_seq: Vec<Vec<EventId>>,
+    by_seq: Vec<ChainIndex>,
     forked: Vec<bool>,
     forked_members: Vec<MemberIndex>,
     forks: Vec<ForkProof>,
@@ -274,7 +314,12 @@ pub struct Hashgraph {
     pending: Vec<EventId>,
     next_position: u64,
     prune_queue: VecDeque<EventId>,
-    pruned_witnesses: usize,
+    /// Rounds below this one keep only their decided count.
+    pruned_rounds: u32,
+    /// Records pruned since the last compaction.
+    pruned_records: usize,
+    /// Events inserted, forgotten ones included.
+    event_count: usize,
     /// Off in a shared store, whose views may lag behind its own order.
     prune_automatically: bool,
     /// Per member: `(event, round, cells)` — the strongly-see filter's cell
@@ -314,7 +359,7 @@ impl Hashgraph {
             config,
             records: Vec::new(),
             index: HashMap::new(), // tidy: lookup-only
-            by_seq: vec![Vec::new(); count],
+            by_seq: vec![ChainIndex::default(); count],
             forked: vec![false; count],
             forked_members: Vec::new(),
             forks: Vec::new(),
@@ -326,7 +371,9 @@ impl Hashgraph {
             pending: Vec::new(),
             next_position: 0,
             prune_queue: VecDeque::new(),
-            pruned_witnesses: 0,
+            pruned_rounds: 0,
+            pruned_records: 0,
+            event_count: 0,
             prune_automatically: true,
             filter_cells: vec![None; count],
             rows: equal_stake.then(|| RowStore::new(count)),
@@ -416,20 +463,25 @@ impl Hashgraph {
             .max()
             .unwrap_or(0);
         if let Some(horizon) = self.prune_horizon()
-            && (self_parent.is_some() || other_parent.is_some())
             && parent_round < horizon
         {
-            // Both parents are of rounds decided long ago (an event of such
-            // a round could only be decided not famous or be received by a
-            // later round; its rows are gone).
-            let (kind, parent) = match other_parent {
-                Some(parent) => (ParentKind::OtherParent, parent),
-                None => (ParentKind::SelfParent, self_parent.expect("one parent")),
+            // Both parents are of rounds decided long ago, or none and round
+            // 0 is: the event's round is pruned (its rows are gone).
+            let parent = match (other_parent, self_parent) {
+                (Some(parent), _) => Some((ParentKind::OtherParent, parent)),
+                (None, Some(parent)) => Some((ParentKind::SelfParent, parent)),
+                (None, None) => None,
             };
-            return Err(InsertError::AncientParent {
-                event: hash,
-                kind,
-                parent: self.records[parent as usize].hash,
+            return Err(match parent {
+                Some((kind, parent)) => InsertError::AncientParent {
+                    event: hash,
+                    kind,
+                    parent: self.records[parent as usize].hash,
+                },
+                None => InsertError::AncientRound {
+                    event: hash,
+                    round: 0,
+                },
             });
         }
         // Validated: from here on the insertion cannot fail.
@@ -465,6 +517,7 @@ impl Hashgraph {
             position: None,
         });
         self.index.insert(hash, id);
+        self.event_count += 1;
         self.prune_queue.push_back(id);
         self.register_sequence(id, &mut decisions);
         self.compute_fork_tips(id, self_parent, other_parent);
@@ -555,23 +608,22 @@ impl Hashgraph {
     /// Fork detection: a second event at a (creator, sequence) already taken.
     fn register_sequence(&mut self, id: EventId, decisions: &mut Decisions) {
         let record = &self.records[id as usize];
-        let (creator, seq) = (record.creator as usize, record.seq as usize);
+        let (creator, seq) = (record.creator as usize, record.seq);
         let chain = &mut self.by_seq[creator];
         assert!(
-            chain.len() >= seq,
+            chain.next_seq() >= seq,
             "a self-parent is registered before its child"
         );
-        if chain.len() == seq {
-            chain.push(id);
+        if chain.next_seq() == seq {
+            chain.ids.push(id);
             return;
         }
-        let first = chain[seq];
         // The first event is gone only if it was pruned long ago; the fork
         // is still recorded, without a proof.
-        if let (Some(first), Some(second)) = (
-            self.records[first as usize].event.clone(),
-            self.records[id as usize].event.clone(),
-        ) {
+        let first = chain
+            .get(seq)
+            .and_then(|first| self.records[first as usize].event.clone());
+        if let (Some(first), Some(second)) = (first, self.records[id as usize].event.clone()) {
             let proof = ForkProof {
                 creator: creator as MemberIndex,
                 first,
@@ -623,9 +675,10 @@ impl Hashgraph {
             // Recorded before the member was known to fork: its ancestry of
             // that member is one chain, ending at the first event registered
             // at that sequence number.
-            Some(last) if last[member as usize] > 0 => {
-                vec![self.by_seq[member as usize][last[member as usize] as usize - 1]]
-            }
+            Some(last) if last[member as usize] > 0 => self.by_seq[member as usize]
+                .get(last[member as usize] - 1)
+                .into_iter()
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -642,24 +695,47 @@ impl Hashgraph {
         let creator = self.records[id as usize].creator;
         let mut all_tips = Vec::new();
         for &member in &self.forked_members {
-            let mut candidates: Vec<EventId> = Vec::new();
-            for parent in [self_parent, other_parent].into_iter().flatten() {
-                candidates.extend(self.tips(parent, member));
-            }
-            if member == creator {
-                candidates.push(id);
-            }
-            candidates.sort_unstable();
-            candidates.dedup();
-            let maximal: Vec<EventId> = candidates
+            // Each parent's tips are an antichain (no tip is a self-ancestor
+            // of another), so only tips held by one parent alone can be
+            // below a tip held by the other alone; shared tips stay.
+            let tips_of = |parent: Option<EventId>| -> Vec<EventId> {
+                let mut tips = parent.map_or_else(Vec::new, |p| self.tips(p, member));
+                tips.sort_unstable();
+                tips
+            };
+            let (from_self, from_other) = (tips_of(self_parent), tips_of(other_parent));
+            let only_self: Vec<EventId> = from_self
                 .iter()
                 .copied()
-                .filter(|&a| {
-                    !candidates
-                        .iter()
-                        .any(|&b| b != a && self.is_self_ancestor_or_equal(a, b))
-                })
+                .filter(|t| from_other.binary_search(t).is_err())
                 .collect();
+            let only_other: Vec<EventId> = from_other
+                .iter()
+                .copied()
+                .filter(|t| from_self.binary_search(t).is_err())
+                .collect();
+            let below_any = |tip: EventId, others: &[EventId]| {
+                others
+                    .iter()
+                    .any(|&other| self.is_self_ancestor_or_equal(tip, other))
+            };
+            let mut maximal: Vec<EventId> = from_self
+                .iter()
+                .copied()
+                .filter(|&t| !only_self.contains(&t) || !below_any(t, &only_other))
+                .chain(
+                    only_other
+                        .iter()
+                        .copied()
+                        .filter(|&t| !below_any(t, &only_self)),
+                )
+                .collect();
+            if member == creator {
+                // The new event is above its self-parent and below nothing.
+                maximal.retain(|&t| Some(t) != self_parent);
+                maximal.push(id);
+            }
+            maximal.sort_unstable();
             if !maximal.is_empty() {
                 all_tips.push((member, maximal));
             }
@@ -794,7 +870,10 @@ impl Hashgraph {
     fn add_sights(&self, counts: &mut ChainCounts, member: usize, from_seq: u32, to_seq: u32) {
         let stake = self.members[member].stake;
         for seq in from_seq..to_seq {
-            let event = self.by_seq[member][seq as usize];
+            // A forgotten event is of a round long decided: no sight counts.
+            let Some(event) = self.by_seq[member].get(seq) else {
+                continue;
+            };
             for sight in &self.records[event as usize].first_sees {
                 if sight.round != counts.round {
                     continue;
@@ -830,7 +909,9 @@ impl Hashgraph {
             // and an honest chain's rounds never decrease.
             let mut from = known;
             while from > 0 {
-                let event = self.by_seq[member][from as usize - 1];
+                let Some(event) = self.by_seq[member].get(from - 1) else {
+                    break;
+                };
                 let record = &self.records[event as usize];
                 if record.round < round || record.last_ancestors.is_none() {
                     break;
@@ -1436,8 +1517,10 @@ impl Hashgraph {
             // Walk back to the first chain event that covers nothing new.
             let mut start = w.seq;
             while start > 0 {
-                let previous = &self.records[chain[start as usize - 1] as usize];
-                let Some(last) = previous.last_ancestors.as_deref() else {
+                let Some(previous) = chain.get(start - 1) else {
+                    break;
+                };
+                let Some(last) = self.records[previous as usize].last_ancestors.as_deref() else {
                     break;
                 };
                 let covers_any =
@@ -1447,15 +1530,13 @@ impl Hashgraph {
                 }
                 start -= 1;
             }
-            let mut covered: Vec<u32> = match start.checked_sub(1) {
-                Some(seq) => self.records[chain[seq as usize] as usize]
-                    .last_ancestors
-                    .as_deref()
-                    .map_or_else(|| vec![0; member_count], <[u32]>::to_vec),
-                None => vec![0; member_count],
-            };
+            let mut covered: Vec<u32> = start
+                .checked_sub(1)
+                .and_then(|seq| chain.get(seq))
+                .and_then(|id| self.records[id as usize].last_ancestors.as_deref())
+                .map_or_else(|| vec![0; member_count], <[u32]>::to_vec);
             for seq in start..=w.seq {
-                let z = &self.records[chain[seq as usize] as usize];
+                let z = &self.records[chain.get(seq).expect("kept after the walk-back") as usize];
                 let last = z
                     .last_ancestors
                     .as_deref()
@@ -1539,18 +1620,21 @@ impl Hashgraph {
         let mut high = w.seq;
         while low < high {
             let middle = low + (high - low) / 2;
-            let candidate = &self.records[chain[middle as usize] as usize];
-            let has_event = candidate
-                .last_ancestors
-                .as_deref()
-                .is_some_and(|last| last[event_creator] > x.seq);
+            let has_event = chain.get(middle).is_some_and(|candidate| {
+                self.records[candidate as usize]
+                    .last_ancestors
+                    .as_deref()
+                    .is_some_and(|last| last[event_creator] > x.seq)
+            });
             if has_event {
                 high = middle;
             } else {
                 low = middle + 1;
             }
         }
-        chain[low as usize]
+        chain
+            .get(low)
+            .expect("the earliest self-ancestor with the event is kept")
     }
 
     /// Drop the per-event vectors of events long ordered (keeping each
@@ -1560,18 +1644,20 @@ impl Hashgraph {
             return;
         };
         // New events have a parent of round `horizon` or above, so they ask
-        // for rows of round `horizon - 1` at the lowest.
+        // for rows, sights and witnesses of round `horizon - 1` at the lowest:
+        // everything of that round is kept.
+        let keep_from = horizon.saturating_sub(1);
         if let Some(rows) = self.rows.as_mut() {
-            rows.drop_below(horizon.saturating_sub(1));
+            rows.drop_below(keep_from);
         }
         let mut deferred = 0;
         while let Some(&event) = self.prune_queue.front() {
             let record = &self.records[event as usize];
-            if record.round >= horizon {
+            if record.round >= keep_from {
                 break;
             }
             self.prune_queue.pop_front();
-            let is_latest = self.by_seq[record.creator as usize].last() == Some(&event);
+            let is_latest = self.by_seq[record.creator as usize].last() == Some(event);
             if record.position.is_none() || is_latest {
                 // Still needed; look again at the next prune.
                 self.prune_queue.push_back(event);
@@ -1586,22 +1672,122 @@ impl Hashgraph {
             record.first_sees = Vec::new();
             record.fork_tips = Vec::new();
             record.event = None;
+            self.pruned_records += 1;
         }
-        while self.pruned_witnesses < self.witnesses.len() {
-            let witness = &mut self.witnesses[self.pruned_witnesses];
-            // New events still look for first sights in round `horizon - 1`.
-            if witness.round + 1 >= horizon {
-                break;
+        // Rounds below `keep_from` get no new witness, votes or sights.
+        while self.pruned_rounds < keep_from.min(self.rounds.len() as u32) {
+            let round = &mut self.rounds[self.pruned_rounds as usize];
+            for &witness in &round.witnesses {
+                let witness = &mut self.witnesses[witness as usize];
+                witness.seen_by = BitSet::new();
+                witness.strongly_seen = BitSet::new();
             }
-            witness.seen_by = BitSet::new();
-            witness.strongly_seen = BitSet::new();
-            let round = witness.round as usize;
-            self.rounds[round].votes = Vec::new();
-            self.pruned_witnesses += 1;
+            round.votes = Vec::new();
+            round.witnesses = Vec::new();
+            round.positions = Vec::new();
+            self.pruned_rounds += 1;
+        }
+        if self.pruned_records >= COMPACT_MIN_PRUNED
+            && self.pruned_records * 2 >= self.records.len()
+        {
+            self.compact();
         }
     }
 
-    /// The consensus facts of one event, if known.
+    /// Forget pruned events: drop their records, hashes and chain entries,
+    /// and the witnesses they were, renumbering what is kept (in the same
+    /// order, so insertion order still orders ids).
+    fn compact(&mut self) {
+        const GONE: u32 = u32::MAX;
+        let old_records = std::mem::take(&mut self.records);
+        let mut event_map = vec![GONE; old_records.len()];
+        let kept = old_records.len() - self.pruned_records;
+        let mut records = Vec::with_capacity(kept);
+        for (old, record) in old_records.into_iter().enumerate() {
+            if record.last_ancestors.is_some() {
+                event_map[old] = records.len() as EventId;
+                records.push(record);
+            }
+        }
+        let map_event = |id: EventId| Some(event_map[id as usize]).filter(|&id| id != GONE);
+        let old_witnesses = std::mem::take(&mut self.witnesses);
+        let mut witness_map = vec![GONE; old_witnesses.len()];
+        let mut witnesses = Vec::with_capacity(old_witnesses.len());
+        for (old, mut witness) in old_witnesses.into_iter().enumerate() {
+            if let Some(event) = map_event(witness.event) {
+                witness.event = event;
+                witness_map[old] = witnesses.len() as WitnessId;
+                witnesses.push(witness);
+            }
+        }
+        let map_witness = |id: WitnessId| Some(witness_map[id as usize]).filter(|&id| id != GONE);
+        for witness in &mut witnesses {
+            for list in [&mut witness.deciders, &mut witness.decides] {
+                *list = list
+                    .iter()
+                    .filter_map(|&(other, famous)| Some((map_witness(other)?, famous)))
+                    .collect();
+            }
+        }
+        for record in &mut records {
+            record.self_parent = record.self_parent.and_then(map_event);
+            record.other_parent = record.other_parent.and_then(map_event);
+            record.witness = record
+                .witness
+                .map(|w| map_witness(w).expect("a kept event's witness is kept"));
+            for (_, tips) in &mut record.fork_tips {
+                *tips = tips.iter().filter_map(|&tip| map_event(tip)).collect();
+            }
+        }
+        for round in &mut self.rounds {
+            for witness in &mut round.witnesses {
+                *witness = map_witness(*witness).expect("witnesses of kept rounds are kept");
+            }
+        }
+        self.active = self.active.iter().filter_map(|&w| map_witness(w)).collect();
+        for chain in &mut self.by_seq {
+            let forgotten_prefix = chain
+                .ids
+                .iter()
+                .take_while(|&&id| id == FORGOTTEN || map_event(id).is_none())
+                .count();
+            chain.ids.drain(..forgotten_prefix);
+            chain.base += forgotten_prefix as u32;
+            for id in &mut chain.ids {
+                *id = if *id == FORGOTTEN {
+                    FORGOTTEN
+                } else {
+                    map_event(*id).unwrap_or(FORGOTTEN)
+                };
+            }
+            chain.ids.shrink_to_fit();
+        }
+        for chain in &mut self.chains {
+            if let Some(counts) = chain {
+                match map_event(counts.head) {
+                    Some(head) => counts.head = head,
+                    None => *chain = None,
+                }
+            }
+        }
+        for cached in &mut self.filter_cells {
+            *cached =
+                cached.and_then(|(head, round, cells)| Some((map_event(head)?, round, cells)));
+        }
+        for id in self.pending.iter_mut().chain(self.prune_queue.iter_mut()) {
+            *id = map_event(*id).expect("unordered and unpruned events are kept");
+        }
+        self.index = HashMap::with_capacity(records.len()); // tidy: lookup-only
+        for (id, record) in records.iter().enumerate() {
+            self.index.insert(record.hash, id as EventId);
+        }
+        self.records = records;
+        self.witnesses = witnesses;
+        self.pruned_records = 0;
+    }
+
+    /// The consensus facts of one event, if known (not if forgotten: see
+    /// [`PRUNE_LAG_ROUNDS`]).
     pub fn event_info(&self, hash: &EventHash) -> Option<EventInfo> {
         let id = *self.index.get(hash)?;
         let record = &self.records[id as usize];
@@ -1621,8 +1807,13 @@ impl Hashgraph {
         self.index.contains_key(hash)
     }
 
-    /// Events inserted so far.
+    /// Events inserted so far, forgotten ones included.
     pub fn event_count(&self) -> usize {
+        self.event_count
+    }
+
+    /// Events whose record is still held (inserted, not yet forgotten).
+    pub fn retained_events(&self) -> usize {
         self.records.len()
     }
 
@@ -1644,7 +1835,7 @@ impl Hashgraph {
     /// The latest event of `member` (the first registered at its highest
     /// sequence number), for building a next event on top of it.
     pub fn latest_event(&self, member: MemberIndex) -> Option<EventHash> {
-        let id = *self.by_seq.get(member as usize)?.last()?;
+        let id = self.by_seq.get(member as usize)?.last()?;
         Some(self.records[id as usize].hash)
     }
 }

@@ -132,6 +132,7 @@ pub fn replay(file: &DagFile) -> Result<Replay, DagFileError> {
         }
     }
     let mut hashes: Vec<EventHash> = Vec::with_capacity(file.events.len());
+    let mut infos: Vec<EventInfo> = Vec::with_capacity(file.events.len());
     let mut id_of: BTreeMap<EventHash, usize> = BTreeMap::new();
     let mut parents = Vec::with_capacity(file.events.len());
     let mut forks = Vec::new();
@@ -216,6 +217,11 @@ pub fn replay(file: &DagFile) -> Result<Replay, DagFileError> {
         })?;
         hashes.push(hash);
         id_of.insert(hash, position);
+        // Read now: a long DAG's old events are forgotten by the engine.
+        infos.push(graph.event_info(&hash).expect("just inserted"));
+        for fame in &decisions.fame {
+            infos[id_of[&fame.witness]].famous = Some(fame.famous);
+        }
         parents.push((parent_positions[0], parent_positions[1]));
         for proof in decisions.forks {
             forks.push((
@@ -224,17 +230,19 @@ pub fn replay(file: &DagFile) -> Result<Replay, DagFileError> {
             ));
         }
         for event in decisions.ordered {
-            ordered.push(file.events[id_of[&event.event.hash()]].id.clone());
+            let position = id_of[&event.event.hash()];
+            let info = &mut infos[position];
+            info.round_received = Some(event.round_received);
+            info.consensus_timestamp_ns = Some(event.consensus_timestamp_ns);
+            info.position = Some(event.position);
+            ordered.push(file.events[position].id.clone());
         }
     }
     let events = file
         .events
         .iter()
-        .zip(&hashes)
-        .map(|(event, hash)| {
-            let info = graph.event_info(hash).expect("every event was inserted");
-            (event.id.clone(), info)
-        })
+        .zip(infos)
+        .map(|(event, info)| (event.id.clone(), info))
         .collect();
     Ok(Replay {
         members: file.members.clone(),

@@ -94,7 +94,10 @@ pub fn run(args: Args) -> Outcome {
         verify_time.as_secs_f64(),
         verify_time.as_secs_f64() * 1e6 / inserted as f64
     );
-    println!("  peak RSS: {peak_rss_mb:.1} MB");
+    println!(
+        "  peak RSS: {peak_rss_mb:.1} MB; events still held at the end: {}",
+        graph.retained_events()
+    );
     if args.json {
         let summary = serde_json::json!({
             "members": args.members,
@@ -105,6 +108,7 @@ pub fn run(args: Args) -> Outcome {
             "decided_rounds": decided_rounds,
             "events_per_round": events_per_round,
             "peak_rss_mb": peak_rss_mb,
+            "retained_events": graph.retained_events(),
             "verify_us_per_event": verify_time.as_secs_f64() * 1e6 / inserted as f64,
         });
         println!("{summary}");

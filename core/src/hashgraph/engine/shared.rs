@@ -164,7 +164,7 @@ impl MemberView {
         let record = &store.graph.records[id as usize];
         let creator = record.creator as usize;
         (record.seq < self.known_prefix[creator]
-            && store.graph.by_seq[creator][record.seq as usize] == id)
+            && store.graph.by_seq[creator].get(record.seq) == Some(id))
             || self.known_off_prefix.contains(&id)
     }
 
@@ -197,7 +197,7 @@ impl MemberView {
         for (member, &count) in self.known_prefix.iter().enumerate() {
             let from = peer_counts.get(member).copied().unwrap_or(0);
             if from < count {
-                ids.extend(&store.graph.by_seq[member][from as usize..count as usize]);
+                ids.extend(store.graph.by_seq[member].range(from, count));
             }
         }
         ids.extend(self.known_off_prefix.iter().copied());
@@ -238,7 +238,7 @@ impl MemberView {
         }
         let creator = record.creator as usize;
         if record.seq == self.known_prefix[creator]
-            && graph.by_seq[creator][record.seq as usize] == id
+            && graph.by_seq[creator].get(record.seq) == Some(id)
         {
             self.known_prefix[creator] += 1;
             // Absorb fork events that now continue the prefix... none: the
