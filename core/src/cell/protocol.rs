@@ -13,7 +13,7 @@ use crate::node::{CellIndex, Payload};
 /// running ed25519-dalek and blake3: a signature costs about 20 µs to make
 /// and 50 µs to check; learning an event into the hashgraph costs a few µs.
 /// In the simulator a signature is checked once per world and cached, but
-/// every cell that receives it pays [`SIGNATURE_VERIFY_NS`] as if it had.
+/// every cell that receives it pays [`cost::SIGNATURE_VERIFY_NS`] as if it had.
 pub mod cost {
     use crate::time::TimeNs;
     /// Making one ed25519 signature (an event, a message, a journal head).

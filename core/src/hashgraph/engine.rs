@@ -12,6 +12,7 @@
 //! first event to see). Strongly-seen sets and votes are bitsets over the
 //! witnesses of one round. Per-event vectors of long-decided rounds are dropped.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap, VecDeque}; // tidy: lookup-only (event index by hash)
 use std::sync::Arc;
 
@@ -325,6 +326,9 @@ pub struct Hashgraph {
     /// Per member: `(event, round, cells)` — the strongly-see filter's cell
     /// count for that member's latest event, reused by its next event.
     filter_cells: Vec<Option<(EventId, u32, u64)>>,
+    /// The consensus-timestamp sweep's matrix, kept between rounds (tens of
+    /// megabytes at 1,000 members: fresh pages each round cost more).
+    sweep_scratch: Cell<Vec<TimeNs>>,
     /// Seen-witness rows of the fast path (equal stake, no fork seen yet);
     /// `None` otherwise.
     rows: Option<RowStore>,
@@ -377,6 +381,7 @@ impl Hashgraph {
             prune_automatically: true,
             filter_cells: vec![None; count],
             rows: equal_stake.then(|| RowStore::new(count)),
+            sweep_scratch: Cell::new(Vec::new()),
         })
     }
 
@@ -1210,9 +1215,15 @@ impl Hashgraph {
             self.decide(witness, false, round, decisions);
             return;
         }
+        // Votes on a decided witness change nothing here, but a shared
+        // store's views look for every witness whose vote decides one.
+        let keep_voting_decided = !self.prune_automatically;
         let voters: Vec<WitnessId> = self.active.clone();
         for target in voters {
-            if self.witnesses[target as usize].round < round {
+            let target_witness = &self.witnesses[target as usize];
+            if target_witness.round < round
+                && (keep_voting_decided || target_witness.fame.is_none())
+            {
                 self.vote(witness, target, decisions);
             }
         }
@@ -1220,7 +1231,7 @@ impl Hashgraph {
         let highest = self.rounds.len() as u32;
         for later in round + 1..highest {
             let target = &self.witnesses[witness as usize];
-            if target.fame.is_some() && later > target.decided_round + 2 {
+            if target.fame.is_some() && (!keep_voting_decided || later > target.decided_round + 2) {
                 break;
             }
             let voters = self.rounds[later as usize].witnesses.clone();
@@ -1233,7 +1244,7 @@ impl Hashgraph {
         let witnesses = &self.witnesses;
         self.active.retain(|&w| {
             let w = &witnesses[w as usize];
-            w.fame.is_none() || w.decided_round + 2 >= highest_round
+            w.fame.is_none() || (keep_voting_decided && w.decided_round + 2 >= highest_round)
         });
     }
 
@@ -1509,7 +1520,9 @@ impl Hashgraph {
         let witnesses = unique_famous.len();
         // Column-major by (creator, sequence) slot, so a chain's sweep writes
         // runs of neighbouring cells; read back eight slots per cache line.
-        let mut times = vec![0 as TimeNs; total * witnesses];
+        let mut times = self.sweep_scratch.take();
+        times.clear();
+        times.resize(total * witnesses, 0);
         for (column, &witness) in unique_famous.iter().enumerate() {
             let w = &self.records[witness as usize];
             let member = w.creator as usize;
@@ -1568,6 +1581,7 @@ impl Hashgraph {
             }
             medians[index] = *column_values.select_nth_unstable(witnesses / 2).1;
         }
+        self.sweep_scratch.set(times);
         medians
     }
 

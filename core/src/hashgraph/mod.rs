@@ -40,18 +40,33 @@
 //! - When two deciding witnesses disagree (possible only when forkers hold
 //!   1/3 of the stake or more), the first decision stands; nothing panics.
 //! - Strongly seeing, fork-free with equal stake (the common case): every
-//!   event keeps the set of witnesses (of its round and the one below) it
-//!   sees; an event's strongly-seen set is computed from its members' latest
-//!   events' sets with bit-sliced counters, and only when those sets hold at
-//!   least (2/3 n)^2 (witness, member) cells — a necessary condition for
-//!   advancing a round. Once a fork is seen, or with unequal stake, per-chain
-//!   running counts take over (exact, slower).
+//!   event keeps its row — the set of witnesses of its round, and of the
+//!   round below, that it sees — in a dense per-round, per-member array
+//!   (`engine::rows`). An event's strongly-seen set counts, per witness, the
+//!   rows of its members' latest events (bit-sliced counters fed sixteen rows
+//!   at a time through a carry-save adder tree), and only when those rows
+//!   hold at least (2/3 n)^2 (witness, member) cells — a necessary condition
+//!   for advancing a round. First sights are the witnesses an event has as
+//!   ancestors that its self-parent's row lacks. Once a fork is seen, or with
+//!   unequal stake, per-chain running counts take over (exact, slower).
+//! - Votes on a round's witnesses are one dense matrix per voting round
+//!   (`engine::votes`). A standalone engine stops voting on a witness once it
+//!   is decided; a shared store keeps voting two more rounds, so that views
+//!   that do not know the first decider find another.
 //! - Events inserted into a [`SharedHashgraph`] carry only ancestry facts;
 //!   each [`MemberView`] decides for itself (see `engine::shared`).
-//! - Memory: per-event ancestor vectors, sight lists and votes of events
-//!   [`engine::PRUNE_LAG_ROUNDS`] rounds below the next round to order are
-//!   dropped once the events are ordered; a new event whose parent has been
-//!   pruned is refused ([`InsertError::AncientParent`]).
+//! - Memory (standalone engine): the prune horizon is
+//!   [`engine::PRUNE_LAG_ROUNDS`] rounds below the next round to order. A new
+//!   event needs a parent of the horizon's round or above; otherwise it is
+//!   refused ([`InsertError::AncientParent`], or [`InsertError::AncientRound`]
+//!   for a first event without parents), as Swirlds' implementation discards
+//!   ancient events. Ordered events more than a round below the horizon lose
+//!   their ancestor vectors, sights and rows, and once such events are half
+//!   of all held, they are forgotten: records, hashes, chain entries and
+//!   witnesses are dropped and the rest renumbered in order. A forgotten event
+//!   is unknown (a child of it is refused as [`InsertError::UnknownParent`]).
+//!   Memory is therefore flat on long runs; what remains per round is one
+//!   decided-witness count. A shared store does not prune (its views may lag).
 
 pub mod bits;
 pub mod engine;
