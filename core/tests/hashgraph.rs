@@ -206,12 +206,22 @@ fn gossip(
     seed: u64,
     forkers: Vec<u32>,
 ) -> (Vec<celluler_core::identity::PublicKey>, Vec<Event>) {
+    gossip_forking_from(members, events, seed, forkers, 0)
+}
+
+fn gossip_forking_from(
+    members: u32,
+    events: usize,
+    seed: u64,
+    forkers: Vec<u32>,
+    forks_from_event: usize,
+) -> (Vec<celluler_core::identity::PublicKey>, Vec<Event>) {
     let dag = random_gossip(&GossipConfig {
         members,
         events,
         seed,
         forkers,
-        forks_from_event: 0,
+        forks_from_event,
         transaction_bytes: 0,
     });
     (dag.public_keys, dag.events)
@@ -332,16 +342,9 @@ fn check_shared_store_matches_full_engines(
     seed: u64,
     forkers: Vec<u32>,
 ) {
-    use celluler_core::hashgraph::{Member, SharedHashgraph};
+    use celluler_core::hashgraph::SharedHashgraph;
     let (keys, dag) = gossip(members, events, seed, forkers);
-    let stake_members: Vec<Member> = keys
-        .iter()
-        .map(|k| Member {
-            public_key: *k,
-            stake: 1,
-        })
-        .collect();
-    let mut store = SharedHashgraph::new(stake_members, Config::default()).unwrap();
+    let mut store = SharedHashgraph::with_equal_stake(keys.clone(), Config::default()).unwrap();
     for event in &dag {
         store.insert_verified(event.clone()).unwrap();
     }
@@ -406,16 +409,9 @@ fn n7_f2_shared_store_matches_full_engines_with_forkers() {
 
 #[test]
 fn view_refuses_events_out_of_order() {
-    use celluler_core::hashgraph::{Member, SharedHashgraph, ViewError};
+    use celluler_core::hashgraph::{SharedHashgraph, ViewError};
     let (keys, events) = ring(6);
-    let members = keys
-        .iter()
-        .map(|k| Member {
-            public_key: *k,
-            stake: 1,
-        })
-        .collect();
-    let mut store = SharedHashgraph::new(members, Config::default()).unwrap();
+    let mut store = SharedHashgraph::with_equal_stake(keys, Config::default()).unwrap();
     for event in &events {
         store.insert_verified(event.clone()).unwrap();
     }
@@ -444,7 +440,7 @@ fn view_refuses_events_out_of_order() {
 /// and orders exactly the same events.
 #[test]
 fn n4_lagging_view_with_a_late_witness_keeps_deciding() {
-    use celluler_core::hashgraph::{Member, SharedHashgraph};
+    use celluler_core::hashgraph::SharedHashgraph;
     let keys: Vec<CellKeys> = ["A", "B", "C", "D"]
         .iter()
         .map(|n| CellKeys::from_name(n))
@@ -480,14 +476,7 @@ fn n4_lagging_view_with_a_late_witness_keeps_deciding() {
     make(3, Some(early), 1_000, &mut events);
     let late = events.last().unwrap().clone();
 
-    let members: Vec<Member> = public
-        .iter()
-        .map(|k| Member {
-            public_key: *k,
-            stake: 1,
-        })
-        .collect();
-    let mut store = SharedHashgraph::new(members, Config::default()).unwrap();
+    let mut store = SharedHashgraph::with_equal_stake(public.clone(), Config::default()).unwrap();
     for event in &events {
         store.insert_verified(event.clone()).unwrap();
     }
@@ -546,24 +535,9 @@ fn check_forgetting_changes_nothing(
     forkers: Vec<u32>,
     forks_from_event: usize,
 ) {
-    use celluler_core::hashgraph::{Member, SharedHashgraph};
-    let dag = random_gossip(&GossipConfig {
-        members,
-        events,
-        seed,
-        forkers,
-        forks_from_event,
-        transaction_bytes: 0,
-    });
-    let (keys, dag) = (dag.public_keys, dag.events);
-    let stake_members: Vec<Member> = keys
-        .iter()
-        .map(|k| Member {
-            public_key: *k,
-            stake: 1,
-        })
-        .collect();
-    let mut keeping = SharedHashgraph::new(stake_members, Config::default()).unwrap();
+    use celluler_core::hashgraph::SharedHashgraph;
+    let (keys, dag) = gossip_forking_from(members, events, seed, forkers, forks_from_event);
+    let mut keeping = SharedHashgraph::with_equal_stake(keys.clone(), Config::default()).unwrap();
     let mut forgetting = Hashgraph::with_equal_stake(keys.clone(), Config::default()).unwrap();
     let (mut kept_order, mut forgot_order) = (Vec::new(), Vec::new());
     let (mut kept_fame, mut forgot_fame) = (Vec::new(), Vec::new());

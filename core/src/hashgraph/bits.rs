@@ -58,20 +58,7 @@ impl BitSet {
 
     /// Indices in increasing order.
     pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        self.words
-            .iter()
-            .enumerate()
-            .flat_map(|(word_index, &word)| {
-                let mut rest = word;
-                std::iter::from_fn(move || {
-                    if rest == 0 {
-                        return None;
-                    }
-                    let bit = rest.trailing_zeros() as usize;
-                    rest &= rest - 1;
-                    Some(word_index * 64 + bit)
-                })
-            })
+        iter_and_words(&self.words, &self.words, None)
     }
 
     /// Indices set in `self`, in `mask` and (when `and_not` is given) not in it.

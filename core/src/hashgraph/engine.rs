@@ -49,6 +49,18 @@ pub struct Member {
     pub stake: u64,
 }
 
+impl Member {
+    /// One member per key, each with stake 1.
+    pub fn equal_stake(keys: Vec<PublicKey>) -> Vec<Member> {
+        keys.into_iter()
+            .map(|public_key| Member {
+                public_key,
+                stake: 1,
+            })
+            .collect()
+    }
+}
+
 /// Engine parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
@@ -390,15 +402,7 @@ impl Hashgraph {
         keys: Vec<PublicKey>,
         config: Config,
     ) -> Result<Hashgraph, ConfigError> {
-        Hashgraph::new(
-            keys.into_iter()
-                .map(|public_key| Member {
-                    public_key,
-                    stake: 1,
-                })
-                .collect(),
-            config,
-        )
+        Hashgraph::new(Member::equal_stake(keys), config)
     }
 
     pub fn members(&self) -> &[Member] {

@@ -21,6 +21,10 @@ pub struct Args {
     /// Events to insert.
     #[arg(long, default_value_t = 100_000)]
     events: usize,
+    /// Members that fork (the first N; each forks one event in four). Fewer
+    /// than a third of the members.
+    #[arg(long, default_value_t = 0)]
+    forkers: u32,
     /// Seed of the gossip DAG.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -33,11 +37,17 @@ pub fn run(args: Args) -> Outcome {
     if args.members == 0 || args.events == 0 {
         return Outcome::BadInput("--members and --events must be at least 1".to_string());
     }
+    if u64::from(args.forkers) * 3 >= u64::from(args.members) {
+        return Outcome::BadInput(format!(
+            "--forkers must be fewer than a third of --members ({} of {})",
+            args.forkers, args.members
+        ));
+    }
     let mut generator = GossipGenerator::new(&GossipConfig {
         members: args.members,
         events: args.events,
         seed: args.seed,
-        forkers: Vec::new(),
+        forkers: (0..args.forkers).collect(),
         forks_from_event: 0,
         transaction_bytes: 0,
     });
@@ -81,8 +91,8 @@ pub fn run(args: Args) -> Outcome {
     };
     let peak_rss_mb = peak_rss_mb();
     println!(
-        "hashgraph: {} members, {} events (seed {})",
-        args.members, inserted, args.seed
+        "hashgraph: {} members ({} forking), {} events (seed {})",
+        args.members, args.forkers, inserted, args.seed
     );
     println!(
         "  insert+order: {:.3} s, {:.0} events/s; {} ordered, {} rounds decided, {:.1} events/round",
@@ -101,6 +111,8 @@ pub fn run(args: Args) -> Outcome {
     if args.json {
         let summary = serde_json::json!({
             "members": args.members,
+            "forkers": args.forkers,
+            "forks_detected": graph.forks().len(),
             "events": inserted,
             "seed": args.seed,
             "events_per_s": events_per_s,

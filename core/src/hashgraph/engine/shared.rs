@@ -32,6 +32,7 @@ use super::{
     OrderedEvent, WitnessId,
 };
 use crate::hashgraph::event::{Event, EventHash};
+use crate::identity::PublicKey;
 use crate::time::TimeNs;
 
 /// What one round received, in consensus order, with the same events
@@ -56,6 +57,14 @@ impl SharedHashgraph {
             graph,
             received: RefCell::new(Vec::new()),
         })
+    }
+
+    /// Members with equal stake 1 each.
+    pub fn with_equal_stake(
+        keys: Vec<PublicKey>,
+        config: Config,
+    ) -> Result<SharedHashgraph, ConfigError> {
+        SharedHashgraph::new(Member::equal_stake(keys), config)
     }
 
     /// Insert an event whose signature was checked once by the caller. The
