@@ -9,7 +9,7 @@ use rand_core::RngCore;
 
 use crate::bus::{Context, Service, ServiceSpec};
 use crate::codec::{Reader, Writer};
-use crate::hashgraph::{Decisions, Event, EventBody, EventHash, OrderedEvent};
+use crate::hashgraph::{Decisions, Event, EventBody, EventHash, OrderedEvent, StoreEvent};
 use crate::identity::{CellId, CellKeys};
 use crate::journal::{JournalTag, JournalVerifier, RangeProof};
 use crate::ledger::{Ledger, LedgerTx, LedgerTxKind, OrderedItem, PostTx};
@@ -776,8 +776,19 @@ impl ConsensusService {
 
     /// Learn one event the view lacks; its parents must be known.
     fn learn(&mut self, hash: &EventHash, decisions: &mut Decisions) -> bool {
+        let found = self.world.borrow().store.find(hash);
+        found.is_some_and(|event| self.learn_event(hash, event, decisions))
+    }
+
+    /// [`Self::learn`] of an event already found in the store.
+    fn learn_event(
+        &mut self,
+        hash: &EventHash,
+        event: StoreEvent,
+        decisions: &mut Decisions,
+    ) -> bool {
         let world = self.world.borrow();
-        match self.view.learn(&world.store, hash) {
+        match self.view.learn_event(&world.store, event) {
             Ok(learned) => {
                 if let Some(event) = world.event(hash) {
                     for transaction in event.transactions() {
@@ -971,14 +982,15 @@ impl ConsensusService {
     /// (likewise), then learned. Stops at the first bad event.
     fn learn_batch(&mut self, events: &[EventHash], ctx: &mut Ctx<'_>, decisions: &mut Decisions) {
         for hash in events {
-            let received = {
+            let (received, found) = {
                 let mut world = self.world.borrow_mut();
-                if self.view.knows(&world.store, hash) {
+                let found = world.store.find(hash);
+                if found.is_some_and(|event| self.view.knows_event(&world.store, event)) {
                     continue;
                 }
-                world.receive(hash)
+                (world.receive(hash), found)
             };
-            let Some(received) = received else {
+            let (Some(received), Some(found)) = (received, found) else {
                 self.observe(CellObservation::MessageRejected {
                     reason: "event not in the store",
                 });
@@ -998,7 +1010,7 @@ impl ConsensusService {
                 });
                 break;
             }
-            if !self.learn(hash, decisions) {
+            if !self.learn_event(hash, found, decisions) {
                 self.observe(CellObservation::MessageRejected {
                     reason: "event with unknown parents",
                 });

@@ -74,7 +74,7 @@ pub mod event;
 pub mod gossip;
 pub mod replay;
 
-pub use engine::shared::{MemberView, SharedHashgraph, ViewError};
+pub use engine::shared::{MemberView, SharedHashgraph, StoreEvent, ViewError};
 pub use engine::{
     Config, ConfigError, Decisions, EventInfo, FameDecision, ForkProof, Hashgraph, InsertError,
     Member, OrderedEvent, ParentKind,

@@ -42,6 +42,11 @@ struct ReceivedRound {
     ids_sorted: Box<[EventId]>,
 }
 
+/// An event of a [`SharedHashgraph`], by its place in the store: found by
+/// hash once, then tested and learned by views without another lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreEvent(EventId);
+
 /// The global store: insert each event once, parents first.
 pub struct SharedHashgraph {
     graph: Hashgraph,
@@ -80,6 +85,11 @@ impl SharedHashgraph {
 
     pub fn contains(&self, hash: &EventHash) -> bool {
         self.graph.contains(hash)
+    }
+
+    /// The event with this hash, if the store holds it.
+    pub fn find(&self, hash: &EventHash) -> Option<StoreEvent> {
+        self.graph.index.get(hash).map(|&id| StoreEvent(id))
     }
 
     /// What `round` receives, given its famous witnesses, taking those
@@ -170,19 +180,23 @@ pub struct MemberView {
 
 impl MemberView {
     fn knows_id(&self, store: &SharedHashgraph, id: EventId) -> bool {
-        let record = &store.graph.records[id as usize];
-        let creator = record.creator as usize;
-        (record.seq < self.known_prefix[creator]
-            && store.graph.by_seq[creator].get(record.seq) == Some(id))
+        let graph = &store.graph;
+        let (creator, seq) = graph.positions[id as usize];
+        let creator = creator as usize;
+        // An unforked creator has one event per sequence number.
+        (seq < self.known_prefix[creator]
+            && (!graph.forked[creator] || graph.by_seq[creator].get(seq) == Some(id)))
             || self.known_off_prefix.contains(&id)
     }
 
     pub fn knows(&self, store: &SharedHashgraph, hash: &EventHash) -> bool {
         store
-            .graph
-            .index
-            .get(hash)
-            .is_some_and(|&id| self.knows_id(store, id))
+            .find(hash)
+            .is_some_and(|event| self.knows_event(store, event))
+    }
+
+    pub fn knows_event(&self, store: &SharedHashgraph, event: StoreEvent) -> bool {
+        self.knows_id(store, event.0)
     }
 
     /// Rounds this view has ordered (every round below this one).
@@ -225,15 +239,23 @@ impl MemberView {
         store: &SharedHashgraph,
         hash: &EventHash,
     ) -> Result<Decisions, ViewError> {
+        let event = store.find(hash).ok_or(ViewError::UnknownEvent(*hash))?;
+        self.learn_event(store, event)
+    }
+
+    /// [`MemberView::learn`] of an event already found in the store.
+    pub fn learn_event(
+        &mut self,
+        store: &SharedHashgraph,
+        event: StoreEvent,
+    ) -> Result<Decisions, ViewError> {
         let graph = &store.graph;
-        let &id = graph
-            .index
-            .get(hash)
-            .ok_or(ViewError::UnknownEvent(*hash))?;
+        let id = event.0;
+        let record = &graph.records[id as usize];
+        let hash = &record.hash;
         if self.knows_id(store, id) {
             return Err(ViewError::AlreadyKnown(*hash));
         }
-        let record = &graph.records[id as usize];
         for parent in [record.self_parent, record.other_parent]
             .into_iter()
             .flatten()
