@@ -671,3 +671,66 @@ fn a_long_dag_file_reports_every_event() {
     assert_eq!((first.round, first.witness), (0, true));
     assert!(first.position.is_some_and(|p| p < 100));
 }
+
+/// The shared store prunes behind its views (once it and a view have
+/// ordered a round), yet a view made late — a restarted cell — still learns
+/// every event and orders exactly what an early view ordered.
+#[test]
+fn shared_store_prunes_behind_its_views_and_a_late_view_still_orders_all() {
+    use celluler_core::hashgraph::SharedHashgraph;
+    let (keys, dag) = gossip(4, 6_000, 21, vec![]);
+    let mut store = SharedHashgraph::with_equal_stake(keys.clone(), Config::default()).unwrap();
+    let mut early = store.new_view();
+    let mut early_order = Vec::new();
+    for event in &dag {
+        store.insert_verified(event.clone()).unwrap();
+        let learned = early.learn(&store, &event.hash()).unwrap();
+        early_order.extend(learned.ordered.iter().map(|o| {
+            (
+                o.event.hash(),
+                o.round_received,
+                o.consensus_timestamp_ns,
+                o.position,
+            )
+        }));
+    }
+    assert!(early_order.len() > 5_500, "{}", early_order.len());
+    assert!(
+        store.unpruned_events() < 1_000,
+        "{} of 6,000 events keep their vectors",
+        store.unpruned_events()
+    );
+    let mut late = store.new_view();
+    let mut late_order = Vec::new();
+    for event in &dag {
+        let learned = late.learn(&store, &event.hash()).unwrap();
+        late_order.extend(learned.ordered.iter().map(|o| {
+            (
+                o.event.hash(),
+                o.round_received,
+                o.consensus_timestamp_ns,
+                o.position,
+            )
+        }));
+    }
+    assert_eq!(late_order, early_order);
+    // A new event on an old, pruned self-parent is refused, not mis-placed.
+    let old = &dag[40];
+    let creator = old.creator();
+    let signer = CellKeys::for_simulated_cell(21, creator);
+    let stale = Event::sign(
+        EventBody {
+            creator,
+            self_parent: Some(old.hash()),
+            other_parent: None,
+            timestamp_ns: 1,
+            transactions: Vec::new(),
+        },
+        &signer,
+    );
+    let refused = store.insert_verified(stale);
+    assert!(
+        matches!(refused, Err(InsertError::AncientParent { .. })),
+        "{refused:?}"
+    );
+}

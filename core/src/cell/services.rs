@@ -9,7 +9,9 @@ use rand_core::RngCore;
 
 use crate::bus::{Context, Service, ServiceSpec};
 use crate::codec::{Reader, Writer};
-use crate::hashgraph::{Decisions, Event, EventBody, EventHash, OrderedEvent, StoreEvent};
+use crate::hashgraph::{
+    Decisions, Event, EventBody, EventHash, InsertError, OrderedEvent, StoreEvent,
+};
 use crate::identity::{CellId, CellKeys};
 use crate::journal::{JournalTag, JournalVerifier, RangeProof};
 use crate::ledger::{Ledger, LedgerTx, LedgerTxKind, OrderedItem, PostTx};
@@ -869,19 +871,45 @@ impl ConsensusService {
             .map(|bytes| bytes.to_vec())
             .collect();
         let count = transactions.len() as u32;
-        let event = Event::sign(
-            EventBody {
-                creator,
-                self_parent,
-                other_parent,
-                timestamp_ns,
-                transactions,
-            },
-            &self.keys,
-        );
-        ctx.charge_cpu(cost::SIGNATURE_SIGN_NS + cost::EVENT_LEARN_NS);
-        let inserted = self.world.borrow_mut().insert_created(event);
-        let hash = inserted.expect("an honest cell's event has known parents and is new");
+        // The other parent may be of a round the store has pruned (this cell
+        // lagged far behind its peer): then an event on the self-parent
+        // alone; failing that, none now, and the transactions wait.
+        let mut hash = None;
+        for other_parent in [other_parent, None] {
+            let event = Event::sign(
+                EventBody {
+                    creator,
+                    self_parent,
+                    other_parent,
+                    timestamp_ns,
+                    transactions: transactions.clone(),
+                },
+                &self.keys,
+            );
+            ctx.charge_cpu(cost::SIGNATURE_SIGN_NS + cost::EVENT_LEARN_NS);
+            match self.world.borrow_mut().insert_created(event) {
+                Ok(inserted) => {
+                    hash = Some(inserted);
+                    break;
+                }
+                Err(InsertError::AncientParent { .. } | InsertError::AncientRound { .. }) => {
+                    if other_parent.is_none() {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    panic!("an honest cell's event has known parents and is new: {error}")
+                }
+            }
+        }
+        let Some(hash) = hash else {
+            self.pending
+                .splice(0..0, transactions.into_iter().map(Arc::from));
+            self.observe(CellObservation::MessageRejected {
+                reason: "own event on parents of rounds pruned long ago",
+            });
+            return;
+        };
         self.learn(&hash, decisions);
         self.events_created += 1;
         self.observe(CellObservation::EventCreated {

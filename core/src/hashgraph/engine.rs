@@ -338,6 +338,10 @@ pub struct Hashgraph {
     event_count: usize,
     /// Off in a shared store, whose views may lag behind its own order.
     prune_automatically: bool,
+    /// A shared store's prune horizon, set by the store (see
+    /// `SharedHashgraph::prune`): there, pruning keeps event payloads and
+    /// never forgets an event, as views hold event ids and replay old rounds.
+    shared_horizon: Option<u32>,
     /// Per member: `(event, round, cells)` — the strongly-see filter's cell
     /// count for that member's latest event, reused by its next event.
     filter_cells: Vec<Option<(EventId, u32, u64)>>,
@@ -395,6 +399,7 @@ impl Hashgraph {
             pruned_records: 0,
             event_count: 0,
             prune_automatically: true,
+            shared_horizon: None,
             filter_cells: vec![None; count],
             rows: equal_stake.then(|| RowStore::new(count)),
             sweep_scratch: Cell::new(Vec::new()),
@@ -610,7 +615,7 @@ impl Hashgraph {
     /// pruned (and always in a shared store).
     fn prune_horizon(&self) -> Option<u32> {
         if !self.prune_automatically {
-            return None;
+            return self.shared_horizon;
         }
         self.next_round_to_order.checked_sub(PRUNE_LAG_ROUNDS)
     }
@@ -1662,7 +1667,7 @@ impl Hashgraph {
 
     /// Drop the per-event vectors of events long ordered (keeping each
     /// member's latest event, the self-parent of its next one).
-    fn prune(&mut self) {
+    pub(crate) fn prune(&mut self) {
         let Some(horizon) = self.prune_horizon() else {
             return;
         };
@@ -1694,11 +1699,27 @@ impl Hashgraph {
             record.last_ancestors = None;
             record.first_sees = Vec::new();
             record.fork_tips = Vec::new();
-            record.event = None;
+            if self.prune_automatically {
+                record.event = None;
+            }
             self.pruned_records += 1;
         }
-        // Rounds below `keep_from` get no new witness, votes or sights.
-        while self.pruned_rounds < keep_from.min(self.rounds.len() as u32) {
+        // Rounds below `keep_from` get no new witness, votes or sights. A
+        // shared store still votes on decided witnesses for a while; their
+        // rounds keep their votes until none is voted on.
+        let mut prunable = keep_from.min(self.rounds.len() as u32);
+        if !self.prune_automatically {
+            let witnesses = &self.witnesses;
+            if let Some(lowest_active) = self
+                .active
+                .iter()
+                .map(|&w| witnesses[w as usize].round)
+                .min()
+            {
+                prunable = prunable.min(lowest_active);
+            }
+        }
+        while self.pruned_rounds < prunable {
             let round = &mut self.rounds[self.pruned_rounds as usize];
             for &witness in &round.witnesses {
                 let witness = &mut self.witnesses[witness as usize];
@@ -1710,7 +1731,8 @@ impl Hashgraph {
             round.positions = Vec::new();
             self.pruned_rounds += 1;
         }
-        if self.pruned_records >= COMPACT_MIN_PRUNED
+        if self.prune_automatically
+            && self.pruned_records >= COMPACT_MIN_PRUNED
             && self.pruned_records * 2 >= self.records.len()
         {
             self.compact();

@@ -66,7 +66,8 @@
 //!   witnesses are dropped and the rest renumbered in order. A forgotten event
 //!   is unknown (a child of it is refused as [`InsertError::UnknownParent`]).
 //!   Memory is therefore flat on long runs; what remains per round is one
-//!   decided-witness count. A shared store does not prune (its views may lag).
+//!   decided-witness count. A shared store prunes behind its views but
+//!   forgets nothing (see `engine::shared`).
 
 pub mod bits;
 pub mod engine;

@@ -20,16 +20,24 @@
 //! every other view reads it from the store's cache (`received`), so the
 //! work is done once per world, not once per cell.
 //!
-//! The store does not prune (its views may lag behind): memory grows with
-//! the events held.
+//! The store prunes behind its views: once it has ordered a round itself
+//! and some view has ordered it (so its received events are cached for every
+//! later view), events [`PRUNE_LAG_ROUNDS`] rounds below drop their
+//! per-member vectors (the n-entry ancestor vector, sights, rows), which is
+//! most of an event's memory with many members. It keeps every event, its
+//! payload and its consensus facts: views hold event ids, lagging or
+//! restarted views learn old events and order old rounds (from the cache),
+//! and a restarted cell relearns its history from the store. A new event
+//! whose parents are both of rounds below the horizon is refused
+//! ([`InsertError::AncientParent`]).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, VecDeque};
 use std::rc::Rc;
 
 use super::{
     Config, ConfigError, Decisions, EventId, FameDecision, Hashgraph, InsertError, Member,
-    OrderedEvent, WitnessId,
+    OrderedEvent, PRUNE_LAG_ROUNDS, WitnessId,
 };
 use crate::hashgraph::event::{Event, EventHash};
 use crate::identity::PublicKey;
@@ -52,6 +60,8 @@ pub struct SharedHashgraph {
     graph: Hashgraph,
     /// By round: what it received, once some view has ordered it.
     received: RefCell<Vec<Option<ReceivedRound>>>,
+    /// Rounds `0..cached_rounds` are all in `received`.
+    cached_rounds: Cell<u32>,
 }
 
 impl SharedHashgraph {
@@ -61,6 +71,7 @@ impl SharedHashgraph {
         Ok(SharedHashgraph {
             graph,
             received: RefCell::new(Vec::new()),
+            cached_rounds: Cell::new(0),
         })
     }
 
@@ -75,7 +86,25 @@ impl SharedHashgraph {
     /// Insert an event whose signature was checked once by the caller. The
     /// returned decisions are those of a view that knows every event.
     pub fn insert_verified(&mut self, event: Event) -> Result<Decisions, InsertError> {
-        self.graph.insert_verified(event)
+        let decisions = self.graph.insert_verified(event)?;
+        self.prune();
+        Ok(decisions)
+    }
+
+    /// Move the prune horizon up to [`PRUNE_LAG_ROUNDS`] below the first
+    /// round that the store has not ordered or no view has ordered yet.
+    fn prune(&mut self) {
+        let settled = self.graph.next_round_to_order.min(self.cached_rounds.get());
+        let horizon = settled.checked_sub(PRUNE_LAG_ROUNDS);
+        if horizon > self.graph.shared_horizon {
+            self.graph.shared_horizon = horizon;
+            self.graph.prune();
+        }
+    }
+
+    /// Events whose per-member vectors are still held (not pruned).
+    pub fn unpruned_events(&self) -> usize {
+        self.graph.records.len() - self.graph.pruned_records
     }
 
     /// The store as a full engine (the view that knows everything).
@@ -124,6 +153,11 @@ impl SharedHashgraph {
             in_order: Rc::clone(&in_order),
             ids_sorted,
         });
+        let mut cached = self.cached_rounds.get();
+        while cache.get(cached as usize).is_some_and(Option::is_some) {
+            cached += 1;
+        }
+        self.cached_rounds.set(cached);
         in_order
     }
 
@@ -427,7 +461,7 @@ impl MemberView {
                     event: store.graph.records[event as usize]
                         .event
                         .clone()
-                        .expect("the shared store does not prune"),
+                        .expect("the shared store keeps every event's payload"),
                     round_received: round,
                     consensus_timestamp_ns: timestamp,
                     position: self.next_position,
