@@ -549,14 +549,7 @@ fn check_forgetting_changes_nothing(
             (kept, &mut kept_order, &mut kept_fame),
             (forgot, &mut forgot_order, &mut forgot_fame),
         ] {
-            order.extend(decisions.ordered.into_iter().map(|o| {
-                (
-                    o.event.hash(),
-                    o.round_received,
-                    o.consensus_timestamp_ns,
-                    o.position,
-                )
-            }));
+            order.extend(order_keys(&decisions));
             fame.extend(decisions.fame.into_iter().map(|f| (f.witness, f.famous)));
         }
         if step >= events / 2 {
@@ -685,14 +678,7 @@ fn shared_store_prunes_behind_its_views_and_a_late_view_still_orders_all() {
     for event in &dag {
         store.insert_verified(event.clone()).unwrap();
         let learned = early.learn(&store, &event.hash()).unwrap();
-        early_order.extend(learned.ordered.iter().map(|o| {
-            (
-                o.event.hash(),
-                o.round_received,
-                o.consensus_timestamp_ns,
-                o.position,
-            )
-        }));
+        early_order.extend(order_keys(&learned));
     }
     assert!(early_order.len() > 5_500, "{}", early_order.len());
     assert!(
@@ -704,14 +690,7 @@ fn shared_store_prunes_behind_its_views_and_a_late_view_still_orders_all() {
     let mut late_order = Vec::new();
     for event in &dag {
         let learned = late.learn(&store, &event.hash()).unwrap();
-        late_order.extend(learned.ordered.iter().map(|o| {
-            (
-                o.event.hash(),
-                o.round_received,
-                o.consensus_timestamp_ns,
-                o.position,
-            )
-        }));
+        late_order.extend(order_keys(&learned));
     }
     assert_eq!(late_order, early_order);
     // A new event on an old, pruned self-parent is refused, not mis-placed.
@@ -733,4 +712,19 @@ fn shared_store_prunes_behind_its_views_and_a_late_view_still_orders_all() {
         matches!(refused, Err(InsertError::AncientParent { .. })),
         "{refused:?}"
     );
+}
+
+/// What an order is compared by: each event with its round received,
+/// consensus timestamp and position.
+fn order_keys(
+    decisions: &celluler_core::hashgraph::Decisions,
+) -> impl Iterator<Item = (EventHash, u32, u64, u64)> + '_ {
+    decisions.ordered.iter().map(|o| {
+        (
+            o.event.hash(),
+            o.round_received,
+            o.consensus_timestamp_ns,
+            o.position,
+        )
+    })
 }
