@@ -227,3 +227,43 @@ fn missing_file_is_bad_input() {
     assert_eq!(status, 2);
     assert!(stderr.contains("cannot read"));
 }
+
+/// A long ring of two members, then an event on a self-parent from the
+/// start: refused as ancient, naming both events; every earlier event
+/// replays.
+#[test]
+fn an_event_on_a_long_pruned_parent_is_bad_input() {
+    let mut events = vec![A0.to_string()];
+    let mut latest = ["a0".to_string(), String::new()];
+    for k in 1..400 {
+        let (creator, me, other) = if k % 2 == 1 { ("B", 1, 0) } else { ("A", 0, 1) };
+        let id = format!("e{k}");
+        let self_parent = if latest[me].is_empty() {
+            "null".to_string()
+        } else {
+            format!("{:?}", latest[me])
+        };
+        events.push(format!(
+            r#"{{"id":"{id}","creator":"{creator}","self_parent":{self_parent},"other_parent":{:?},"timestamp":{k}}}"#,
+            latest[other]
+        ));
+        latest[me] = id;
+    }
+    let (status, _, stderr) = {
+        let dir = std::env::temp_dir().join(format!("celluler-dag-long-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("long.json");
+        std::fs::write(&path, dag(&events.join(","))).unwrap();
+        celluler(&["dag", path.to_str().unwrap()])
+    };
+    assert_eq!(status, 0, "{stderr}");
+    events.push(
+        r#"{"id":"stale","creator":"A","self_parent":"a0","other_parent":null,"timestamp":9999}"#
+            .to_string(),
+    );
+    let message = bad_input("ancient.json", &dag(&events.join(",")));
+    assert!(
+        message.contains("\"stale\"") && message.contains("\"a0\"") && message.contains("long ago"),
+        "{message}"
+    );
+}

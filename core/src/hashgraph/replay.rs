@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap}; // tidy: lookup-only (names to indexe
 
 use serde::Deserialize;
 
-use super::engine::{Config, EventInfo, Hashgraph, InsertError, Member};
+use super::engine::{Config, EventInfo, Hashgraph, InsertError, Member, PRUNE_LAG_ROUNDS};
 use super::event::{Event, EventBody, EventHash, MemberIndex};
 use crate::identity::{CellKeys, SIGNATURE_LEN, Signature};
 
@@ -213,6 +213,24 @@ pub fn replay(file: &DagFile) -> Result<Replay, DagFileError> {
             InsertError::BadSignature { .. } => {
                 event_error(id, "signature does not verify with the creator's key")
             }
+            InsertError::AncientParent { kind, parent, .. } => event_error(
+                id,
+                format!(
+                    "its {kind} {:?} is of a round decided and pruned long ago (an event \
+                     needs a parent at most {PRUNE_LAG_ROUNDS} rounds below the next round \
+                     to order)",
+                    id_of
+                        .get(&parent)
+                        .map_or("?", |&position| file.events[position].id.as_str())
+                ),
+            ),
+            InsertError::AncientRound { .. } => event_error(
+                id,
+                format!(
+                    "a first event without parents, but round 0 was decided and pruned \
+                     long ago ({PRUNE_LAG_ROUNDS} rounds below the next round to order)"
+                ),
+            ),
             other => event_error(id, other.to_string()),
         })?;
         hashes.push(hash);
