@@ -296,3 +296,26 @@ fn n7_f2_late_forks_match_the_paper_transcription() {
         .sum();
     assert!(ordered > 4 * 200, "{ordered}");
 }
+
+/// Many more seeds and sizes, forkers up to just under a third, early and
+/// late forks (run with `--ignored`: the transcription is slow).
+#[test]
+#[ignore = "large"]
+fn many_seeds_and_sizes_match_the_paper_transcription() {
+    for members in 4u32..=10 {
+        let most_forkers = (members - 1) / 3;
+        for seed in 0..12u64 {
+            let forkers: Vec<u32> = (0..(seed as u32 % (most_forkers + 1)))
+                .map(|i| (i * 3 + 1) % members)
+                .collect();
+            let forks_from = if seed % 2 == 0 { 0 } else { 200 };
+            compare_forking_from(
+                members,
+                60 * members as usize,
+                1_000 + seed,
+                forkers,
+                forks_from,
+            );
+        }
+    }
+}
