@@ -190,8 +190,25 @@ pub enum ViewError {
 /// The witnesses of one round known to a view, and their fame in the view.
 #[derive(Default)]
 struct ViewRound {
-    witnesses: Vec<(WitnessId, Option<bool>)>,
+    /// By the witness's slot in its round (the store's numbering), so that
+    /// finding one is an index, not a search among up to n.
+    witnesses: Vec<Option<(WitnessId, Option<bool>)>>,
+    known: usize,
     decided: usize,
+}
+
+impl ViewRound {
+    fn add(&mut self, slot: usize, witness: WitnessId) {
+        if self.witnesses.len() <= slot {
+            self.witnesses.resize(slot + 1, None);
+        }
+        assert!(
+            self.witnesses[slot].is_none(),
+            "a view learns a witness once"
+        );
+        self.witnesses[slot] = Some((witness, None));
+        self.known += 1;
+    }
 }
 
 /// One member's knowledge: the events it knows and what it has decided.
@@ -334,10 +351,8 @@ impl MemberView {
         let round = store.graph.witnesses[witness as usize].round;
         let index = round.checked_sub(self.first_open_round)? as usize;
         let view_round = self.rounds.get(index)?;
-        let slot = view_round
-            .witnesses
-            .iter()
-            .position(|(w, _)| *w == witness)?;
+        let slot = store.graph.witnesses[witness as usize].slot as usize;
+        view_round.witnesses.get(slot)?.as_ref()?;
         Some((index, slot))
     }
 
@@ -352,10 +367,13 @@ impl MemberView {
             return;
         };
         let view_round = &mut self.rounds[index];
-        if view_round.witnesses[slot].1.is_some() {
+        let Some((_, fame)) = view_round.witnesses[slot].as_mut() else {
+            return;
+        };
+        if fame.is_some() {
             return;
         }
-        view_round.witnesses[slot].1 = Some(famous);
+        *fame = Some(famous);
         view_round.decided += 1;
         let w = &store.graph.witnesses[witness as usize];
         decisions.fame.push(FameDecision {
@@ -382,7 +400,7 @@ impl MemberView {
             });
             return;
         }
-        self.round_mut(w.round).witnesses.push((witness, None));
+        self.round_mut(w.round).add(w.slot as usize, witness);
         self.highest_witness_round = self.highest_witness_round.max(Some(w.round));
         if w.late {
             // The store met this witness after it had ordered its round, so
@@ -445,12 +463,13 @@ impl MemberView {
     /// are all decided, in round order.
     fn order(&mut self, store: &SharedHashgraph, decisions: &mut Decisions) {
         while let Some(front) = self.rounds.front() {
-            if front.witnesses.is_empty() || front.decided < front.witnesses.len() {
+            if front.known == 0 || front.decided < front.known {
                 return;
             }
             let famous: Vec<WitnessId> = front
                 .witnesses
                 .iter()
+                .flatten()
                 .filter(|(_, fame)| *fame == Some(true))
                 .map(|(w, _)| *w)
                 .collect();
