@@ -230,7 +230,7 @@ fn compare_forking_from(
         events,
         seed,
         forkers,
-        forks_from_event,
+        fork_window: forks_from_event..usize::MAX,
         transaction_bytes: 0,
     });
     let expected = reference(&dag.events, members as usize, 10);

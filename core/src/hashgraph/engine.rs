@@ -684,13 +684,14 @@ impl Hashgraph {
         }
     }
 
-    /// The maximal events of `member` among the ancestors of `id`.
-    fn tips(&self, id: EventId, member: MemberIndex) -> Vec<EventId> {
+    /// The maximal events of `member` among the ancestors of `id`, by
+    /// sequence number (then id).
+    fn tips(&self, id: EventId, member: MemberIndex) -> std::borrow::Cow<'_, [EventId]> {
         let record = &self.records[id as usize];
         if let Some((_, tips)) = record.fork_tips.iter().find(|(m, _)| *m == member) {
-            return tips.clone();
+            return std::borrow::Cow::Borrowed(tips);
         }
-        match record.last_ancestors.as_deref() {
+        std::borrow::Cow::Owned(match record.last_ancestors.as_deref() {
             // Recorded before the member was known to fork: its ancestry of
             // that member is one chain, ending at the first event registered
             // at that sequence number.
@@ -699,7 +700,7 @@ impl Hashgraph {
                 .into_iter()
                 .collect(),
             _ => Vec::new(),
-        }
+        })
     }
 
     fn compute_fork_tips(
@@ -718,7 +719,7 @@ impl Hashgraph {
             // of another), so only tips held by one parent alone can be
             // below a tip held by the other alone; shared tips stay.
             let tips_of = |parent: Option<EventId>| -> Vec<EventId> {
-                let mut tips = parent.map_or_else(Vec::new, |p| self.tips(p, member));
+                let mut tips = parent.map_or_else(Vec::new, |p| self.tips(p, member).into_owned());
                 tips.sort_unstable();
                 tips
             };
@@ -754,7 +755,8 @@ impl Hashgraph {
                 maximal.retain(|&t| Some(t) != self_parent);
                 maximal.push(id);
             }
-            maximal.sort_unstable();
+            // By sequence number: an ancestry test skips the tips below.
+            maximal.sort_unstable_by_key(|&t| (self.records[t as usize].seq, t));
             if !maximal.is_empty() {
                 all_tips.push((member, maximal));
             }
@@ -797,9 +799,13 @@ impl Hashgraph {
                 None => false,
             };
         }
-        self.tips(y, creator)
-            .into_iter()
-            .any(|tip| self.is_self_ancestor_or_equal(x, tip))
+        // Only a tip at or above `x`'s sequence number can have it as a
+        // self-ancestor; abandoned branches' old tips are skipped at once.
+        let tips = self.tips(y, creator);
+        let from = tips.partition_point(|&tip| self.records[tip as usize].seq < x_record.seq);
+        tips[from..]
+            .iter()
+            .any(|&tip| self.is_self_ancestor_or_equal(x, tip))
     }
 
     /// `y` has two events of `member` neither of which is a self-ancestor of
@@ -1742,16 +1748,22 @@ impl Hashgraph {
     /// Forget pruned events: drop their records, hashes and chain entries,
     /// and the witnesses they were, renumbering what is kept (in the same
     /// order, so insertion order still orders ids).
+    ///
+    /// A forking member's events are never forgotten, only pruned: the
+    /// maximal events of its branches are how every later event sees it
+    /// forking, and deciding which is maximal walks its self-parent chains.
     fn compact(&mut self) {
         const GONE: u32 = u32::MAX;
         let old_records = std::mem::take(&mut self.records);
         let mut event_map = vec![GONE; old_records.len()];
-        let kept = old_records.len() - self.pruned_records;
-        let mut records = Vec::with_capacity(kept);
+        let mut records = Vec::with_capacity(old_records.len() - self.pruned_records);
+        let mut pruned_kept = 0;
         for (old, record) in old_records.into_iter().enumerate() {
-            if record.last_ancestors.is_some() {
+            let pruned = record.last_ancestors.is_none();
+            if !pruned || self.forked[record.creator as usize] {
                 event_map[old] = records.len() as EventId;
                 records.push(record);
+                pruned_kept += usize::from(pruned);
             }
         }
         let map_event = |id: EventId| Some(event_map[id as usize]).filter(|&id| id != GONE);
@@ -1829,7 +1841,7 @@ impl Hashgraph {
         self.positions = records.iter().map(|r| (r.creator, r.seq)).collect();
         self.records = records;
         self.witnesses = witnesses;
-        self.pruned_records = 0;
+        self.pruned_records = pruned_kept;
     }
 
     /// The consensus facts of one event, if known (not if forgotten: see

@@ -24,8 +24,9 @@ pub struct GossipConfig {
     /// Members that fork: one in four of their events builds on their
     /// second-latest event.
     pub forkers: Vec<MemberIndex>,
-    /// Forkers fork only from this event on (0: from their second event).
-    pub forks_from_event: usize,
+    /// Forkers fork only at the events (by step) in this window; `0..usize::MAX`:
+    /// from their second event on.
+    pub fork_window: std::ops::Range<usize>,
     /// Bytes of one transaction carried by every event (0: none).
     pub transaction_bytes: usize,
 }
@@ -95,7 +96,7 @@ impl GossipGenerator {
         };
         let forks = self.config.forkers.contains(&(creator as MemberIndex))
             && self.previous[creator].is_some()
-            && step >= self.config.forks_from_event
+            && self.config.fork_window.contains(&step)
             && rng.next_u32() % 4 == 0;
         let self_parent = if forks {
             self.previous[creator]

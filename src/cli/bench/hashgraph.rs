@@ -48,7 +48,7 @@ pub fn run(args: Args) -> Outcome {
         events: args.events,
         seed: args.seed,
         forkers: (0..args.forkers).collect(),
-        forks_from_event: 0,
+        fork_window: 0..usize::MAX,
         transaction_bytes: 0,
     });
     let keys = generator.public_keys();
