@@ -65,8 +65,10 @@
 //!   of all held, they are forgotten: records, hashes, chain entries and
 //!   witnesses are dropped and the rest renumbered in order. A forgotten event
 //!   is unknown (a child of it is refused as [`InsertError::UnknownParent`]).
-//!   Memory is therefore flat on long runs; what remains per round is one
-//!   decided-witness count. A shared store prunes behind its views but
+//!   A forking member's events are pruned but never forgotten: their branch
+//!   tips are the fork evidence later events inherit.
+//!   Memory is therefore flat on long runs without forkers; what remains per
+//!   round is one decided-witness count. A shared store prunes behind its views but
 //!   forgets nothing (see `engine::shared`).
 
 pub mod bits;
