@@ -2,15 +2,19 @@
 //! decideFame, findOrder), run one inserted event at a time.
 //!
 //! Data layout (why it is fast): events live in an arena indexed by insertion
-//! number. Each event carries `last_ancestors`, one `u32` per member: one plus
-//! the highest sequence number of that member's events among its ancestors, so
-//! "is `x` an ancestor of `y`" is one comparison while `x`'s creator has not
-//! forked. Each member's chain keeps running counts, per witness of its current
-//! round, of the stake of members whose latest known event sees that witness;
-//! an event inherits its self-parent's counts and adds only what its new
-//! ancestors brought (`first_sees`: the witnesses an event is its creator's
-//! first event to see). Strongly-seen sets and votes are bitsets over the
-//! witnesses of one round. Per-event vectors of long-decided rounds are dropped.
+//! number (renumbered in order when pruned events are forgotten). Each event
+//! carries `last_ancestors`, one `u32` per member: one plus the highest
+//! sequence number of that member's events among its ancestors, so "is `x` an
+//! ancestor of `y`" is one comparison while `x`'s creator has not forked.
+//! Without forks and with equal stake, each event's seen-witness rows live in
+//! dense per-round arrays (`rows`) and strongly-seen sets are column counts
+//! over its members' latest rows (`bits::columns_at_least`). Otherwise each
+//! member's chain keeps running counts, per witness of its current round, of
+//! the stake of members whose latest known event sees that witness; an event
+//! inherits its self-parent's counts and adds only what its new ancestors
+//! brought (`first_sees`: the witnesses an event is its creator's first event
+//! to see). Votes are dense bit matrices per round pair (`votes`). Per-event
+//! vectors of long-decided rounds are dropped, then the events forgotten.
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap, VecDeque}; // tidy: lookup-only (event index by hash)
