@@ -219,7 +219,8 @@ struct Record {
     /// For members known to have forked when this event arrived: the maximal
     /// events of that member among this event's ancestors (two or more = this
     /// event sees the member forking).
-    fork_tips: Vec<(MemberIndex, Vec<EventId>)>,
+    /// Shared between events whose tips are the same (most of them).
+    fork_tips: Vec<(MemberIndex, Arc<[EventId]>)>,
     round_received: Option<u32>,
     consensus_timestamp_ns: Option<TimeNs>,
     position: Option<u64>,
@@ -718,7 +719,32 @@ impl Hashgraph {
         }
         let creator = self.records[id as usize].creator;
         let mut all_tips = Vec::new();
+        let shared_tips = |parent: Option<EventId>, member: MemberIndex| {
+            parent.and_then(|p| {
+                self.records[p as usize]
+                    .fork_tips
+                    .iter()
+                    .find(|(m, _)| *m == member)
+                    .map(|(_, tips)| Arc::clone(tips))
+            })
+        };
         for &member in &self.forked_members {
+            if member != creator {
+                // Parents that hold the same tips (or one parent): share them.
+                let reused = match (self_parent, other_parent) {
+                    (Some(_), None) => shared_tips(self_parent, member),
+                    (None, Some(_)) => shared_tips(other_parent, member),
+                    _ => shared_tips(self_parent, member).filter(|tips| {
+                        other_parent.is_some_and(|p| self.tips(p, member)[..] == tips[..])
+                    }),
+                };
+                if let Some(tips) = reused {
+                    if !tips.is_empty() {
+                        all_tips.push((member, tips));
+                    }
+                    continue;
+                }
+            }
             // Each parent's tips are an antichain (no tip is a self-ancestor
             // of another), so only tips held by one parent alone can be
             // below a tip held by the other alone; shared tips stay.
@@ -762,7 +788,7 @@ impl Hashgraph {
             // By sequence number: an ancestry test skips the tips below.
             maximal.sort_unstable_by_key(|&t| (self.records[t as usize].seq, t));
             if !maximal.is_empty() {
-                all_tips.push((member, maximal));
+                all_tips.push((member, maximal.into()));
             }
         }
         self.records[id as usize].fork_tips = all_tips;
@@ -1790,6 +1816,9 @@ impl Hashgraph {
                     .collect();
             }
         }
+        // Tip lists shared between events stay shared (keyed by address: a
+        // lookup only, never iterated).
+        let mut remapped_tips: BTreeMap<usize, Arc<[EventId]>> = BTreeMap::new();
         for record in &mut records {
             record.self_parent = record.self_parent.and_then(map_event);
             record.other_parent = record.other_parent.and_then(map_event);
@@ -1797,7 +1826,10 @@ impl Hashgraph {
                 .witness
                 .map(|w| map_witness(w).expect("a kept event's witness is kept"));
             for (_, tips) in &mut record.fork_tips {
-                *tips = tips.iter().filter_map(|&tip| map_event(tip)).collect();
+                let key = Arc::as_ptr(tips).cast::<EventId>() as usize;
+                *tips = Arc::clone(remapped_tips.entry(key).or_insert_with(|| {
+                    tips.iter().filter_map(|&tip| map_event(tip)).collect()
+                }));
             }
         }
         for round in &mut self.rounds {
