@@ -207,6 +207,9 @@ struct Record {
     seq: u32,
     self_parent: Option<EventId>,
     other_parent: Option<EventId>,
+    /// For a member known to fork: the self-ancestor at sequence number
+    /// `seq & (seq - 1)`, so that a walk down a chain takes O(log n) steps.
+    skip: Option<EventId>,
     timestamp_ns: TimeNs,
     round: u32,
     witness: Option<WitnessId>,
@@ -529,6 +532,7 @@ impl Hashgraph {
             seq,
             self_parent,
             other_parent,
+            skip: None,
             timestamp_ns: event.timestamp_ns(),
             round: parent_round,
             witness: None,
@@ -544,6 +548,10 @@ impl Hashgraph {
         self.event_count += 1;
         self.prune_queue.push_back(id);
         self.register_sequence(id, &mut decisions);
+        if self.forked[creator as usize] && seq > 0 {
+            let skip = self_parent.and_then(|p| self.self_ancestor_at(p, seq & (seq - 1)));
+            self.records[id as usize].skip = skip;
+        }
         self.compute_fork_tips(id, self_parent, other_parent);
 
         // divideRounds (Baird 2016, fig. "divideRounds"): r = max parent
@@ -659,6 +667,13 @@ impl Hashgraph {
         if !self.forked[creator] {
             self.forked[creator] = true;
             self.forked_members.push(creator as MemberIndex);
+            // Until now the chain was one line, registered in `by_seq`.
+            let chain = &self.by_seq[creator];
+            for seq in chain.base.max(1)..chain.next_seq() {
+                if let (Some(event), Some(skip)) = (chain.get(seq), chain.get(seq & (seq - 1))) {
+                    self.records[event as usize].skip = Some(skip);
+                }
+            }
             // Chain counts include the forker's sights; rebuild them without.
             for chain in &mut self.chains {
                 *chain = None;
@@ -796,20 +811,26 @@ impl Hashgraph {
 
     /// `x` is `y` or a self-ancestor of `y` (both by one creator).
     fn is_self_ancestor_or_equal(&self, x: EventId, y: EventId) -> bool {
-        let target_seq = self.records[x as usize].seq;
-        let mut current = y;
+        self.self_ancestor_at(y, self.records[x as usize].seq) == Some(x)
+    }
+
+    /// The self-ancestor (or `from` itself) at sequence number `target`,
+    /// jumping by skip pointers where they lead no lower than `target`.
+    fn self_ancestor_at(&self, from: EventId, target: u32) -> Option<EventId> {
+        let mut current = from;
         loop {
             let record = &self.records[current as usize];
-            if record.seq < target_seq {
-                return false;
+            if record.seq < target {
+                return None;
             }
-            if record.seq == target_seq {
-                return current == x;
+            if record.seq == target {
+                return Some(current);
             }
-            match record.self_parent {
-                Some(parent) => current = parent,
-                None => return false,
-            }
+            let skip_seq = record.seq & (record.seq - 1);
+            current = match record.skip {
+                Some(skip) if skip_seq >= target => skip,
+                _ => record.self_parent?,
+            };
         }
     }
 
@@ -1821,15 +1842,17 @@ impl Hashgraph {
         let mut remapped_tips: BTreeMap<usize, Arc<[EventId]>> = BTreeMap::new();
         for record in &mut records {
             record.self_parent = record.self_parent.and_then(map_event);
+            record.skip = record.skip.and_then(map_event);
             record.other_parent = record.other_parent.and_then(map_event);
             record.witness = record
                 .witness
                 .map(|w| map_witness(w).expect("a kept event's witness is kept"));
             for (_, tips) in &mut record.fork_tips {
                 let key = Arc::as_ptr(tips).cast::<EventId>() as usize;
-                *tips = Arc::clone(remapped_tips.entry(key).or_insert_with(|| {
-                    tips.iter().filter_map(|&tip| map_event(tip)).collect()
-                }));
+                *tips =
+                    Arc::clone(remapped_tips.entry(key).or_insert_with(|| {
+                        tips.iter().filter_map(|&tip| map_event(tip)).collect()
+                    }));
             }
         }
         for round in &mut self.rounds {
