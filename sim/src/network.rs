@@ -182,6 +182,17 @@ mod tests {
     use crate::config::LatencyModel;
     use celluler_core::rng::{self, Probability};
 
+    /// A transmission on no dense slot.
+    fn send(from: CellIndex, to: CellIndex, wire_bytes: u32, send_ns: u64) -> Transmission {
+        Transmission {
+            from,
+            to,
+            slot: LinkSlot::NONE,
+            wire_bytes,
+            send_ns,
+        }
+    }
+
     fn link() -> LinkModel {
         LinkModel {
             latency: LatencyModel::Constant { latency_ns: 1_000 },
@@ -205,90 +216,30 @@ mod tests {
             Route::Dropped(reason) => panic!("dropped: {reason:?}"),
         };
         assert_eq!(
-            arrival(network.route(
-                &mut rng,
-                &faults,
-                Transmission {
-                    from: a,
-                    to: b,
-                    slot: LinkSlot::NONE,
-                    wire_bytes: 1_000,
-                    send_ns: 0
-                }
-            )),
+            arrival(network.route(&mut rng, &faults, send(a, b, 1_000, 0))),
             1_000_000 + 1_000
         );
         assert_eq!(
-            arrival(network.route(
-                &mut rng,
-                &faults,
-                Transmission {
-                    from: a,
-                    to: b,
-                    slot: LinkSlot::NONE,
-                    wire_bytes: 1_000,
-                    send_ns: 0
-                }
-            )),
+            arrival(network.route(&mut rng, &faults, send(a, b, 1_000, 0))),
             2_000_000 + 1_000
         );
         // 2,000 bytes waiting: 1,000 more would exceed 2,500.
         assert_eq!(
-            network.route(
-                &mut rng,
-                &faults,
-                Transmission {
-                    from: a,
-                    to: b,
-                    slot: LinkSlot::NONE,
-                    wire_bytes: 1_000,
-                    send_ns: 0
-                }
-            ),
+            network.route(&mut rng, &faults, send(a, b, 1_000, 0)),
             Route::Dropped(DropReason::QueueOverflow)
         );
         assert_eq!(
-            arrival(network.route(
-                &mut rng,
-                &faults,
-                Transmission {
-                    from: a,
-                    to: b,
-                    slot: LinkSlot::NONE,
-                    wire_bytes: 500,
-                    send_ns: 0
-                }
-            )),
+            arrival(network.route(&mut rng, &faults, send(a, b, 500, 0))),
             2_500_000 + 1_000
         );
         // Another link has its own transmitter.
         assert_eq!(
-            arrival(network.route(
-                &mut rng,
-                &faults,
-                Transmission {
-                    from: a,
-                    to: CellIndex(2),
-                    slot: LinkSlot::NONE,
-                    wire_bytes: 1_000,
-                    send_ns: 0
-                }
-            )),
+            arrival(network.route(&mut rng, &faults, send(a, CellIndex(2), 1_000, 0))),
             1_001_000
         );
         // Once drained, the queue accepts again.
         assert_eq!(
-            arrival(network.route(
-                &mut rng,
-                &faults,
-                Transmission {
-                    from: a,
-                    to: b,
-                    slot: LinkSlot::NONE,
-                    wire_bytes: 1_000,
-                    send_ns: 5_000_000
-                }
-            )),
+            arrival(network.route(&mut rng, &faults, send(a, b, 1_000, 5_000_000))),
             6_001_000
         );
     }
@@ -302,31 +253,11 @@ mod tests {
         faults.cut(a, b);
         faults.slow(b, a, LatencyModel::Constant { latency_ns: 5_000 });
         assert_eq!(
-            network.route(
-                &mut rng,
-                &faults,
-                Transmission {
-                    from: a,
-                    to: b,
-                    slot: LinkSlot::NONE,
-                    wire_bytes: 1,
-                    send_ns: 0
-                }
-            ),
+            network.route(&mut rng, &faults, send(a, b, 1, 0)),
             Route::Dropped(DropReason::LinkCut)
         );
         assert_eq!(
-            network.route(
-                &mut rng,
-                &faults,
-                Transmission {
-                    from: b,
-                    to: a,
-                    slot: LinkSlot::NONE,
-                    wire_bytes: 1,
-                    send_ns: 0
-                }
-            ),
+            network.route(&mut rng, &faults, send(b, a, 1, 0)),
             Route::Deliver {
                 arrival_ns: 6_000,
                 duplicate_arrival_ns: None
@@ -335,45 +266,15 @@ mod tests {
         faults.restore(a, b);
         faults.partition(3, &[vec![a, b]]);
         assert!(matches!(
-            network.route(
-                &mut rng,
-                &faults,
-                Transmission {
-                    from: a,
-                    to: b,
-                    slot: LinkSlot::NONE,
-                    wire_bytes: 1,
-                    send_ns: 0
-                }
-            ),
+            network.route(&mut rng, &faults, send(a, b, 1, 0)),
             Route::Deliver { .. }
         ));
         assert_eq!(
-            network.route(
-                &mut rng,
-                &faults,
-                Transmission {
-                    from: c,
-                    to: a,
-                    slot: LinkSlot::NONE,
-                    wire_bytes: 1,
-                    send_ns: 0
-                }
-            ),
+            network.route(&mut rng, &faults, send(c, a, 1, 0)),
             Route::Dropped(DropReason::Partition)
         );
         assert_eq!(
-            network.route(
-                &mut rng,
-                &faults,
-                Transmission {
-                    from: a,
-                    to: CellIndex(7),
-                    slot: LinkSlot::NONE,
-                    wire_bytes: 1,
-                    send_ns: 0
-                }
-            ),
+            network.route(&mut rng, &faults, send(a, CellIndex(7), 1, 0)),
             Route::Dropped(DropReason::UnknownCell)
         );
     }
@@ -427,17 +328,7 @@ mod tests {
         let Route::Deliver {
             arrival_ns,
             duplicate_arrival_ns: Some(duplicate),
-        } = network.route(
-            &mut rng,
-            &faults,
-            Transmission {
-                from: CellIndex(0),
-                to: CellIndex(1),
-                slot: LinkSlot::NONE,
-                wire_bytes: 10,
-                send_ns: 0,
-            },
-        )
+        } = network.route(&mut rng, &faults, send(CellIndex(0), CellIndex(1), 10, 0))
         else {
             panic!("always duplicated");
         };
