@@ -722,8 +722,6 @@ pub struct ConsensusService {
     /// Per journaled round: its ordered event hashes, to check the replay.
     journaled: Vec<Vec<EventHash>>,
     replaying: bool,
-    /// Events learned but not yet published as a decided round.
-    pub events_created: u64,
 }
 
 /// Most transactions one event carries.
@@ -766,7 +764,6 @@ impl ConsensusService {
             journaled_rounds: 0,
             journaled: Vec::new(),
             replaying: false,
-            events_created: 0,
         }
     }
 
@@ -911,7 +908,6 @@ impl ConsensusService {
             return;
         };
         self.learn(&hash, decisions);
-        self.events_created += 1;
         self.observe(CellObservation::EventCreated {
             transactions: count,
         });
