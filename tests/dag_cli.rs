@@ -267,3 +267,48 @@ fn an_event_on_a_long_pruned_parent_is_bad_input() {
         "{message}"
     );
 }
+
+#[test]
+fn bad_recorded_dag_fields_are_bad_input() {
+    let both = A0.replace(
+        "\"transactions\":[]",
+        "\"transactions\":[\"x\"],\"transactions_hex\":[\"00\"]",
+    );
+    let message = bad_input("both_transactions.json", &dag(&both));
+    assert!(
+        message.contains("\"a0\"") && message.contains("transactions_hex"),
+        "{message}"
+    );
+    let odd = A0.replace("\"transactions\":[]", "\"transactions_hex\":[\"abc\"]");
+    let message = bad_input("odd_hex.json", &dag(&odd));
+    assert!(
+        message.contains("\"a0\"") && message.contains("hex digits"),
+        "{message}"
+    );
+    let keyed = |keys: &str, events: &str| {
+        format!(
+            r#"{{"format":"celluler-dag/1","members":["A","B"],"public_keys":{keys},"events":[{events}]}}"#
+        )
+    };
+    let message = bad_input(
+        "one_key.json",
+        &keyed(&format!("[\"{}\"]", "11".repeat(32)), A0),
+    );
+    assert!(message.contains("1 public keys for 2 members"), "{message}");
+    let message = bad_input(
+        "short_key.json",
+        &keyed(&format!("[\"{0}\",\"{0}\"]", "11".repeat(31)), A0),
+    );
+    assert!(message.contains("public key of \"A\""), "{message}");
+    // With real keys every event must carry its signature.
+    let keys = format!(
+        "[\"{}\",\"{}\"]",
+        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+    );
+    let message = bad_input("unsigned.json", &keyed(&keys, A0));
+    assert!(
+        message.contains("\"a0\"") && message.contains("no signature"),
+        "{message}"
+    );
+}

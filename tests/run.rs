@@ -200,3 +200,128 @@ fn a_recorded_trace_replays_and_a_tampered_one_is_caught() {
         "names step {middle}: {stderr}"
     );
 }
+
+/// `--dag CELL:PATH` writes the cell's view of the hashgraph; `celluler dag`
+/// replays it through the standalone engine (the one the reference vectors
+/// check) and agrees with every fact the cell decided. A restarted cell's
+/// view replays too. A tampered fact is caught (exit 1, naming the event);
+/// a cell that does not exist or is down at the end is bad input.
+#[test]
+fn a_runs_dag_exports_and_replays_to_the_same_consensus() {
+    let out = out_dir("dag-export");
+    std::fs::create_dir_all(&out).unwrap();
+    let live = out.join("cell-3.json");
+    let restarted = out.join("cell-16.json");
+    let output = run_scenario(
+        "scenarios/crash-restart.toml",
+        &out,
+        &[
+            "--dag",
+            &format!("3:{}", live.display()),
+            "--dag",
+            &format!("16:{}", restarted.display()),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let summary = summary_without_wall_time(&out);
+    let ordered_txs = summary["txs_ordered"].as_u64().unwrap();
+    for path in [&live, &restarted] {
+        let replayed = celluler(&["dag", path.to_str().unwrap()]);
+        assert_eq!(replayed.status.code(), Some(0), "{}", text(&replayed));
+        let result: serde_json::Value = serde_json::from_slice(&replayed.stdout).unwrap();
+        let recorded_events = result["recorded"]["events"].as_u64().unwrap();
+        assert!(recorded_events > 5_000, "{recorded_events} events recorded");
+        assert_eq!(result["recorded"]["disagreements"], serde_json::json!([]));
+        // Rounds were decided, witnesses famous, events ordered.
+        let events = result["events"].as_object().unwrap();
+        assert!(events.values().any(|event| event["famous"] == true));
+        let order = result["consensus_order"].as_array().unwrap();
+        assert!(order.len() > 1_000, "{} events ordered", order.len());
+        // Every transaction the run ordered is in some recorded event.
+        let file: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let transactions: usize = file["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|event| event["transactions_hex"].as_array().map_or(0, Vec::len))
+            .sum();
+        assert!(
+            transactions as u64 >= ordered_txs,
+            "{transactions} < {ordered_txs}"
+        );
+    }
+
+    // Tamper with one decided fact: the replay names the event and fails.
+    let mut file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&live).unwrap()).unwrap();
+    let target = file["events"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|event| event["recorded"]["position"] == 10)
+        .expect("an event at position 10");
+    target["recorded"]["position"] = serde_json::json!(11);
+    let id = target["id"].as_str().unwrap().to_string();
+    let tampered = out.join("tampered.json");
+    std::fs::write(&tampered, serde_json::to_string(&file).unwrap()).unwrap();
+    let replayed = celluler(&["dag", tampered.to_str().unwrap()]);
+    assert_eq!(replayed.status.code(), Some(1), "{}", text(&replayed));
+    let stderr = String::from_utf8_lossy(&replayed.stderr);
+    assert!(
+        stderr.contains(&id) && stderr.contains("position recorded 11, replayed 10"),
+        "{stderr}"
+    );
+
+    // A forged signature no longer verifies against the cell's real key.
+    let mut file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&live).unwrap()).unwrap();
+    let first = &mut file["events"][0];
+    let signature = first["signature"].as_str().unwrap().to_string();
+    let flipped = if signature.starts_with('0') { "1" } else { "0" };
+    first["signature"] = serde_json::json!(format!("{flipped}{}", &signature[1..]));
+    std::fs::write(&tampered, serde_json::to_string(&file).unwrap()).unwrap();
+    let replayed = celluler(&["dag", tampered.to_str().unwrap()]);
+    assert_eq!(replayed.status.code(), Some(2), "{}", text(&replayed));
+
+    for bad in ["99:x.json", "13:x.json", "nocolon", "3:"] {
+        let output = run_scenario("scenarios/crash-restart.toml", &out, &["--dag", bad]);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "--dag {bad}: {}",
+            text(&output)
+        );
+    }
+}
+
+/// The small scenarios of the library hold every check their files ask for,
+/// the timestamp band among them: with every cell honest, no consensus
+/// timestamp leaves the band of honest claims — under loss, a partition and
+/// skewed clocks alike (crash-restart runs in the DAG export test above).
+#[test]
+fn the_scenario_library_holds_its_checks_with_no_timestamp_band_violation() {
+    for scenario in ["lossy-10pct", "partition-heal", "clock-skew"] {
+        let out = out_dir(&format!("library-{scenario}"));
+        let output = run_scenario(&format!("scenarios/{scenario}.toml"), &out, &[]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{scenario}: {}",
+            text(&output)
+        );
+        let summary = summary_without_wall_time(&out);
+        assert_eq!(
+            summary["fairness"]["timestamp_band_violations"], 0,
+            "{scenario}"
+        );
+        let measured = summary["fairness"]["timestamp_band_measured"]
+            .as_u64()
+            .unwrap();
+        let finalized = summary["txs_finalized"].as_u64().unwrap();
+        assert!(
+            measured >= finalized && finalized > 500,
+            "{scenario}: {measured} measured, {finalized} finalized"
+        );
+    }
+}

@@ -126,6 +126,29 @@ fn the_probe_itself_is_valid() {
 }
 
 #[test]
+fn stall_inversion_and_timestamp_band_checks_are_accepted() {
+    let text = VALID.replacen(
+        "safety = true",
+        "safety = true\nmax_stall = \"10s\"\nmax_inversion_rate = 0.05\nmax_timestamp_band_violations = 0",
+        1,
+    );
+    let (status, stdout, stderr, path) = validate_text("stall_inversion_band_checks", &text);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(stdout.contains(&format!("{path}: valid")), "{stdout}");
+}
+
+#[test]
+fn inversion_rate_above_one_is_bad_input() {
+    assert_invalid(
+        "inversion_rate_above_one",
+        "safety = true",
+        "safety = true\nmax_inversion_rate = 2",
+        "20:22",
+        "max_inversion_rate must be between 0 and 1, got 2",
+    );
+}
+
+#[test]
 fn missing_file_is_bad_input() {
     let output = celluler()
         .args(["validate", "no/such/scenario.toml"])

@@ -50,6 +50,7 @@ const ROW_WEIGHT_BITS: u32 = 23;
 /// Deterministic hasher for the graph's index maps. Their order is never
 /// iterated into an output anyway (see the module docs); a fixed hasher just
 /// keeps the type independent of petgraph's `std` feature.
+// tidy: lookup-only (GraphMap iterates its IndexMaps in insertion order, not hash order)
 type FixedHasher = BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
 
 /// What one cell knows of another.

@@ -641,13 +641,16 @@ fn a_long_dag_file_reports_every_event() {
             other_parent: latest[other].clone(),
             timestamp: step as u64 * 10,
             transactions: Vec::new(),
+            transactions_hex: Vec::new(),
             signature: None,
+            recorded: None,
         });
         latest[creator] = Some(id);
     }
     let file = DagFile {
         format: FORMAT.to_string(),
         members: members.iter().map(|m| m.to_string()).collect(),
+        public_keys: None,
         stake: None,
         coin_round_frequency: None,
         events,

@@ -20,7 +20,9 @@ use std::path::{Path, PathBuf};
 
 pub use checks::{CheckResult, evaluate_checks};
 pub use markdown::render_report;
-pub use metrics::{FairnessMetrics, GammaFairness, Metrics, Percentiles, TimeseriesRow};
+pub use metrics::{
+    FairnessMetrics, GammaFairness, Metrics, Percentiles, TimeseriesRow, nearest_rank,
+};
 pub use plots::{PlotError, write_plots};
 pub use record::{
     CellIndex, Checks, Counter, CounterBucket, FaultWindow, LivenessRecord, RecordError,

@@ -177,8 +177,8 @@ pub fn render_report(record: &RunRecord, metrics: &Metrics, checks: &[CheckResul
     );
     let _ = writeln!(
         out,
-        "| Consensus timestamps outside the honest receive band | {} | |",
-        fairness.timestamp_band_violations
+        "| Consensus timestamps outside the band of honest claims | {} | of {} with a band |",
+        fairness.timestamp_band_violations, fairness.timestamp_band_measured
     );
     let _ = writeln!(
         out,

@@ -98,7 +98,12 @@ pub struct FairnessMetrics {
     /// otherwise every `gamma_sampling_stride`-th such pair was.
     pub gamma_sampling_stride: u64,
     pub kendall_tau: Option<f64>,
+    /// Measured transactions whose consensus timestamp lies outside the
+    /// claims of honest cells' first events to reach them.
     pub timestamp_band_violations: u64,
+    /// Measured transactions with a band (some honest cell's event reached
+    /// them); the band count is over these.
+    pub timestamp_band_measured: u64,
     pub jain_index: Option<f64>,
     /// Honest submitters in the Jain index.
     pub jain_submitters: u64,
@@ -292,6 +297,7 @@ struct MeasuredTx {
 fn fairness_metrics(record: &RunRecord, live: &[CellIndex]) -> FairnessMetrics {
     let mut population: Vec<(u64, MeasuredTx)> = Vec::new();
     let mut timestamp_band_violations = 0;
+    let mut timestamp_band_measured = 0;
     for tx in &record.transactions {
         let Some(order) = tx.order else { continue };
         let received_ns: Vec<TimeNs> = live
@@ -307,9 +313,14 @@ fn fairness_metrics(record: &RunRecord, live: &[CellIndex]) -> FairnessMetrics {
             continue;
         }
         present.sort_unstable();
-        let (earliest, latest) = (present[0], present[present.len() - 1]);
-        if order.consensus_timestamp_ns < earliest || order.consensus_timestamp_ns > latest {
-            timestamp_band_violations += 1;
+        // The band: what honest cells' first events to reach the TX claim.
+        let claims = tx.reached_claim_ns.values();
+        if let (Some(earliest), Some(latest)) = (claims.clone().min(), claims.max()) {
+            timestamp_band_measured += 1;
+            let timestamp = order.consensus_timestamp_ns;
+            if timestamp < *earliest || timestamp > *latest {
+                timestamp_band_violations += 1;
+            }
         }
         let reference_ns = present[(present.len() - 1) / 2];
         population.push((
@@ -347,6 +358,7 @@ fn fairness_metrics(record: &RunRecord, live: &[CellIndex]) -> FairnessMetrics {
         gamma_sampling_stride,
         kendall_tau: kendall_tau(&reference),
         timestamp_band_violations,
+        timestamp_band_measured,
         jain_index: None,
         jain_submitters: 0,
     }

@@ -82,6 +82,11 @@ pub struct TxRecord {
     pub order: Option<TxOrder>,
     /// When each honest cell first knew the transaction's final position.
     pub final_ns: BTreeMap<CellIndex, TimeNs>,
+    /// Per honest cell (crashed later or not): the timestamp its first own
+    /// event with the transaction as an ancestor claims — the cell's input
+    /// to the consensus timestamp, a median of such claims.
+    #[serde(default)]
+    pub reached_claim_ns: BTreeMap<CellIndex, TimeNs>,
 }
 
 /// A transaction's place in the consensus total order.
@@ -359,6 +364,7 @@ impl RunRecorder {
             received_ns,
             order: None,
             final_ns: BTreeMap::new(),
+            reached_claim_ns: BTreeMap::new(),
         });
     }
 
@@ -401,6 +407,20 @@ impl RunRecorder {
         }
         if let Some(violation) = disagreement {
             self.record.safety_violations.push(violation);
+        }
+    }
+
+    /// `cell` made its first own event with the transaction as an ancestor;
+    /// that event claims `event_timestamp_ns` (the cell's local clock). The
+    /// earliest claim is kept. Observations of ids never submitted (a POST)
+    /// are ignored without being counted.
+    pub fn tx_reached(&mut self, cell: CellIndex, id: &str, event_timestamp_ns: TimeNs) {
+        if !self.is_honest(cell) {
+            return;
+        }
+        if let Some(&index) = self.tx_index.get(id) {
+            let tx = &mut self.record.transactions[index];
+            keep_earliest(&mut tx.reached_claim_ns, cell, event_timestamp_ns);
         }
     }
 

@@ -68,6 +68,8 @@ pub struct FairnessSummary {
     pub gamma_sampling_stride: u64,
     pub kendall_tau: Option<f64>,
     pub timestamp_band_violations: u64,
+    /// Measured transactions with a band (the violations are among these).
+    pub timestamp_band_measured: u64,
     pub jain_index: Option<f64>,
 }
 
@@ -117,6 +119,7 @@ impl Summary {
                 gamma_sampling_stride: fairness.gamma_sampling_stride,
                 kendall_tau: fairness.kendall_tau,
                 timestamp_band_violations: fairness.timestamp_band_violations,
+                timestamp_band_measured: fairness.timestamp_band_measured,
                 jain_index: fairness.jain_index,
             },
             safety: SafetySummary {

@@ -30,6 +30,8 @@ fn synthetic_record(checks: Checks) -> RunRecord {
     let duration_ns = 20 * NS_PER_S;
     let mut recorder = RunRecorder::new("synthetic", 42, cells, 0..7, 50 * NS_PER_MS, checks);
     let mut sequence = Sequence(0x9E37_79B9_7F4A_7C15);
+    // Its own stream, so the other numbers do not move with the claims.
+    let mut claim_delays = Sequence(0x2545_F491_4F6C_DD1D);
     recorder.fault(FaultWindow {
         kind: "partition".into(),
         label: "cells 0..4 | 4..8".into(),
@@ -61,8 +63,12 @@ fn synthetic_record(checks: Checks) -> RunRecord {
             };
             recorder.tx_received(received_ns, cell, &id);
             receipts.push(received_ns);
+            // The cell's next event reaches it 0–60 ms after it received it.
+            let claim_ns = received_ns + claim_delays.next(60 * NS_PER_MS);
+            recorder.tx_reached(cell, &id, claim_ns);
         }
-        // Consensus timestamp: a middle receipt, so a few land outside the band.
+        // Consensus timestamp: a middle receipt plus up to 30 ms, so a few
+        // land outside the band of claims.
         let mut sorted = receipts[..7].to_vec();
         sorted.sort_unstable();
         let timestamp_ns = sorted[3] + sequence.next(30 * NS_PER_MS);

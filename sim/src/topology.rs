@@ -13,6 +13,7 @@ use petgraph::graphmap::GraphMap;
 use crate::config::{ConfigError, TopologySpec};
 
 /// Deterministic hashing for lookups; the graph iterates in insertion order.
+// tidy: lookup-only (GraphMap iterates its IndexMaps in insertion order, not hash order)
 type Hasher = BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
 type Graph = GraphMap<u32, (), Undirected, Hasher>;
 

@@ -12,14 +12,15 @@
 //! - PRANA is conserved (the ledger asserts it after every round;
 //!   [`CellWorld::check_ledgers`] checks the totals of the live cells too).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use celluler_core::cell::{
     Cell, CellCommand, CellConfig, CellObservation, SharedWorld, WorldHandle,
 };
-use celluler_core::hashgraph;
-use celluler_core::identity::CellKeys;
+use celluler_core::hashgraph::replay::{self, DagEvent, DagFile, RecordedFacts};
+use celluler_core::hashgraph::{self, EventHash};
+use celluler_core::identity::{CellKeys, hex};
 use celluler_core::ledger::LedgerConfig;
 use celluler_core::node::CellIndex;
 use celluler_core::time::{NS_PER_MS, TimeNs};
@@ -46,6 +47,9 @@ pub struct WorldConfig {
     pub fee_min: u64,
     /// Network, topology and faults. `sim.cells` must equal `cells`.
     pub sim: SimConfig,
+    /// Cells that keep a [`celluler_core::cell::ConsensusRecording`] of
+    /// what they decide (to export their view of the hashgraph).
+    pub record_consensus: Vec<u32>,
 }
 
 /// The default gossip interval: 100 ms. Over a WAN with tens of
@@ -67,6 +71,7 @@ impl WorldConfig {
             stake: 1,
             fee_min: 1,
             sim: SimConfig::new(seed, cells),
+            record_consensus: Vec::new(),
         }
     }
 }
@@ -224,6 +229,7 @@ impl CellWorld {
             },
             trust: TrustConfig::default(),
             access: AccessPolicy::default(),
+            record_consensus: config.record_consensus.contains(&index.0),
         };
         let simulation = Simulation::new(config.sim.clone(), trace, |index| {
             Cell::new(
@@ -312,6 +318,78 @@ impl CellWorld {
             }
         }
         violations
+    }
+
+    /// Cell `index`'s view of the hashgraph as a `celluler-dag/1` file
+    /// (docs/dag-format.md): every event it learned, in the order it learned
+    /// them (parents first), with the real keys, signatures, timestamps and
+    /// transactions, and the facts the cell decided about each, which
+    /// `celluler dag` checks against its own replay. `None` unless the cell
+    /// is live and was configured to record (`WorldConfig::record_consensus`).
+    pub fn export_dag(&self, index: CellIndex) -> Option<DagFile> {
+        let cell = self.cell(index)?;
+        let recording = cell.consensus_recording()?;
+        let members: Vec<String> = (0..self.config.cells)
+            .map(|member| format!("cell-{member}"))
+            .collect();
+        let public_keys = self
+            .world
+            .borrow()
+            .members
+            .iter()
+            .map(|member| hex(member.public_key.as_bytes()))
+            .collect();
+        // Ids name the creator and sequence number; a fork's second event
+        // at a sequence number gets its hash appended.
+        let mut ids: BTreeMap<EventHash, (String, u32)> = BTreeMap::new();
+        let mut taken: BTreeSet<String> = BTreeSet::new();
+        let mut events = Vec::with_capacity(recording.events.len());
+        for recorded in &recording.events {
+            let event = &recorded.event;
+            let parent_id = |parent: Option<EventHash>| {
+                parent.and_then(|hash| ids.get(&hash).map(|(id, _)| id.clone()))
+            };
+            let self_parent = parent_id(event.self_parent());
+            let other_parent = parent_id(event.other_parent());
+            let seq = event
+                .self_parent()
+                .and_then(|hash| ids.get(&hash))
+                .map_or(0, |(_, seq)| seq + 1);
+            let creator = &members[event.creator() as usize];
+            let mut id = format!("{creator}.{seq}");
+            if taken.contains(&id) {
+                id = format!("{id}-{}", hex(&recorded.hash.0));
+            }
+            taken.insert(id.clone());
+            ids.insert(recorded.hash, (id.clone(), seq));
+            let ordered = recording.ordered.get(&recorded.hash);
+            events.push(DagEvent {
+                id,
+                creator: creator.clone(),
+                self_parent,
+                other_parent,
+                timestamp: event.timestamp_ns(),
+                transactions: Vec::new(),
+                transactions_hex: event.transactions().iter().map(|tx| hex(tx)).collect(),
+                signature: Some(hex(&event.signature().to_bytes())),
+                recorded: Some(RecordedFacts {
+                    round: recorded.round,
+                    witness: recorded.witness,
+                    famous: recording.fame.get(&recorded.hash).copied(),
+                    round_received: ordered.map(|facts| facts.round_received),
+                    consensus_timestamp: ordered.map(|facts| facts.consensus_timestamp_ns),
+                    position: ordered.map(|facts| facts.position),
+                }),
+            });
+        }
+        Some(DagFile {
+            format: replay::FORMAT.to_string(),
+            members,
+            public_keys: Some(public_keys),
+            stake: Some(vec![self.config.stake; self.config.cells as usize]),
+            coin_round_frequency: Some(self.config.coin_round_frequency),
+            events,
+        })
     }
 
     /// Every invariant violation: the checker's and the ledgers'.

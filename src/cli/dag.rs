@@ -1,6 +1,8 @@
 //! `celluler dag FILE [--dot]`: replay a hashgraph DAG file
 //! (`docs/dag-format.md`) and print rounds, witnesses, fame, round received,
-//! consensus timestamps and the consensus order as JSON, or Graphviz DOT.
+//! consensus timestamps and the consensus order as JSON, or Graphviz DOT. A
+//! recorded DAG (`celluler run --dag`) carries the facts its cell decided;
+//! every one the replay decides otherwise is listed, and the exit status is 1.
 
 use std::path::PathBuf;
 
@@ -54,16 +56,27 @@ pub fn run(args: Args) -> Outcome {
             }),
         );
     }
-    let output = serde_json::json!({
+    let mut output = serde_json::json!({
         "events": events,
         "consensus_order": replayed.consensus_order,
         "forks": replayed.forks.iter().map(|(a, b)| [a, b]).collect::<Vec<_>>(),
     });
+    if replayed.recorded_events > 0 {
+        output["recorded"] = serde_json::json!({
+            "events": replayed.recorded_events,
+            "disagreements": replayed.recorded_disagreements,
+        });
+    }
     match serde_json::to_string_pretty(&output) {
-        Ok(text) => {
-            println!("{text}");
-            Outcome::Success
-        }
-        Err(error) => Outcome::CheckFailed(format!("cannot print the result: {error}")),
+        Ok(text) => println!("{text}"),
+        Err(error) => return Outcome::CheckFailed(format!("cannot print the result: {error}")),
+    }
+    match replayed.recorded_disagreements.as_slice() {
+        [] => Outcome::Success,
+        [first, ..] => Outcome::CheckFailed(format!(
+            "{}: the replay disagrees with {} recorded fact(s); first: {first}",
+            args.file.display(),
+            replayed.recorded_disagreements.len()
+        )),
     }
 }

@@ -44,6 +44,25 @@ pub struct Args {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Write cell CELL's view of the hashgraph at the end of the run to PATH
+    /// as a `celluler-dag/1` file (docs/dag-format.md), with the facts the
+    /// cell decided; `celluler dag PATH` replays it and checks them.
+    /// Repeatable.
+    #[arg(long, value_name = "CELL:PATH", value_parser = parse_dag_target)]
+    dag: Vec<(u32, PathBuf)>,
+}
+
+fn parse_dag_target(text: &str) -> Result<(u32, PathBuf), String> {
+    let (cell, path) = text
+        .split_once(':')
+        .ok_or_else(|| format!("{text:?} is not CELL:PATH (e.g. 3:view.json)"))?;
+    let cell = cell
+        .parse::<u32>()
+        .map_err(|_| format!("{cell:?} is not a cell index (a non-negative integer)"))?;
+    if path.is_empty() {
+        return Err("the path after CELL: is empty".into());
+    }
+    Ok((cell, PathBuf::from(path)))
 }
 
 pub fn run(args: Args) -> Outcome {
@@ -63,8 +82,18 @@ pub fn run(args: Args) -> Outcome {
         .clone()
         .unwrap_or_else(|| Path::new("runs").join(format!("{}-{}", scenario.name, scenario.seed)));
 
+    for (cell, _) in &args.dag {
+        if *cell >= scenario.cells.count {
+            return Outcome::BadInput(format!(
+                "--dag {cell}: the scenario has cells 0..{}",
+                scenario.cells.count
+            ));
+        }
+    }
+    let mut world_config = scenario.world_config();
+    world_config.record_consensus = args.dag.iter().map(|(cell, _)| *cell).collect();
     let started = Instant::now();
-    let mut world = match CellWorld::with_trace(scenario.world_config(), mode) {
+    let mut world = match CellWorld::with_trace(world_config, mode) {
         Ok(world) => world,
         Err(error) => {
             return Outcome::BadInput(format!("{}: {error}", args.file.display()));
@@ -122,6 +151,11 @@ pub fn run(args: Args) -> Outcome {
     if let Some(divergence) = world.simulation().trace().divergence() {
         return Outcome::CheckFailed(format!("replay diverged from the recording: {divergence}"));
     }
+    for (cell, path) in &args.dag {
+        if let Err(outcome) = write_dag(&world, *cell, path) {
+            return outcome;
+        }
+    }
     let report = match write_run_outputs(&record, &out_dir) {
         Ok(report) => report,
         Err(error) => return Outcome::BadInput(format!("writing {}: {error}", out_dir.display())),
@@ -178,13 +212,28 @@ pub fn run(args: Args) -> Outcome {
     }
 }
 
+/// Writes cell `cell`'s view of the hashgraph to `path`.
+fn write_dag(world: &CellWorld, cell: u32, path: &Path) -> Result<(), Outcome> {
+    let Some(file) = world.export_dag(CellIndex(cell)) else {
+        return Err(Outcome::BadInput(format!(
+            "--dag {cell}: cell {cell} is down when the run ends, so it has no view to export"
+        )));
+    };
+    let text = serde_json::to_string(&file)
+        .map_err(|error| Outcome::BadInput(format!("cannot encode the DAG: {error}")))?;
+    std::fs::write(path, text + "\n")
+        .map_err(|error| Outcome::BadInput(format!("writing {}: {error}", path.display())))
+}
+
 fn recorder_for(scenario: &Scenario) -> RunRecorder {
     let checks = Checks {
         safety: scenario.checks.safety,
         liveness: scenario.checks.liveness,
         max_finality_p99_ns: scenario.checks.max_finality_p99_ns,
         min_throughput_tps: scenario.checks.min_throughput_tps,
-        ..Checks::default()
+        max_stall_ns: scenario.checks.max_stall_ns,
+        max_inversion_rate: scenario.checks.max_inversion_rate,
+        max_timestamp_band_violations: scenario.checks.max_timestamp_band_violations,
     };
     let mut recorder = RunRecorder::new(
         &scenario.name,
@@ -248,6 +297,10 @@ fn record(recorder: &mut RunRecorder, observed: &Observed<CellObservation>) {
             recorder.round_decided(time_ns, cell, u64::from(*round))
         }
         CellObservation::EventCreated { .. } => recorder.count(time_ns, Counter::EventsCreated, 1),
+        CellObservation::TxReached {
+            tx,
+            event_timestamp_ns,
+        } => recorder.tx_reached(cell, &hex(tx), *event_timestamp_ns),
         _ => {}
     }
 }

@@ -3,6 +3,12 @@
 //! contract between the cell stack and everything that drives or watches it;
 //! the simulator and `celluler run` depend on nothing else of a cell.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::hashgraph::{Decisions, Event, EventHash, SharedHashgraph, StoreEvent};
 use crate::message::{ExecTask, MessageType};
 use crate::node::CellIndex;
 use crate::time::TimeNs;
@@ -68,6 +74,14 @@ pub enum CellObservation {
     },
     /// This cell created and signed a hashgraph event.
     EventCreated { transactions: u32 },
+    /// This cell's new event, claiming `event_timestamp_ns`, is its first
+    /// own event with the TX as an ancestor. That claim is what the cell
+    /// adds to the TX's consensus timestamp (the median of such claims over
+    /// a round's famous witnesses' creators), so honest claims bound it.
+    TxReached {
+        tx: TxId,
+        event_timestamp_ns: TimeNs,
+    },
     /// A verified message of this type arrived.
     MessageAccepted { kind: MessageType },
     /// A message (or event) was rejected; `reason` is a fixed label.
@@ -87,3 +101,71 @@ pub enum CellObservation {
         journal_blocks: u64,
     },
 }
+
+/// The consensus facts a cell decided about one event it ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderedFacts {
+    pub round_received: u32,
+    pub consensus_timestamp_ns: TimeNs,
+    /// Position in this cell's total order, from 0.
+    pub position: u64,
+}
+
+/// One event as a cell learned it, with its ancestry facts (the same for
+/// every cell that holds the event).
+#[derive(Debug, Clone)]
+pub struct RecordedEvent {
+    pub event: Arc<Event>,
+    pub hash: EventHash,
+    pub round: u32,
+    pub witness: bool,
+}
+
+/// A cell's consensus as it decided it, kept only when
+/// `CellConfig::record_consensus` is set (`celluler run --dag`): every event
+/// it learned, in the order it learned them (parents first), the fame it
+/// decided for each witness and the place it gave each ordered event. A
+/// restarted cell records again from its restart (it re-learns its
+/// journaled history first).
+#[derive(Debug, Clone, Default)]
+pub struct ConsensusRecording {
+    pub events: Vec<RecordedEvent>,
+    pub fame: BTreeMap<EventHash, bool>,
+    pub ordered: BTreeMap<EventHash, OrderedFacts>,
+}
+
+impl ConsensusRecording {
+    pub(crate) fn learned(&mut self, store: &SharedHashgraph, event: StoreEvent) {
+        let payload = store.event(event);
+        let hash = payload.hash();
+        let info = store
+            .graph()
+            .event_info(&hash)
+            .expect("the store holds every event it hands out");
+        self.events.push(RecordedEvent {
+            event: payload.clone(),
+            hash,
+            round: info.round,
+            witness: info.witness,
+        });
+    }
+
+    pub(crate) fn decided(&mut self, decisions: &Decisions) {
+        for fame in &decisions.fame {
+            self.fame.entry(fame.witness).or_insert(fame.famous);
+        }
+        for ordered in &decisions.ordered {
+            self.ordered.insert(
+                ordered.event.hash(),
+                OrderedFacts {
+                    round_received: ordered.round_received,
+                    consensus_timestamp_ns: ordered.consensus_timestamp_ns,
+                    position: ordered.position,
+                },
+            );
+        }
+    }
+}
+
+/// Shared by a cell and its consensus service; `None` when not recording.
+pub type RecordingHandle = Rc<RefCell<Option<ConsensusRecording>>>;

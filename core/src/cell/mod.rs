@@ -36,7 +36,9 @@ use std::cell::{Ref, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
-pub use api::{CellCommand, CellObservation, TxId};
+pub use api::{
+    CellCommand, CellObservation, ConsensusRecording, OrderedFacts, RecordedEvent, TxId,
+};
 pub use protocol::{
     CellEvent, CellProtocol, CellRequest, CellResponse, CellWire, JournalKind, cost,
 };
@@ -71,6 +73,9 @@ pub struct CellConfig {
     pub ledger: LedgerConfig,
     pub trust: TrustConfig,
     pub access: AccessPolicy,
+    /// Keep a [`ConsensusRecording`] of what this cell decides (for
+    /// exporting its view of the hashgraph; costs memory per event).
+    pub record_consensus: bool,
 }
 
 /// What survives a crash.
@@ -93,6 +98,7 @@ pub struct Cell {
     bus: Bus<CellProtocol>,
     gossip_rng: DetRng,
     rejected: Rc<RefCell<std::collections::BTreeMap<&'static str, u64>>>,
+    recording: api::RecordingHandle,
     /// Failed bus calls (typed service errors), for tests and reports.
     pub call_errors: u64,
 }
@@ -140,8 +146,17 @@ impl Cell {
         let message =
             MessageService::new(signer, access, reader.clone(), io.clone(), world.clone());
         let rejected = message.rejected.clone();
-        let consensus =
-            ConsensusService::new(me, keys.clone(), world.clone(), io.clone(), reader.clone());
+        let recording: api::RecordingHandle = Rc::new(RefCell::new(
+            config.record_consensus.then(ConsensusRecording::default),
+        ));
+        let consensus = ConsensusService::new(
+            me,
+            keys.clone(),
+            world.clone(),
+            io.clone(),
+            reader.clone(),
+            recording.clone(),
+        );
         let state = StateService::new(world.clone(), io.clone(), reader, ledger.clone());
         let mut metadata = Writer::new();
         metadata
@@ -175,6 +190,7 @@ impl Cell {
             ledger,
             bus,
             rejected,
+            recording,
             call_errors: 0,
         }
     }
@@ -199,6 +215,11 @@ impl Cell {
     /// The cell's ledger (balances, posts, state hash).
     pub fn ledger(&self) -> Ref<'_, Ledger> {
         self.ledger.borrow()
+    }
+
+    /// What this cell decided, if it records (`CellConfig::record_consensus`).
+    pub fn consensus_recording(&self) -> Option<Ref<'_, ConsensusRecording>> {
+        Ref::filter_map(self.recording.borrow(), Option::as_ref).ok()
     }
 
     /// Rejected incoming messages by reason.

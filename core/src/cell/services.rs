@@ -24,11 +24,13 @@ use crate::rng::DetRng;
 use crate::trust::{AccessAction, ForkProof as TrustForkProof, InteractionOutcome, TrustNetwork};
 
 use super::api::CellObservation;
+use super::api::RecordingHandle;
 use super::protocol::{
     CellError, CellEvent, CellProtocol, CellRequest, CellResponse, CellWire, JournalKind,
     RoundOrdered, cost,
 };
 use super::shared::{IoHandle, JournalReader, JournalSet, Signer, WorldHandle};
+use crate::time::TimeNs;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -722,6 +724,12 @@ pub struct ConsensusService {
     /// Per journaled round: its ordered event hashes, to check the replay.
     journaled: Vec<Vec<EventHash>>,
     replaying: bool,
+    /// Per member, one plus the highest sequence number among the ancestors
+    /// of this cell's latest own event: which events its chain has reached
+    /// (empty before the first event).
+    chain_reach: Vec<u32>,
+    /// What this cell decided, event by event (`CellConfig::record_consensus`).
+    recording: RecordingHandle,
 }
 
 /// Most transactions one event carries.
@@ -748,6 +756,7 @@ impl ConsensusService {
         world: WorldHandle,
         io: IoHandle,
         journals: JournalReader,
+        recording: RecordingHandle,
     ) -> Self {
         let view = world.borrow().store.new_view();
         ConsensusService {
@@ -764,6 +773,8 @@ impl ConsensusService {
             journaled_rounds: 0,
             journaled: Vec::new(),
             replaying: false,
+            chain_reach: Vec::new(),
+            recording,
         }
     }
 
@@ -789,6 +800,9 @@ impl ConsensusService {
         let world = self.world.borrow();
         match self.view.learn_event(&world.store, event) {
             Ok(learned) => {
+                if let Some(recording) = self.recording.borrow_mut().as_mut() {
+                    recording.learned(&world.store, event);
+                }
                 if let Some(event) = world.event(hash) {
                     for transaction in event.transactions() {
                         let tx = *blake3::hash(transaction).as_bytes();
@@ -911,10 +925,53 @@ impl ConsensusService {
         self.observe(CellObservation::EventCreated {
             transactions: count,
         });
+        self.observe_reach(&hash, timestamp_ns);
+    }
+
+    /// The transactions this cell's chain reaches for the first time with
+    /// its new event `own`: those of every event that is an ancestor of
+    /// `own` but not of its self-parent. For each, this event's claimed
+    /// timestamp is what the cell contributes to the transaction's consensus
+    /// timestamp whenever one of its witnesses is famous (Baird 2016,
+    /// findOrder: the timestamp of the creator's earliest self-ancestor of
+    /// the witness that has the transaction as an ancestor).
+    fn observe_reach(&mut self, own: &EventHash, timestamp_ns: TimeNs) {
+        let world = self.world.borrow();
+        let Some(reach) = world.store.ancestor_reach(own) else {
+            return;
+        };
+        if self.chain_reach.len() != reach.len() {
+            self.chain_reach = vec![0; reach.len()];
+        }
+        let mut reached = Vec::new();
+        for (member, (&before, &after)) in self.chain_reach.iter().zip(&reach).enumerate() {
+            for seq in before..after {
+                let Some(event) = world.store.chain_event(member as u32, seq) else {
+                    continue;
+                };
+                reached.extend(
+                    event
+                        .transactions()
+                        .iter()
+                        .map(|transaction| *blake3::hash(transaction).as_bytes()),
+                );
+            }
+        }
+        drop(world);
+        self.chain_reach = reach;
+        for tx in reached {
+            self.observe(CellObservation::TxReached {
+                tx,
+                event_timestamp_ns: timestamp_ns,
+            });
+        }
     }
 
     /// Publish what `decisions` ordered, one bus event per decided round.
     fn publish(&mut self, decisions: Decisions, decided_before: u32, ctx: &mut Ctx<'_>) {
+        if let Some(recording) = self.recording.borrow_mut().as_mut() {
+            recording.decided(&decisions);
+        }
         for fork in &decisions.forks {
             let mut evidence = blake3::Hasher::new();
             evidence.update(&fork.first.hash().0);
@@ -1062,8 +1119,16 @@ impl Service<CellProtocol> for ConsensusService {
         // (with their ancestry), so the next event continues its own chain.
         self.replaying = true;
         let mut targets = journaled;
-        if let Some(&own_latest) = self.world.borrow().chain(self.me.0).last() {
+        let own_latest = self.world.borrow().chain(self.me.0).last().copied();
+        if let Some(own_latest) = own_latest {
             targets.push(own_latest);
+            // What the chain had reached before the crash.
+            self.chain_reach = self
+                .world
+                .borrow()
+                .store
+                .ancestor_reach(&own_latest)
+                .unwrap_or_default();
         }
         ctx.charge_cpu(cost::EVENT_LEARN_NS * targets.len() as u64);
         self.learn_closure(&targets, &mut decisions);

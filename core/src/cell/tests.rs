@@ -38,6 +38,7 @@ fn config(index: u32) -> CellConfig {
         ledger: LedgerConfig { fee_min: 1 },
         trust: TrustConfig::default(),
         access: AccessPolicy::default(),
+        record_consensus: false,
     }
 }
 

@@ -5,28 +5,33 @@
 
 use std::collections::{BTreeMap, HashMap}; // tidy: lookup-only (names to indexes)
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::engine::{Config, EventInfo, Hashgraph, InsertError, Member, PRUNE_LAG_ROUNDS};
 use super::event::{Event, EventBody, EventHash, MemberIndex};
-use crate::identity::{CellKeys, SIGNATURE_LEN, Signature};
+use crate::identity::{CellKeys, PUBLIC_KEY_LEN, PublicKey, SIGNATURE_LEN, Signature};
 
 pub const FORMAT: &str = "celluler-dag/1";
 
-/// The file, as parsed (by serde, e.g. `serde_json::from_str`).
-#[derive(Debug, Clone, Deserialize)]
+/// The file, as parsed (by serde, e.g. `serde_json::from_str`) or written.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DagFile {
     pub format: String,
     pub members: Vec<String>,
-    #[serde(default)]
+    /// Each member's ed25519 public key (64 hex digits), for a recorded DAG
+    /// whose events carry their real signatures; absent: keys derived from
+    /// the member names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_keys: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stake: Option<Vec<u64>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coin_round_frequency: Option<u32>,
     pub events: Vec<DagEvent>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DagEvent {
     pub id: String,
@@ -36,12 +41,34 @@ pub struct DagEvent {
     #[serde(default)]
     pub other_parent: Option<String>,
     pub timestamp: u64,
-    #[serde(default)]
+    /// Transactions as text (their UTF-8 bytes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transactions: Vec<String>,
+    /// Transactions as hex bytes (a recorded run's signed messages); an
+    /// event has `transactions` or `transactions_hex`, not both.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transactions_hex: Vec<String>,
     /// Hex ed25519 signature of a recorded event; absent: signed with the
     /// key derived from the creator's name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
+    /// What the recording cell decided about this event; the replay checks
+    /// its own facts against these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<RecordedFacts>,
+}
+
+/// One event's consensus facts as a recording cell decided them (`null`:
+/// not decided by the end of the recording).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordedFacts {
+    pub round: u32,
+    pub witness: bool,
+    pub famous: Option<bool>,
+    pub round_received: Option<u32>,
+    pub consensus_timestamp: Option<u64>,
+    pub position: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,6 +93,10 @@ pub struct Replay {
     pub forks: Vec<(String, String)>,
     /// For each event, in file order: its parents' positions in `events`.
     pub parents: Vec<(Option<usize>, Option<usize>)>,
+    /// Events that carry recorded facts.
+    pub recorded_events: usize,
+    /// Each recorded fact the replay decided otherwise, naming the event.
+    pub recorded_disagreements: Vec<String>,
 }
 
 fn event_error(id: &str, reason: impl Into<String>) -> DagFileError {
@@ -108,13 +139,33 @@ pub fn replay(file: &DagFile) -> Result<Replay, DagFileError> {
         .iter()
         .map(|n| CellKeys::from_name(n))
         .collect();
-    let members = keys
+    let public_keys: Vec<PublicKey> = match &file.public_keys {
+        None => keys.iter().map(|k| *k.public()).collect(),
+        Some(list) if list.len() != file.members.len() => {
+            return Err(DagFileError::Members(format!(
+                "{} public keys for {} members",
+                list.len(),
+                file.members.len()
+            )));
+        }
+        Some(list) => list
+            .iter()
+            .zip(&file.members)
+            .map(|(text, name)| {
+                parse_hex::<PUBLIC_KEY_LEN>(text)
+                    .and_then(|bytes| PublicKey::from_bytes(&bytes).ok())
+                    .ok_or_else(|| {
+                        DagFileError::Members(format!(
+                            "public key of {name:?} is not 64 hex digits of a valid ed25519 key"
+                        ))
+                    })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let members = public_keys
         .iter()
         .zip(&stake)
-        .map(|(k, &stake)| Member {
-            public_key: *k.public(),
-            stake,
-        })
+        .map(|(&public_key, &stake)| Member { public_key, stake })
         .collect();
     let config = Config {
         coin_round_frequency: file
@@ -177,16 +228,31 @@ pub fn replay(file: &DagFile) -> Result<Replay, DagFileError> {
                 ));
             }
         }
+        if !event.transactions.is_empty() && !event.transactions_hex.is_empty() {
+            return Err(event_error(
+                id,
+                "has both transactions and transactions_hex (one or the other)",
+            ));
+        }
+        let mut transactions: Vec<Vec<u8>> = event
+            .transactions
+            .iter()
+            .map(|t| t.as_bytes().to_vec())
+            .collect();
+        for (index, text) in event.transactions_hex.iter().enumerate() {
+            transactions.push(decode_hex(text).ok_or_else(|| {
+                event_error(
+                    id,
+                    format!("transactions_hex[{index}] is not an even number of hex digits"),
+                )
+            })?);
+        }
         let body = EventBody {
             creator,
             self_parent: parent_positions[0].map(|p| hashes[p]),
             other_parent: parent_positions[1].map(|p| hashes[p]),
             timestamp_ns: event.timestamp,
-            transactions: event
-                .transactions
-                .iter()
-                .map(|t| t.as_bytes().to_vec())
-                .collect(),
+            transactions,
         };
         if body.transactions.len() > super::event::TRANSACTIONS_MAX
             || body
@@ -197,9 +263,16 @@ pub fn replay(file: &DagFile) -> Result<Replay, DagFileError> {
             return Err(event_error(id, "too many or too large transactions"));
         }
         let signed = match &event.signature {
+            None if file.public_keys.is_some() => {
+                return Err(event_error(
+                    id,
+                    "has no signature, but the file gives public keys (a recorded DAG \
+                     carries every event's signature)",
+                ));
+            }
             None => Event::sign(body, &keys[creator as usize]),
             Some(text) => {
-                let bytes = parse_signature(text)
+                let bytes = parse_hex::<SIGNATURE_LEN>(text)
                     .ok_or_else(|| event_error(id, "signature is not 128 hex digits"))?;
                 Event::from_parts(body, Signature::from_bytes(&bytes))
             }
@@ -256,6 +329,14 @@ pub fn replay(file: &DagFile) -> Result<Replay, DagFileError> {
             ordered.push(file.events[position].id.clone());
         }
     }
+    let mut recorded_events = 0;
+    let mut recorded_disagreements = Vec::new();
+    for (event, info) in file.events.iter().zip(&infos) {
+        if let Some(recorded) = &event.recorded {
+            recorded_events += 1;
+            recorded_disagreements.extend(disagreements(&event.id, recorded, info));
+        }
+    }
     let events = file
         .events
         .iter()
@@ -268,18 +349,58 @@ pub fn replay(file: &DagFile) -> Result<Replay, DagFileError> {
         consensus_order: ordered,
         forks,
         parents,
+        recorded_events,
+        recorded_disagreements,
     })
 }
 
-fn parse_signature(text: &str) -> Option<[u8; SIGNATURE_LEN]> {
-    if text.len() != SIGNATURE_LEN * 2 || !text.is_ascii() {
+/// Each fact of `recorded` that the replay (`info`) decided otherwise.
+fn disagreements(id: &str, recorded: &RecordedFacts, info: &EventInfo) -> Vec<String> {
+    fn text<T: std::fmt::Debug>(value: Option<T>) -> String {
+        value.map_or("undecided".to_string(), |value| format!("{value:?}"))
+    }
+    let pairs = [
+        ("round", text(Some(recorded.round)), text(Some(info.round))),
+        (
+            "witness",
+            text(Some(recorded.witness)),
+            text(Some(info.witness)),
+        ),
+        ("famous", text(recorded.famous), text(info.famous)),
+        (
+            "round_received",
+            text(recorded.round_received),
+            text(info.round_received),
+        ),
+        (
+            "consensus_timestamp",
+            text(recorded.consensus_timestamp),
+            text(info.consensus_timestamp_ns),
+        ),
+        ("position", text(recorded.position), text(info.position)),
+    ];
+    pairs
+        .into_iter()
+        .filter(|(_, recorded, replayed)| recorded != replayed)
+        .map(|(fact, recorded, replayed)| {
+            format!("event {id:?}: {fact} recorded {recorded}, replayed {replayed}")
+        })
+        .collect()
+}
+
+/// Exactly `2 * N` hex digits.
+fn parse_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    decode_hex(text)?.try_into().ok()
+}
+
+/// An even number of hex digits, as bytes.
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 || !text.bytes().all(|byte| byte.is_ascii_hexdigit()) {
         return None;
     }
-    let mut bytes = [0u8; SIGNATURE_LEN];
-    for (i, byte) in bytes.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(bytes)
+    (0..text.len() / 2)
+        .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok())
+        .collect()
 }
 
 /// Graphviz DOT of a replay: one column per member, events coloured by

@@ -20,11 +20,13 @@ fn order(position: u64, timestamp_ns: TimeNs) -> TxOrder {
 /// out by hand in the comments.
 fn three_tx_record() -> RunRecord {
     let mut recorder = RunRecorder::new("hand", 7, 3, [0, 1, 2], 10, Checks::default());
-    // a: receipts 0, 10, 20 → reference 10; position 1; timestamp 15 (in band).
+    // a: receipts 0, 10, 20 → reference 10; position 1; timestamp 15,
+    // inside the claims [12, 18] of the events that reached it.
     recorder.tx_submitted(0, 0, "a");
     recorder.tx_received(10, 1, "a");
     recorder.tx_received(20, 2, "a");
-    // b: receipts 30, 5, 40 → reference 30; position 0; timestamp 50 (outside [5, 40]).
+    // b: receipts 30, 5, 40 → reference 30; position 0; timestamp 50,
+    // outside the claims [20, 45]. c: no claims (no band).
     recorder.tx_submitted(5, 1, "b");
     recorder.tx_received(30, 0, "b");
     recorder.tx_received(40, 2, "b");
@@ -32,6 +34,12 @@ fn three_tx_record() -> RunRecord {
     recorder.tx_submitted(100, 2, "c");
     recorder.tx_received(110, 0, "c");
     recorder.tx_received(120, 1, "c");
+    recorder.tx_reached(0, "a", 12);
+    recorder.tx_reached(2, "a", 18);
+    recorder.tx_reached(1, "a", 30); // later claims of one cell: the first is kept
+    recorder.tx_reached(1, "a", 14);
+    recorder.tx_reached(0, "b", 20);
+    recorder.tx_reached(1, "b", 45);
     let order_a = order(1, 15);
     let order_b = order(0, 50);
     let order_c = order(2, 110);
@@ -99,6 +107,7 @@ fn hand_computed_fairness() {
     );
     assert_eq!(fairness.gamma_sampling_stride, 1);
     assert_eq!(fairness.timestamp_band_violations, 1);
+    assert_eq!(fairness.timestamp_band_measured, 2);
     // Mean inclusion latency (L_first) per submitter: 1000, 1000, 2000:
     // 4000² / (3 · 6·10⁶) = 8/9.
     assert_eq!(fairness.jain_submitters, 3);

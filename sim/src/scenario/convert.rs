@@ -120,6 +120,7 @@ impl Scenario {
             stake: self.cells.stake,
             fee_min: crate::workload::TRANSFER_FEE,
             sim: self.sim_config(),
+            record_consensus: Vec::new(),
         }
     }
 

@@ -400,6 +400,12 @@ pub struct Checks {
     pub liveness: bool,
     pub max_finality_p99_ns: Option<TimeNs>,
     pub min_throughput_tps: Option<f64>,
+    /// Longest gap between consecutive first round decisions at most this.
+    pub max_stall_ns: Option<TimeNs>,
+    /// Fairness inversion rate (0 ..= 1) at most this.
+    pub max_inversion_rate: Option<f64>,
+    /// Transactions whose consensus timestamp left the receive band, at most this.
+    pub max_timestamp_band_violations: Option<u64>,
 }
 
 impl Scenario {

@@ -1240,6 +1240,9 @@ fn default_checks() -> Checks {
         liveness: false,
         max_finality_p99_ns: None,
         min_throughput_tps: None,
+        max_stall_ns: None,
+        max_inversion_rate: None,
+        max_timestamp_band_violations: None,
     }
 }
 
@@ -1253,6 +1256,9 @@ fn parse_checks(source: &Source<'_>, value: &Value<'_>) -> Result<Checks> {
             "liveness",
             "max_finality_p99",
             "min_throughput_tps",
+            "max_stall",
+            "max_inversion_rate",
+            "max_timestamp_band_violations",
         ],
     )?;
     let defaults = default_checks();
@@ -1267,6 +1273,14 @@ fn parse_checks(source: &Source<'_>, value: &Value<'_>) -> Result<Checks> {
             Some(value) => Some(number_in(source, "min_throughput_tps", value, 0.0, 1e12)?),
             None => None,
         },
+        max_stall_ns: match table.get("max_stall") {
+            Some(value) => Some(positive_duration(source, "max_stall", value)?),
+            None => None,
+        },
+        max_inversion_rate: table.probability("max_inversion_rate")?,
+        max_timestamp_band_violations: table
+            .integer("max_timestamp_band_violations", 0, i64::MAX)?
+            .map(|violations| violations as u64),
     })
 }
 

@@ -548,6 +548,149 @@ fn cell_groups_reject_empty_reversed_and_repeated() {
     }
 }
 
+/// The issue's example with `extra` added as the last line of `[checks]`
+/// (line 27 of the text).
+fn with_check(extra: &str) -> String {
+    variant(
+        "min_throughput_tps = 10\n",
+        &format!("min_throughput_tps = 10\n{extra}\n"),
+    )
+}
+
+#[test]
+fn stall_inversion_and_timestamp_band_checks_parse() {
+    let scenario = parse(&with_check(
+        "max_stall = \"10s\"\nmax_inversion_rate = 0.05\nmax_timestamp_band_violations = 3",
+    ))
+    .unwrap();
+    assert_eq!(scenario.checks.max_stall_ns, Some(10 * NS_PER_S));
+    assert_eq!(scenario.checks.max_inversion_rate, Some(0.05));
+    assert_eq!(scenario.checks.max_timestamp_band_violations, Some(3));
+
+    // Both ends of each range are allowed; an integer rate is a number.
+    let scenario = parse(&with_check(
+        "max_stall = \"1ns\"\nmax_inversion_rate = 0\nmax_timestamp_band_violations = 0",
+    ))
+    .unwrap();
+    assert_eq!(scenario.checks.max_stall_ns, Some(1));
+    assert_eq!(scenario.checks.max_inversion_rate, Some(0.0));
+    assert_eq!(scenario.checks.max_timestamp_band_violations, Some(0));
+    let scenario = parse(&with_check(
+        "max_stall = \"1.5m\"\nmax_inversion_rate = 1\nmax_timestamp_band_violations = 9223372036854775807",
+    ))
+    .unwrap();
+    assert_eq!(scenario.checks.max_stall_ns, Some(90 * NS_PER_S));
+    assert_eq!(scenario.checks.max_inversion_rate, Some(1.0));
+    assert_eq!(
+        scenario.checks.max_timestamp_band_violations,
+        Some(i64::MAX as u64)
+    );
+
+    // Absent, they are not checked.
+    let scenario = parse(ISSUE_EXAMPLE).unwrap();
+    assert_eq!(scenario.checks.max_stall_ns, None);
+    assert_eq!(scenario.checks.max_inversion_rate, None);
+    assert_eq!(scenario.checks.max_timestamp_band_violations, None);
+}
+
+#[test]
+fn stall_inversion_and_timestamp_band_checks_reject_bad_values() {
+    for (extra, position, message) in [
+        (
+            "max_stall = 10",
+            "27:13",
+            "max_stall must be a duration string such as \"100ms\" or \"1.5s\" (units ns, us, ms, s, m), got integer 10",
+        ),
+        (
+            "max_stall = \"0s\"",
+            "27:13",
+            "max_stall must be longer than 0",
+        ),
+        (
+            "max_stall = \"-1s\"",
+            "27:13",
+            "max_stall: expected a duration like \"30s\" or \"1.5ms\"",
+        ),
+        (
+            "max_stall = \"ten seconds\"",
+            "27:13",
+            "max_stall: expected a duration like \"30s\" or \"1.5ms\" (a number, then one of ns, us, ms, s, m), got \"ten seconds\"",
+        ),
+        (
+            "max_inversion_rate = 2",
+            "27:22",
+            "max_inversion_rate must be between 0 and 1, got 2",
+        ),
+        (
+            "max_inversion_rate = 1.01",
+            "27:22",
+            "max_inversion_rate must be between 0 and 1, got 1.01",
+        ),
+        (
+            "max_inversion_rate = -0.1",
+            "27:22",
+            "max_inversion_rate must be between 0 and 1, got -0.1",
+        ),
+        (
+            "max_inversion_rate = \"5%\"",
+            "27:22",
+            "max_inversion_rate must be a number between 0 and 1, got string \"5%\"",
+        ),
+        (
+            "max_inversion_rate = nan",
+            "27:22",
+            "max_inversion_rate must be a finite number, got float nan",
+        ),
+        (
+            "max_timestamp_band_violations = -1",
+            "27:33",
+            "max_timestamp_band_violations must be an integer of at least 0, got -1",
+        ),
+        (
+            "max_timestamp_band_violations = 1.5",
+            "27:33",
+            "max_timestamp_band_violations must be an integer of at least 0, got float 1.5",
+        ),
+        (
+            "max_timestamp_band_violations = 2.0",
+            "27:33",
+            "max_timestamp_band_violations must be an integer of at least 0, got float 2.0",
+        ),
+        (
+            "max_timestamp_band_violations = \"3\"",
+            "27:33",
+            "max_timestamp_band_violations must be an integer of at least 0, got string \"3\"",
+        ),
+        (
+            "max_timestamp_band_violations = true",
+            "27:33",
+            "max_timestamp_band_violations must be an integer of at least 0, got boolean true",
+        ),
+        (
+            "max_timestamp_band_violations = 99999999999999999999",
+            "27:33",
+            "max_timestamp_band_violations must be an integer of at least 0",
+        ),
+        (
+            "max_stalls = \"5s\"",
+            "27:1",
+            "unknown key `max_stalls` in [checks]; allowed keys: safety, liveness, max_finality_p99, min_throughput_tps, max_stall, max_inversion_rate, max_timestamp_band_violations",
+        ),
+    ] {
+        let error = error_of(&with_check(extra));
+        let shown = error.to_string();
+        assert_eq!(
+            format!("{}:{}", error.line, error.column),
+            position,
+            "{extra}: {shown}"
+        );
+        assert!(
+            shown.starts_with(&format!("test.toml:{position}: {message}")),
+            "{extra}: {shown}"
+        );
+    }
+}
+
 #[test]
 fn oversized_file_is_refused_before_parsing() {
     let text = format!("{ISSUE_EXAMPLE}\n#{}", "x".repeat(FILE_BYTES_MAX));

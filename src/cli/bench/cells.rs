@@ -12,6 +12,7 @@ use celluler_core::cell::{CellCommand, CellObservation, TxId};
 use celluler_core::node::CellIndex;
 use celluler_core::rng::Probability;
 use celluler_core::time::{NS_PER_MS, NS_PER_S, TimeNs};
+use celluler_reports::nearest_rank;
 use celluler_sim::LatencyModel;
 use celluler_sim::world::{CellWorld, DEFAULT_GOSSIP_INTERVAL_NS, WorldConfig};
 
@@ -44,12 +45,15 @@ pub struct Args {
 /// TXs submitted this close to the end may still be in flight.
 const SETTLE_NS: TimeNs = 10 * NS_PER_S;
 
-fn percentile(sorted: &[TimeNs], fraction_permille: usize) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let index = (sorted.len() - 1) * fraction_permille / 1000;
-    sorted[index] as f64 / NS_PER_MS as f64
+/// Nearest-rank percentile (the reports' definition, docs/metrics.md) of
+/// ascending nanoseconds, in milliseconds; `None` for no sample.
+fn percentile_ms(sorted: &[TimeNs], permille: u64) -> Option<f64> {
+    nearest_rank(sorted, permille).map(|ns| ns as f64 / NS_PER_MS as f64)
+}
+
+/// `"4750 ms"`, or `"n/a"` when there was no sample.
+fn show_ms(ms: Option<f64>) -> String {
+    ms.map_or_else(|| "n/a".to_string(), |ms| format!("{ms:.0} ms"))
 }
 
 pub fn run(args: Args) -> Outcome {
@@ -136,6 +140,8 @@ pub fn run(args: Args) -> Outcome {
         .filter(|(tx, (_, at))| *at + SETTLE_NS <= end_ns && !ordered.contains(*tx))
         .count();
     finality_ns.sort_unstable();
+    let finality_p50_ms = percentile_ms(&finality_ns, 500);
+    let finality_p99_ms = percentile_ms(&finality_ns, 990);
     let peak_rss_mb = process::peak_rss_mb().unwrap_or(f64::NAN);
     let events_per_s = ordered_events as f64 / wall_s;
     let txs_ordered_per_s = txs_ordered as f64 / wall_s;
@@ -153,10 +159,10 @@ pub fn run(args: Args) -> Outcome {
         "  events created {store_events}, ordered {ordered_events} in {rounds_decided} rounds; signatures checked once each: {signatures_checked}"
     );
     println!(
-        "  TXs submitted {} ordered {txs_ordered}; finality p50 {:.0} ms p99 {:.0} ms",
+        "  TXs submitted {} ordered {txs_ordered}; finality p50 {} p99 {}",
         submitted.len(),
-        percentile(&finality_ns, 500),
-        percentile(&finality_ns, 990)
+        show_ms(finality_p50_ms),
+        show_ms(finality_p99_ms)
     );
     println!(
         "  virtual/wall {virtual_to_wall:.3}  events ordered/s {events_per_s:.0}  TXs ordered/s {txs_ordered_per_s:.0}  peak RSS {peak_rss_mb:.1} MiB"
@@ -178,8 +184,8 @@ pub fn run(args: Args) -> Outcome {
             "rounds_decided": rounds_decided,
             "txs_submitted": submitted.len(),
             "txs_ordered": txs_ordered,
-            "finality_ms_p50": percentile(&finality_ns, 500),
-            "finality_ms_p99": percentile(&finality_ns, 990),
+            "finality_ms_p50": finality_p50_ms,
+            "finality_ms_p99": finality_p99_ms,
             "trace_hash": trace_hash,
         });
         println!("{summary}");
@@ -193,4 +199,20 @@ pub fn run(args: Args) -> Outcome {
         ));
     }
     Outcome::Success
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finality_percentiles_are_the_reports_nearest_rank_in_ms() {
+        let sorted: Vec<TimeNs> = (1..=4).map(|ms| ms * NS_PER_MS).collect();
+        assert_eq!(percentile_ms(&sorted, 500), Some(2.0));
+        assert_eq!(percentile_ms(&sorted, 510), Some(3.0));
+        assert_eq!(percentile_ms(&sorted, 990), Some(4.0));
+        assert_eq!(percentile_ms(&[], 500), None);
+        assert_eq!(show_ms(Some(4750.4)), "4750 ms");
+        assert_eq!(show_ms(None), "n/a");
+    }
 }

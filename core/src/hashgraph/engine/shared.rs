@@ -34,6 +34,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, VecDeque};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use super::{
     Config, ConfigError, Decisions, EventId, FameDecision, Hashgraph, InsertError, Member,
@@ -119,6 +120,58 @@ impl SharedHashgraph {
     /// The event with this hash, if the store holds it.
     pub fn find(&self, hash: &EventHash) -> Option<StoreEvent> {
         self.graph.index.get(hash).map(|&id| StoreEvent(id))
+    }
+
+    /// For each member, one plus the highest sequence number of its
+    /// first-registered chain among the ancestors of `hash` (itself
+    /// included): the event's last-ancestor vector, or, once the store has
+    /// pruned that, the same found by a walk down its ancestry (the store
+    /// forgets no event, so the walk is exact). `None` if unknown.
+    pub fn ancestor_reach(&self, hash: &EventHash) -> Option<Vec<u32>> {
+        let graph = &self.graph;
+        let start = *graph.index.get(hash)?;
+        if let Some(last) = graph.records[start as usize].last_ancestors.as_deref() {
+            return Some(last.to_vec());
+        }
+        let mut reach = vec![0u32; graph.members.len()];
+        let mut visited = vec![false; graph.records.len()];
+        let mut stack = vec![start];
+        while let Some(id) = stack.pop() {
+            if std::mem::replace(&mut visited[id as usize], true) {
+                continue;
+            }
+            let record = &graph.records[id as usize];
+            if let Some(last) = record.last_ancestors.as_deref() {
+                for (slot, &seen) in reach.iter_mut().zip(last) {
+                    *slot = (*slot).max(seen);
+                }
+                continue;
+            }
+            let slot = &mut reach[record.creator as usize];
+            *slot = (*slot).max(record.seq + 1);
+            stack.extend(record.self_parent);
+            stack.extend(record.other_parent);
+        }
+        Some(reach)
+    }
+
+    /// The first-registered event of `member` at sequence number `seq`.
+    pub fn chain_event(&self, member: u32, seq: u32) -> Option<&Arc<Event>> {
+        let id = self.graph.by_seq.get(member as usize)?.get(seq)?;
+        self.graph.records[id as usize].event.as_ref()
+    }
+
+    /// Every event of the store in insertion order (a topological order).
+    pub fn events(&self) -> impl Iterator<Item = StoreEvent> + '_ {
+        (0..self.graph.records.len() as EventId).map(StoreEvent)
+    }
+
+    /// The payload of a stored event (the store keeps every payload).
+    pub fn event(&self, event: StoreEvent) -> &Arc<Event> {
+        self.graph.records[event.0 as usize]
+            .event
+            .as_ref()
+            .expect("the shared store keeps every event's payload")
     }
 
     /// What `round` receives, given its famous witnesses, taking those
