@@ -1,0 +1,309 @@
+//! MessageService: signed direct messages in and out, and TX/POST submission.
+
+use std::collections::BTreeMap; // tidy: lookup-only (seen transactions, visited events)
+use std::sync::Arc;
+
+use crate::bus::{Service, ServiceSpec};
+use crate::codec::{Reader, Writer};
+use crate::identity::CellId;
+use crate::message::{Body, Message, MessageError, MessageType};
+use crate::node::CellIndex;
+use crate::trust::{AccessAction, InteractionOutcome};
+
+use crate::cell::api::CellObservation;
+use crate::cell::protocol::{
+    CellError, CellEvent, CellProtocol, CellRequest, CellResponse, CellWire, JournalKind, cost,
+};
+use crate::cell::shared::{IoHandle, JournalReader, Signer, WorldHandle};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::{
+    AccessControl, CallResult, ConsensusService, Ctx, IdentityService, NucleusService, append,
+    misrouted,
+};
+
+/// Message journal: direction and delivery status of each entry.
+const DIRECTION_IN: u8 = 0;
+const DIRECTION_OUT: u8 = 1;
+const STATUS_DELIVERED: u8 = 0;
+const STATUS_REJECTED: u8 = 1;
+const STATUS_SUBMITTED: u8 = 2;
+
+/// Builds, timestamps, signs (through the identity [`Signer`]), routes and
+/// delivers messages; verifies and access-checks what arrives; journals every
+/// message in and out with its delivery status.
+pub struct MessageService {
+    signer: Signer,
+    access: AccessControl,
+    journals: JournalReader,
+    io: IoHandle,
+    world: WorldHandle,
+    /// Next TX nonce of this cell (recovered from the journal).
+    next_nonce: u64,
+    /// Rejections by reason.
+    pub rejected: Rc<RefCell<BTreeMap<&'static str, u64>>>,
+}
+
+impl MessageService {
+    pub const NAME: &'static str = "message";
+
+    pub fn spec() -> ServiceSpec {
+        ServiceSpec::new(Self::NAME)
+            .depends_on(NucleusService::NAME)
+            .depends_on(IdentityService::NAME)
+            .depends_on(ConsensusService::NAME)
+            .action("message.send")
+            .action("message.route")
+            .action("message.receive")
+            .action("message.submit")
+            .subscribe("message.inbound")
+    }
+
+    pub fn new(
+        signer: Signer,
+        access: AccessControl,
+        journals: JournalReader,
+        io: IoHandle,
+        world: WorldHandle,
+    ) -> Self {
+        MessageService {
+            signer,
+            access,
+            journals,
+            io,
+            world,
+            next_nonce: 0,
+            rejected: Rc::new(RefCell::new(BTreeMap::new())),
+        }
+    }
+
+    fn cell_id_of(&self, index: CellIndex) -> Result<CellId, CellError> {
+        self.world
+            .borrow()
+            .members
+            .get(index.as_usize())
+            .map(|member| member.cell_id)
+            .ok_or(CellError::UnknownCell(index))
+    }
+
+    fn journal_entry(
+        direction: u8,
+        status: u8,
+        peer: CellIndex,
+        reason: &str,
+        encoded: &[u8],
+    ) -> Vec<u8> {
+        let mut writer = Writer::with_capacity(encoded.len() + 16);
+        writer
+            .u8(direction)
+            .u8(status)
+            .u32(peer.0)
+            .str(reason)
+            .bytes(encoded);
+        writer.finish()
+    }
+
+    fn reject(&mut self, ctx: &mut Ctx<'_>, from: CellIndex, reason: &'static str, encoded: &[u8]) {
+        *self.rejected.borrow_mut().entry(reason).or_default() += 1;
+        self.io
+            .borrow_mut()
+            .observations
+            .push(CellObservation::MessageRejected { reason });
+        let bounded = &encoded[..encoded.len().min(crate::message::MESSAGE_LEN_MAX)];
+        append(
+            ctx,
+            JournalKind::Message,
+            Self::journal_entry(DIRECTION_IN, STATUS_REJECTED, from, reason, bounded),
+        );
+    }
+
+    fn deliver(&mut self, ctx: &mut Ctx<'_>, to: CellIndex, message: &Message) -> [u8; 32] {
+        let encoded = message.encode();
+        let hash = *blake3::hash(&encoded).as_bytes();
+        ctx.charge_cpu(cost::bytes_ns(encoded.len()));
+        append(
+            ctx,
+            JournalKind::Message,
+            Self::journal_entry(DIRECTION_OUT, STATUS_DELIVERED, to, "", &encoded),
+        );
+        self.io.borrow_mut().sends.push((
+            to,
+            CellWire::Direct {
+                encoded: encoded.into(),
+            },
+        ));
+        hash
+    }
+
+    fn receive(&mut self, ctx: &mut Ctx<'_>, from: CellIndex, encoded: &[u8]) {
+        ctx.charge_cpu(cost::bytes_ns(encoded.len()));
+        let message = match Message::decode(encoded) {
+            Ok(message) => message,
+            Err(_) => return self.reject(ctx, from, "undecodable message", encoded),
+        };
+        // Identity head and message signature: two checks.
+        ctx.charge_cpu(2 * cost::SIGNATURE_VERIFY_NS);
+        let expected = self.cell_id_of(from).ok();
+        let verified = match expected {
+            Some(sender) => message.verify_from(&sender),
+            None => Err(MessageError::IdentityMismatch),
+        };
+        if let Err(error) = verified {
+            let reason = match error {
+                MessageError::BadSignature => "bad signature",
+                MessageError::WrongSigner { .. } => "signer is not the sending cell",
+                MessageError::IdentityMismatch => "key does not match the sender",
+                MessageError::BadIdentityHead { .. } => "bad identity proof",
+                MessageError::BadAttestation { .. } => "bad attestation",
+                _ => "invalid message",
+            };
+            if let Some(sender) = expected {
+                self.access
+                    .record(self.signer.cell_id(), sender, InteractionOutcome::Failure);
+            }
+            return self.reject(ctx, from, reason, encoded);
+        }
+        if message.receiver != self.signer.cell_id() {
+            return self.reject(ctx, from, "addressed to another cell", encoded);
+        }
+        let kind = message.message_type();
+        let action = match kind {
+            MessageType::Chat => AccessAction::Chat,
+            MessageType::Auth => AccessAction::Auth,
+            MessageType::Query => AccessAction::Query,
+            MessageType::Exec => AccessAction::Exec,
+            MessageType::Tx | MessageType::Post => {
+                return self.reject(ctx, from, "tx and post travel through consensus", encoded);
+            }
+        };
+        if !self.access.allows(&message.sender, action) {
+            return self.reject(ctx, from, "access denied by reputation", encoded);
+        }
+        self.access.record(
+            self.signer.cell_id(),
+            message.sender,
+            InteractionOutcome::Success,
+        );
+        append(
+            ctx,
+            JournalKind::Message,
+            Self::journal_entry(DIRECTION_IN, STATUS_DELIVERED, from, "", encoded),
+        );
+        self.io
+            .borrow_mut()
+            .observations
+            .push(CellObservation::MessageAccepted { kind });
+        ctx.emit(CellEvent::Inbound {
+            from,
+            message: Arc::new(message),
+        })
+        .expect("queue has room");
+    }
+
+    /// Scan the journal on restart: the next nonce, and the TX/POSTs
+    /// submitted to consensus (resubmitted: consensus drops those it has seen).
+    fn replay_journal(&mut self, ctx: &mut Ctx<'_>) {
+        for block in self.journals.blocks(JournalKind::Message) {
+            let mut reader = Reader::new(&block);
+            let (Ok(direction), Ok(status)) = (reader.u8("direction"), reader.u8("status")) else {
+                continue;
+            };
+            if direction != DIRECTION_OUT || status != STATUS_SUBMITTED {
+                continue;
+            }
+            let _ = reader.u32("peer");
+            let _ = reader.str("reason", 256);
+            let Ok(encoded) = reader.bytes("message", crate::message::MESSAGE_LEN_MAX) else {
+                continue;
+            };
+            let Ok(message) = Message::decode(encoded) else {
+                continue;
+            };
+            if let Body::Tx(tx) = &message.body {
+                self.next_nonce = self.next_nonce.max(tx.nonce + 1);
+            }
+            ctx.call(CellRequest::ConsensusSubmit {
+                encoded: encoded.into(),
+                hash: message.hash(),
+            })
+            .expect("queue has room");
+        }
+    }
+}
+
+impl Service<CellProtocol> for MessageService {
+    fn on_start(&mut self, ctx: &mut Ctx<'_>) {
+        self.replay_journal(ctx);
+    }
+
+    fn on_call(&mut self, request: CellRequest, ctx: &mut Ctx<'_>) -> CallResult {
+        let now = self.io.borrow().now;
+        match request {
+            CellRequest::MessageSend { to, body } => {
+                let receiver = self.cell_id_of(to)?;
+                ctx.charge_cpu(cost::SIGNATURE_SIGN_NS);
+                let message = self
+                    .signer
+                    .sign(now, receiver, body)
+                    .map_err(|error| CellError::Sign(error.to_string()))?;
+                let hash = self.deliver(ctx, to, &message);
+                Ok(CellResponse::Sent { hash })
+            }
+            CellRequest::MessageRoute { to, message } => {
+                let hash = self.deliver(ctx, to, &message);
+                Ok(CellResponse::Sent { hash })
+            }
+            CellRequest::MessageReceive { from, encoded } => {
+                self.receive(ctx, from, &encoded);
+                Ok(CellResponse::Done)
+            }
+            CellRequest::MessageSubmit { to, body } => {
+                let receiver = self.cell_id_of(to)?;
+                let body = match body {
+                    Body::Tx(mut tx) => {
+                        tx.nonce = self.next_nonce;
+                        Body::Tx(tx)
+                    }
+                    other => other,
+                };
+                ctx.charge_cpu(cost::SIGNATURE_SIGN_NS);
+                let message = self
+                    .signer
+                    .sign(now, receiver, body)
+                    .map_err(|error| CellError::Sign(error.to_string()))?;
+                if matches!(message.body, Body::Tx(_)) {
+                    self.next_nonce += 1;
+                }
+                let encoded = message.encode();
+                let hash = *blake3::hash(&encoded).as_bytes();
+                append(
+                    ctx,
+                    JournalKind::Message,
+                    Self::journal_entry(DIRECTION_OUT, STATUS_SUBMITTED, to, "", &encoded),
+                );
+                if matches!(message.body, Body::Tx(_)) {
+                    self.io
+                        .borrow_mut()
+                        .observations
+                        .push(CellObservation::TxSubmitted { tx: hash });
+                }
+                ctx.call(CellRequest::ConsensusSubmit {
+                    encoded: encoded.into(),
+                    hash,
+                })
+                .expect("queue has room");
+                Ok(CellResponse::Sent { hash })
+            }
+            other => Err(misrouted(&other)),
+        }
+    }
+
+    fn on_event(&mut self, event: &CellEvent, _ctx: &mut Ctx<'_>) {
+        // CHAT ends here: it was verified and journaled on receipt (and on
+        // the sender's side when sent).
+        if let CellEvent::Inbound { message, .. } = event {
+            debug_assert!(message.receiver == self.signer.cell_id());
+        }
+    }
+}
