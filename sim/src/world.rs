@@ -133,6 +133,7 @@ impl InvariantChecker {
             ordered_events,
             order_digest,
             state_hash,
+            ..
         } = observed.observation
         {
             self.rounds_checked += 1;

@@ -71,6 +71,9 @@ pub enum CellObservation {
         ordered_events: u64,
         order_digest: [u8; 32],
         state_hash: [u8; 32],
+        /// The round's events in this cell's consensus order: positions
+        /// `ordered_events - events.len() .. ordered_events`.
+        events: Arc<[EventHash]>,
     },
     /// This cell created and signed a hashgraph event.
     EventCreated { transactions: u32 },

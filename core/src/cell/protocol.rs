@@ -142,6 +142,8 @@ pub struct RoundOrdered {
     pub round: u32,
     /// The round's events in consensus order.
     pub events: Vec<OrderedEvent>,
+    /// Their hashes, in the same order.
+    pub hashes: Arc<[EventHash]>,
     /// Events ordered so far, this round included.
     pub ordered_events: u64,
     /// Chained hash of every ordered event's hash so far.

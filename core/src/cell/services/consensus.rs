@@ -341,6 +341,7 @@ impl ConsensusService {
             ctx.emit(CellEvent::RoundOrdered(Arc::new(RoundOrdered {
                 round,
                 events,
+                hashes: hashes.into(),
                 ordered_events: self.ordered_events,
                 order_digest: self.order_digest,
                 replayed,

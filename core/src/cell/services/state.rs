@@ -193,6 +193,7 @@ impl StateService {
                     ordered_events: round.ordered_events,
                     order_digest: round.order_digest,
                     state_hash: outcome.state_hash,
+                    events: round.hashes.clone(),
                 });
         }
     }
