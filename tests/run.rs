@@ -325,3 +325,36 @@ fn the_scenario_library_holds_its_checks_with_no_timestamp_band_violation() {
         );
     }
 }
+
+/// A planted disagreement is caught: one honest cell breaks ties of
+/// consensus timestamp by descending event hash instead of the whitened
+/// signature. Its order differs from every other cell's at some round; the
+/// run fails its `safety` check (exit 1) and names the first divergence —
+/// round, position, both cells and both events — in summary.json and
+/// report.md. The same scenario without the mutation passes (see above).
+#[test]
+fn a_planted_ordering_mutation_fails_the_run_and_names_the_first_divergence() {
+    let out = out_dir("mutated-tie-break");
+    let output = run_scenario(
+        "scenarios/quickstart.toml",
+        &out,
+        &["--mutate-tie-break", "5"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let summary = summary_without_wall_time(&out);
+    assert_eq!(summary["safety"]["ok"], false);
+    let divergence = &summary["safety"]["first_divergence"];
+    assert!(divergence.is_object(), "{summary}");
+    let cells = divergence["cells"].as_array().unwrap();
+    assert!(cells.contains(&serde_json::json!(5)), "{divergence}");
+    let events = divergence["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2);
+    assert_ne!(events[0], events[1], "{divergence}");
+    assert!(divergence["round"].as_u64().is_some() && divergence["position"].as_u64().is_some());
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let position = divergence["position"].as_u64().unwrap().to_string();
+    assert!(
+        report.contains("diverge") && report.contains(&position),
+        "report.md names the first divergence:\n{report}"
+    );
+}

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::metrics::Metrics;
-use crate::record::{Checks, NS_PER_MS, TimeNs};
+use crate::record::{Checks, DivergenceRecord, NS_PER_MS, TimeNs};
 
 /// One check's outcome. `reason` says what was measured against what was
 /// required, for passes and failures alike.
@@ -30,18 +30,18 @@ pub fn evaluate_checks(metrics: &Metrics, checks: &Checks) -> Vec<CheckResult> {
     let mut results = Vec::new();
     if checks.safety {
         let violations = metrics.safety_violations.len();
-        results.push(CheckResult::new(
-            "safety",
-            violations == 0,
-            if violations == 0 {
-                "no safety violation".to_string()
-            } else {
-                format!(
-                    "{violations} safety violation(s); first: {}",
-                    metrics.safety_violations[0]
-                )
-            },
-        ));
+        let reason = match &metrics.first_divergence {
+            Some(divergence) => format!(
+                "{violations} safety violation(s); first divergence: {}",
+                describe_divergence(divergence)
+            ),
+            None if violations == 0 => "no safety violation".to_string(),
+            None => format!(
+                "{violations} safety violation(s); first: {}",
+                metrics.safety_violations[0]
+            ),
+        };
+        results.push(CheckResult::new("safety", metrics.safety_ok(), reason));
     }
     if checks.liveness {
         results.push(CheckResult::new(
@@ -173,6 +173,35 @@ fn finality_p99_check(metrics: &Metrics, threshold_ns: TimeNs) -> CheckResult {
 }
 
 /// Nanoseconds as milliseconds with three decimals, e.g. "1234.567 ms".
+/// A first divergence in one line, for report.md and the safety check.
+pub fn describe_divergence(divergence: &DivergenceRecord) -> String {
+    let [a, b] = divergence.cells;
+    let [first, other] = divergence
+        .events
+        .clone()
+        .map(|event| event.unwrap_or_else(|| "nothing".to_string()));
+    let (round, position) = (divergence.round, divergence.position);
+    let at = format_ms(divergence.time_ns);
+    match divergence.kind.as_str() {
+        "order" => format!(
+            "order diverges at round {round}, position {position}, at {at}: \
+             cell {a} ordered {first} but cell {b} ordered {other}"
+        ),
+        "event_count" => format!(
+            "number of events in round {round} diverges at position {position}, at {at}: \
+             cell {a} put {first} there in the round but cell {b} put {other}"
+        ),
+        "state_hash" => format!(
+            "state hash diverges at round {round} (position {position}), at {at}: \
+             cells {a} and {b} ordered the same events but reached different states"
+        ),
+        kind => format!(
+            "{kind} divergence at round {round}, position {position}, at {at}: \
+             cell {a} put {first} there but cell {b} put {other}"
+        ),
+    }
+}
+
 pub fn format_ms(time_ns: TimeNs) -> String {
     format!(
         "{}.{:03} ms",

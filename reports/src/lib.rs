@@ -25,8 +25,8 @@ pub use metrics::{
 };
 pub use plots::{PlotError, write_plots};
 pub use record::{
-    CellIndex, Checks, Counter, CounterBucket, FaultWindow, LivenessRecord, RecordError,
-    RoundRecord, RunRecord, RunRecorder, TimeNs, TxOrder, TxRecord,
+    CellIndex, Checks, Counter, CounterBucket, DivergenceRecord, FaultWindow, LivenessRecord,
+    RecordError, RoundRecord, RunRecord, RunRecorder, TimeNs, TxOrder, TxRecord,
 };
 pub use summary::Summary;
 pub use tables::{write_timeseries_csv, write_transactions_csv};

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::checks::{CheckResult, format_ms};
+use crate::checks::{CheckResult, describe_divergence, format_ms};
 use crate::metrics::{Metrics, Percentiles};
 use crate::plots::PLOT_STEMS;
 use crate::record::RunRecord;
@@ -132,7 +132,7 @@ pub fn render_report(record: &RunRecord, metrics: &Metrics, checks: &[CheckResul
     let _ = writeln!(
         out,
         "| Safety | {} |\n",
-        if metrics.safety_violations.is_empty() {
+        if metrics.safety_ok() {
             "ok".to_string()
         } else {
             format!("**{} violation(s)**", metrics.safety_violations.len())
@@ -196,9 +196,16 @@ pub fn render_report(record: &RunRecord, metrics: &Metrics, checks: &[CheckResul
     }
 
     let _ = writeln!(out, "## Safety\n");
-    if metrics.safety_violations.is_empty() {
+    if let Some(divergence) = &metrics.first_divergence {
+        let _ = writeln!(
+            out,
+            "**First divergence**: {}.\n",
+            cell(&describe_divergence(divergence))
+        );
+    }
+    if metrics.safety_ok() {
         let _ = writeln!(out, "No safety violation.\n");
-    } else {
+    } else if !metrics.safety_violations.is_empty() {
         for violation in metrics.safety_violations.iter().take(LISTED_VIOLATIONS_MAX) {
             let _ = writeln!(out, "- {}", cell(violation));
         }

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::record::{CellIndex, LivenessRecord, NS_PER_S, RunRecord, TimeNs, last_reported_second};
+use crate::record::{
+    CellIndex, DivergenceRecord, LivenessRecord, NS_PER_S, RunRecord, TimeNs, last_reported_second,
+};
 
 /// The γ values of γ-receive-order-fairness, as exact fractions
 /// (label, numerator, denominator).
@@ -131,6 +133,8 @@ pub struct Metrics {
     pub throughput_tps: Option<f64>,
     pub fairness: FairnessMetrics,
     pub safety_violations: Vec<String>,
+    /// The checker's first divergence, if any (docs/metrics.md).
+    pub first_divergence: Option<DivergenceRecord>,
     pub liveness: LivenessRecord,
     /// A round was first decided after the last fault boundary (start or
     /// end of a fault window) that lies inside the run.
@@ -140,6 +144,11 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Safety holds: no violation and no divergence between honest cells.
+    pub fn safety_ok(&self) -> bool {
+        self.safety_violations.is_empty() && self.first_divergence.is_none()
+    }
+
     /// Folds a record into metrics. The record should have passed
     /// [`RunRecord::validate`]; nothing here panics on an unvalidated one.
     pub fn compute(record: &RunRecord) -> Metrics {
@@ -219,6 +228,7 @@ impl Metrics {
             throughput_tps,
             fairness,
             safety_violations: record.safety_violations.clone(),
+            first_divergence: record.first_divergence.clone(),
             liveness: record.liveness,
             liveness_ok: liveness_ok(record),
             timeseries,

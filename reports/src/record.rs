@@ -63,10 +63,35 @@ pub struct RunRecord {
     /// Safety violations seen by the run's checkers or by the recorder
     /// (honest cells disagreeing on a transaction's place in the order).
     pub safety_violations: Vec<String>,
+    /// The lowest-position disagreement between honest cells' consensus
+    /// orders (or state hashes) the run's checker found; when set,
+    /// `safety_violations` describes it too and safety does not hold.
+    #[serde(default)]
+    pub first_divergence: Option<DivergenceRecord>,
     pub liveness: LivenessRecord,
     /// Observations about transaction ids that were never submitted; ignored.
     pub unknown_tx_observations: u64,
     pub checks: Checks,
+}
+
+/// The first divergence between honest cells: where in the total order two
+/// of them disagree, who, and on what (docs/metrics.md "Safety and liveness").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DivergenceRecord {
+    /// `order` (different events at `position`), `event_count` (the round
+    /// covers other positions) or `state_hash` (same events, other state).
+    pub kind: String,
+    pub round: u64,
+    /// Position in the total order, from 0 (for `state_hash`, the round's first).
+    pub position: u64,
+    /// The cell that first reported the position (or round), then the one
+    /// that disagreed.
+    pub cells: [CellIndex; 2],
+    /// What each put at `position`, as event-hash hex; `null` for nothing
+    /// (outside its round, or a `state_hash` divergence).
+    pub events: [Option<String>; 2],
+    /// When the disagreeing report was observed.
+    pub time_ns: TimeNs,
 }
 
 /// One transaction's life: submission, receipt, order, finality.
@@ -191,6 +216,8 @@ pub enum RecordError {
     CellsDownInvalid,
     #[error("virtual duration {0} ns exceeds the maximum of ten days")]
     DurationTooLong(TimeNs),
+    #[error("first divergence names cell {cell}, but the run has {cell_count} cells")]
+    DivergenceCellOutOfRange { cell: CellIndex, cell_count: u32 },
     #[error("fault {label:?} ends ({end_ns} ns) before it starts ({start_ns} ns)")]
     FaultInverted {
         label: String,
@@ -243,6 +270,14 @@ impl RunRecord {
         }
         if self.virtual_duration_ns > VIRTUAL_DURATION_MAX_NS {
             return Err(RecordError::DurationTooLong(self.virtual_duration_ns));
+        }
+        if let Some(divergence) = &self.first_divergence {
+            if let Some(&cell) = divergence.cells.iter().find(|&&c| c >= self.cell_count) {
+                return Err(RecordError::DivergenceCellOutOfRange {
+                    cell,
+                    cell_count: self.cell_count,
+                });
+            }
         }
         for fault in &self.faults {
             if fault.end_ns < fault.start_ns {
@@ -318,6 +353,7 @@ impl RunRecorder {
                 counters: Vec::new(),
                 faults: Vec::new(),
                 safety_violations: Vec::new(),
+                first_divergence: None,
                 liveness: LivenessRecord::default(),
                 unknown_tx_observations: 0,
                 checks,
@@ -485,6 +521,19 @@ impl RunRecorder {
             .push(format!("at {time_ns} ns: {description}"));
     }
 
+    /// The first divergence a checker outside the recorder found (its text
+    /// goes to [`RunRecorder::safety_violation`] too). Called more than once,
+    /// the lowest position is kept, the earlier call among equals.
+    pub fn first_divergence(&mut self, divergence: DivergenceRecord) {
+        let first = &mut self.record.first_divergence;
+        if first
+            .as_ref()
+            .is_none_or(|known| divergence.position < known.position)
+        {
+            *first = Some(divergence);
+        }
+    }
+
     /// Closes the record at the end of the run.
     pub fn finish(
         mut self,
@@ -637,6 +686,28 @@ mod tests {
         );
         assert!(record.safety_violations[0].contains("cell 2"));
         assert!(record.safety_violations[1].contains("share position 0"));
+    }
+
+    #[test]
+    fn the_recorder_keeps_the_lowest_position_divergence() {
+        let divergence = |position, time_ns| DivergenceRecord {
+            kind: "order".into(),
+            round: 2,
+            position,
+            cells: [0, 1],
+            events: [Some("aa".into()), None],
+            time_ns,
+        };
+        let mut recorder = RunRecorder::new("t", 1, 2, [0, 1], 10, Checks::default());
+        recorder.first_divergence(divergence(9, 10));
+        recorder.first_divergence(divergence(4, 20));
+        recorder.first_divergence(divergence(4, 30));
+        recorder.first_divergence(divergence(7, 40));
+        let record = recorder.finish(100, 0, &"0".repeat(64));
+        assert_eq!(record.first_divergence, Some(divergence(4, 20)));
+        record.validate().unwrap();
+        let json = serde_json::to_string(&record).unwrap();
+        assert!(json.contains(r#""events":["aa",null]"#), "{json}");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::checks::CheckResult;
 use crate::metrics::{Metrics, Percentiles};
-use crate::record::{NS_PER_MS, RunRecord, TimeNs};
+use crate::record::{CellIndex, DivergenceRecord, NS_PER_MS, RunRecord, TimeNs};
 
 /// The `summary.json` document. Field order is the JSON key order; maps are
 /// ordered; values that cannot be computed are `null`, never NaN.
@@ -73,10 +73,41 @@ pub struct FairnessSummary {
     pub jain_index: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SafetySummary {
+    /// No violation and no divergence.
     pub ok: bool,
+    /// Where honest cells first disagree; `null` when they never do.
+    pub first_divergence: Option<DivergenceSummary>,
     pub violations: Vec<String>,
+}
+
+/// `RunRecord::first_divergence` with its time in milliseconds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DivergenceSummary {
+    /// `order`, `event_count` or `state_hash`.
+    pub kind: String,
+    pub round: u64,
+    pub position: u64,
+    /// The first cell to report the position (or round), then the one that
+    /// disagreed.
+    pub cells: [CellIndex; 2],
+    /// What each put there (event-hash hex), `null` for nothing.
+    pub events: [Option<String>; 2],
+    pub time_ms: f64,
+}
+
+impl From<&DivergenceRecord> for DivergenceSummary {
+    fn from(divergence: &DivergenceRecord) -> Self {
+        DivergenceSummary {
+            kind: divergence.kind.clone(),
+            round: divergence.round,
+            position: divergence.position,
+            cells: divergence.cells,
+            events: divergence.events.clone(),
+            time_ms: ns_to_ms(divergence.time_ns),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -123,7 +154,8 @@ impl Summary {
                 jain_index: fairness.jain_index,
             },
             safety: SafetySummary {
-                ok: metrics.safety_violations.is_empty(),
+                ok: metrics.safety_ok(),
+                first_divergence: metrics.first_divergence.as_ref().map(Into::into),
                 violations: metrics.safety_violations.clone(),
             },
             liveness: LivenessSummary {

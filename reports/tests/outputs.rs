@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use celluler_reports::record::{NS_PER_MS, NS_PER_S};
 use celluler_reports::tables::{TIMESERIES_HEADER, TRANSACTIONS_HEADER};
 use celluler_reports::{
-    Checks, Counter, FaultWindow, RunRecord, RunRecorder, TimeNs, TxOrder, write_run_outputs,
+    Checks, Counter, DivergenceRecord, FaultWindow, RunRecord, RunRecorder, TimeNs, TxOrder,
+    write_run_outputs,
 };
 
 /// A fixed pseudo-random sequence (xorshift64*) so the fixture needs no RNG crate.
@@ -26,8 +27,16 @@ impl Sequence {
 /// virtual time; a partition from 8 s to 11 s stalls consensus; one
 /// transaction every 50 ms; consensus orders by a noisy timestamp.
 fn synthetic_record(checks: Checks) -> RunRecord {
+    finish_synthetic(synthetic_recorder(checks))
+}
+
+/// The synthetic run's virtual duration.
+const SYNTHETIC_DURATION_NS: TimeNs = 20 * NS_PER_S;
+
+/// [`synthetic_record`]'s recorder, before `finish`.
+fn synthetic_recorder(checks: Checks) -> RunRecorder {
     let cells = 8u32;
-    let duration_ns = 20 * NS_PER_S;
+    let duration_ns = SYNTHETIC_DURATION_NS;
     let mut recorder = RunRecorder::new("synthetic", 42, cells, 0..7, 50 * NS_PER_MS, checks);
     let mut sequence = Sequence(0x9E37_79B9_7F4A_7C15);
     // Its own stream, so the other numbers do not move with the claims.
@@ -115,8 +124,12 @@ fn synthetic_record(checks: Checks) -> RunRecord {
             recorder.count(time_ns, Counter::MessagesDropped, 3);
         }
     }
+    recorder
+}
+
+fn finish_synthetic(recorder: RunRecorder) -> RunRecord {
     recorder.finish(
-        duration_ns,
+        SYNTHETIC_DURATION_NS,
         1234,
         "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00",
     )
@@ -250,6 +263,81 @@ fn unmet_thresholds_fail_the_run_and_say_why() {
     let markdown = fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(markdown.contains("**FAIL**: 2 of 5 checks do not hold."));
     assert!(markdown.contains("exceeds the maximum 100.000 ms"));
+}
+
+#[test]
+fn a_first_divergence_is_reported_and_fails_safety() {
+    let mut recorder = synthetic_recorder(passing_checks());
+    let (ours, theirs) = ("ab".repeat(32), "cd".repeat(32));
+    let text = format!(
+        "order diverges at round 12, position 3481: cell 0 ordered {ours} but cell 5 ordered {theirs}"
+    );
+    recorder.safety_violation(7_250 * NS_PER_MS, &text);
+    recorder.first_divergence(DivergenceRecord {
+        kind: "order".into(),
+        round: 12,
+        position: 3481,
+        cells: [0, 5],
+        events: [Some(ours.clone()), Some(theirs.clone())],
+        time_ns: 7_250 * NS_PER_MS,
+    });
+    let dir = output_dir("divergence");
+    let report = write_run_outputs(&finish_synthetic(recorder), &dir).unwrap();
+
+    assert!(!report.summary.passed);
+    assert!(!report.summary.safety.ok);
+    assert_eq!(report.summary.checks["safety"], "fail");
+    assert!(
+        report.summary.check_reasons["safety"].starts_with(
+            "1 safety violation(s); first divergence: order diverges at round 12, position 3481"
+        ),
+        "{}",
+        report.summary.check_reasons["safety"]
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        summary["safety"]["first_divergence"],
+        serde_json::json!({
+            "kind": "order",
+            "round": 12,
+            "position": 3481,
+            "cells": [0, 5],
+            "events": [ours, theirs],
+            "time_ms": 7250.0,
+        })
+    );
+    assert_eq!(summary["safety"]["ok"], false);
+    assert_eq!(
+        summary["safety"]["violations"][0],
+        format!("at 7250000000 ns: {text}")
+    );
+    let markdown = fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        markdown.contains(&format!(
+            "**First divergence**: order diverges at round 12, position 3481, at 7250.000 ms: \
+             cell 0 ordered {ours} but cell 5 ordered {theirs}.\n"
+        )),
+        "{markdown}"
+    );
+    assert!(markdown.contains("| Safety | **1 violation(s)** |"));
+    assert!(markdown.contains("| safety | **FAIL** |"));
+
+    // A divergence alone (a record from elsewhere, without its text) fails too.
+    let mut record = synthetic_record(passing_checks());
+    record.first_divergence = Some(DivergenceRecord {
+        kind: "state_hash".into(),
+        round: 3,
+        position: 40,
+        cells: [1, 2],
+        events: [None, None],
+        time_ns: NS_PER_S,
+    });
+    let report = write_run_outputs(&record, &output_dir("divergence-alone")).unwrap();
+    assert!(!report.summary.safety.ok);
+    assert_eq!(report.summary.checks["safety"], "fail");
+    record.first_divergence.as_mut().unwrap().cells = [1, 8];
+    assert!(write_run_outputs(&record, &output_dir("divergence-invalid")).is_err());
 }
 
 #[test]

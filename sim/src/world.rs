@@ -5,12 +5,11 @@
 //! shared hashgraph store for the world ([`SharedWorld`]: each event and its
 //! consensus facts held once, each signature checked once), and one
 //! [`Cell`] per simulated node. [`CellWorld::run_until`] advances the
-//! simulation and feeds every new observation to the [`InvariantChecker`]:
-//! - every honest cell's consensus order is a prefix of every other's: at an
-//!   equal count of ordered events, equal `order_digest`;
-//! - honest cells agree on the state hash of each round both decided;
-//! - PRANA is conserved (the ledger asserts it after every round;
-//!   [`CellWorld::check_ledgers`] checks the totals of the live cells too).
+//! simulation and feeds every new observation to the [`InvariantChecker`],
+//! which compares honest cells' consensus orders position by position and
+//! their state hash per round, and names the first [`Divergence`]. (PRANA
+//! conservation needs no checker here: the ledger asserts it after every
+//! round.)
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -50,6 +49,9 @@ pub struct WorldConfig {
     /// Cells that keep a [`celluler_core::cell::ConsensusRecording`] of
     /// what they decide (to export their view of the hashgraph).
     pub record_consensus: Vec<u32>,
+    /// Cells that break consensus-timestamp ties by descending event hash:
+    /// a planted protocol mutation, to show the safety checkers fire.
+    pub mutated_tie_break: Vec<u32>,
 }
 
 /// The default gossip interval: 100 ms. Over a WAN with tens of
@@ -72,6 +74,7 @@ impl WorldConfig {
             fee_min: 1,
             sim: SimConfig::new(seed, cells),
             record_consensus: Vec::new(),
+            mutated_tie_break: Vec::new(),
         }
     }
 }
@@ -86,26 +89,155 @@ pub enum WorldError {
     Hashgraph(#[from] hashgraph::ConfigError),
 }
 
-/// Folds observations into the run's invariant verdict.
+/// What two honest cells disagree on (see [`Divergence`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DivergenceKind {
+    /// They put different events at `position` of the total order.
+    Order,
+    /// Their reports of `round` cover different positions: the first cell's
+    /// round holds `counts.0` events, the other's `counts.1`; `position` is
+    /// the lowest position one of them puts in the round and the other not.
+    EventCount { counts: (u64, u64) },
+    /// They ordered the same events in `round` (at the same positions) but
+    /// reached different state hashes after it (`hashes.0` the first cell's).
+    StateHash { hashes: ([u8; 32], [u8; 32]) },
+}
+
+impl DivergenceKind {
+    /// A stable label: `order`, `event_count` or `state_hash`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            DivergenceKind::Order => "order",
+            DivergenceKind::EventCount { .. } => "event_count",
+            DivergenceKind::StateHash { .. } => "state_hash",
+        }
+    }
+}
+
+/// Two honest cells' reports that cannot both be right, located in the total
+/// order. `cells.0` first reported the position (for an order divergence) or
+/// the round (otherwise); `cells.1` disagreed with it at `time_ns`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Divergence {
+    pub kind: DivergenceKind,
+    /// The round the disagreeing cell (`cells.1`) was reporting.
+    pub round: u32,
+    /// Position in the total order, from 0. For a state-hash divergence, the
+    /// round's first position.
+    pub position: u64,
+    pub cells: (CellIndex, CellIndex),
+    /// What each cell put at `position`: for an order divergence, the two
+    /// different events; for an event-count divergence, what each cell's
+    /// report of `round` holds there (`None`: the position is outside its
+    /// round); for a state-hash divergence, `None` (the orders agree).
+    pub events: (Option<EventHash>, Option<EventHash>),
+    /// When the disagreeing report was observed (true virtual time).
+    pub time_ns: TimeNs,
+}
+
+fn event_text(event: Option<EventHash>) -> String {
+    event.map_or_else(|| "nothing".to_string(), |hash| hex(&hash.0))
+}
+
+impl std::fmt::Display for Divergence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (round, position) = (self.round, self.position);
+        let (a, b) = (self.cells.0.0, self.cells.1.0);
+        let (first, other) = (event_text(self.events.0), event_text(self.events.1));
+        match self.kind {
+            DivergenceKind::Order => write!(
+                f,
+                "order diverges at round {round}, position {position}: \
+                 cell {a} ordered {first} but cell {b} ordered {other}"
+            ),
+            DivergenceKind::EventCount { counts } => write!(
+                f,
+                "number of events diverges at round {round}, position {position}: \
+                 cell {a} ordered {} events in the round ({first} at that position) \
+                 but cell {b} ordered {} ({other} at that position)",
+                counts.0, counts.1
+            ),
+            DivergenceKind::StateHash { hashes } => write!(
+                f,
+                "state hash diverges at round {round}, position {position}: \
+                 cells {a} and {b} ordered the same events but cell {a} reached state {} \
+                 and cell {b} reached state {}",
+                hex(&hashes.0),
+                hex(&hashes.1)
+            ),
+        }
+    }
+}
+
+/// The first honest report of a round.
+#[derive(Debug, Clone, Copy)]
+struct RoundReport {
+    cell: CellIndex,
+    /// Its positions, `start..end`.
+    start: u64,
+    end: u64,
+    order_digest: [u8; 32],
+    state_hash: [u8; 32],
+}
+
+/// Folds honest cells' `RoundDecided` observations into the run's safety
+/// verdict, and names the first divergence.
+///
+/// It keeps one canonical total order — at each position, the event the
+/// first honest cell to report that position put there, and who that was —
+/// and the first honest report of each round (its positions, order digest
+/// and state hash). Each later report is compared with them position by
+/// position (O(events in the report)); memory is O(ordered events + rounds).
+/// A report can show:
+/// - an order divergence: a different event at some position (only the
+///   report's lowest such position is recorded: after a shift every later
+///   position differs);
+/// - an event-count divergence: its round covers other positions than the
+///   round's first report;
+/// - a state-hash divergence: the same positions, no differing event, a
+///   different state hash; it counts as at the round's first position. Not
+///   looked for when either cell already diverged in order or count (its
+///   state is then expected to differ, from a lower position on).
+///
+/// Cross-checks, recorded as text only: a report whose event list does not
+/// fit its count, one that starts beyond every position reported so far
+/// (observations are missing), and equal positions and events but a
+/// different `order_digest` between cells that never diverged (a cell's
+/// `events` disagree with its digest).
+///
+/// Disagreement is recorded, never asserted. Observations of dishonest
+/// cells are ignored.
 #[derive(Debug, Default)]
 pub struct InvariantChecker {
-    /// First (cell, digest) seen at each count of ordered events.
-    order_digests: BTreeMap<u64, (CellIndex, [u8; 32])>,
-    /// First (cell, ordered events, state hash) seen for each round.
-    state_hashes: BTreeMap<u32, (CellIndex, u64, [u8; 32])>,
+    /// The canonical order, by position.
+    order: Vec<EventHash>,
+    /// Who first reported each position, run-length encoded: (first
+    /// position of the run, cell), ascending by position.
+    reporters: Vec<(u64, CellIndex)>,
+    /// The first honest report of each round.
+    rounds: BTreeMap<u32, RoundReport>,
+    /// Cells with a recorded divergence (their digests are expected to differ).
+    diverged: Vec<bool>,
     dishonest: Vec<bool>,
-    violations: Vec<String>,
+    /// The divergence at the lowest position (earliest observed among equals).
+    first: Option<Divergence>,
+    /// Where `first` is in `violations`, if it was kept there.
+    first_index: Option<usize>,
+    /// Every violation in the order found (time observed, text), bounded.
+    violations: Vec<(TimeNs, String)>,
     /// Rounds decided, summed over cells.
     pub rounds_checked: u64,
 }
 
-/// Most violations kept (the first ones explain a run).
+/// Most violations kept besides the first divergence (the first ones explain
+/// a run).
 const VIOLATIONS_MAX: usize = 100;
 
 impl InvariantChecker {
     pub fn new(cells: u32) -> Self {
         InvariantChecker {
             dishonest: vec![false; cells as usize],
+            diverged: vec![false; cells as usize],
             ..InvariantChecker::default()
         }
     }
@@ -117,64 +249,232 @@ impl InvariantChecker {
         }
     }
 
-    fn violation(&mut self, text: String) {
+    fn violation(&mut self, time_ns: TimeNs, text: String) {
         if self.violations.len() < VIOLATIONS_MAX {
-            self.violations.push(text);
+            self.violations.push((time_ns, text));
         }
     }
 
+    fn diverged(&self, cell: CellIndex) -> bool {
+        self.diverged.get(cell.as_usize()).copied().unwrap_or(false)
+    }
+
+    fn divergence(&mut self, divergence: Divergence) {
+        for cell in [divergence.cells.0, divergence.cells.1] {
+            if let Some(flag) = self.diverged.get_mut(cell.as_usize()) {
+                *flag = true;
+            }
+        }
+        let kept = self.violations.len() < VIOLATIONS_MAX;
+        if kept {
+            self.violations
+                .push((divergence.time_ns, divergence.to_string()));
+        }
+        if self
+            .first
+            .is_none_or(|first| divergence.position < first.position)
+        {
+            self.first = Some(divergence);
+            self.first_index = kept.then(|| self.violations.len() - 1);
+        }
+    }
+
+    /// The cell that first reported `position` (which is in the canonical order).
+    fn reporter(&self, position: u64) -> CellIndex {
+        let run = self
+            .reporters
+            .partition_point(|&(start, _)| start <= position);
+        self.reporters[run - 1].1
+    }
+
     pub fn observe(&mut self, observed: &Observed<CellObservation>) {
-        let cell = observed.cell;
+        let (time_ns, cell) = (observed.time_ns, observed.cell);
         if self.dishonest.get(cell.as_usize()).copied().unwrap_or(true) {
             return;
         }
-        if let CellObservation::RoundDecided {
+        let CellObservation::RoundDecided {
             round,
             ordered_events,
             order_digest,
             state_hash,
-            ..
+            ref events,
         } = observed.observation
-        {
-            self.rounds_checked += 1;
-            match self.order_digests.get(&ordered_events) {
-                Some(&(first, digest)) if digest != order_digest => self.violation(format!(
-                    "order diverges: cells {first} and {cell} differ after {ordered_events} ordered events"
-                )),
-                Some(_) => {}
-                None => {
-                    self.order_digests
-                        .insert(ordered_events, (cell, order_digest));
-                }
-            }
-            match self.state_hashes.get(&round) {
-                Some(&(first, events, hash)) if hash != state_hash || events != ordered_events => {
-                    self.violation(format!(
-                        "state diverges: cells {first} and {cell} differ at round {round}"
-                    ))
-                }
-                Some(_) => {}
-                None => {
-                    self.state_hashes
-                        .insert(round, (cell, ordered_events, state_hash));
-                }
+        else {
+            return;
+        };
+        self.rounds_checked += 1;
+        let Some(start) = ordered_events.checked_sub(events.len() as u64) else {
+            self.violation(
+                time_ns,
+                format!(
+                    "cell {} reports {} events in round {round} but {ordered_events} \
+                     ordered events in all",
+                    cell.0,
+                    events.len()
+                ),
+            );
+            return;
+        };
+        let end = ordered_events;
+        let order_diverged = self.compare_order(time_ns, cell, round, start, events);
+
+        let Some(&first) = self.rounds.get(&round) else {
+            self.rounds.insert(
+                round,
+                RoundReport {
+                    cell,
+                    start,
+                    end,
+                    order_digest,
+                    state_hash,
+                },
+            );
+            return;
+        };
+        if (first.start, first.end) != (start, end) {
+            let position = if first.start != start {
+                first.start.min(start)
+            } else {
+                first.end.min(end)
+            };
+            let theirs = (first.start..first.end)
+                .contains(&position)
+                .then(|| self.order.get(position as usize).copied())
+                .flatten();
+            let ours = (start..end)
+                .contains(&position)
+                .then(|| events[(position - start) as usize]);
+            self.divergence(Divergence {
+                kind: DivergenceKind::EventCount {
+                    counts: (first.end - first.start, end - start),
+                },
+                round,
+                position,
+                cells: (first.cell, cell),
+                events: (theirs, ours),
+                time_ns,
+            });
+        } else if !order_diverged && !self.diverged(first.cell) && !self.diverged(cell) {
+            if first.state_hash != state_hash {
+                self.divergence(Divergence {
+                    kind: DivergenceKind::StateHash {
+                        hashes: (first.state_hash, state_hash),
+                    },
+                    round,
+                    position: start,
+                    cells: (first.cell, cell),
+                    events: (None, None),
+                    time_ns,
+                });
+            } else if first.order_digest != order_digest {
+                self.violation(
+                    time_ns,
+                    format!(
+                        "order digests of cells {} and {} differ after {ordered_events} \
+                         ordered events (round {round}) although every position they \
+                         reported agrees: a cell's reported events do not match its digest",
+                        first.cell.0, cell.0
+                    ),
+                );
             }
         }
     }
 
-    /// The verdict so far: empty when every invariant held.
-    pub fn violations(&self) -> &[String] {
-        &self.violations
+    /// Compares `events`, at positions from `start`, with the canonical
+    /// order, records the lowest differing position, and appends what is
+    /// new. Returns whether a position differed.
+    fn compare_order(
+        &mut self,
+        time_ns: TimeNs,
+        cell: CellIndex,
+        round: u32,
+        start: u64,
+        events: &[EventHash],
+    ) -> bool {
+        let known = self.order.len() as u64;
+        if start > known {
+            self.violation(
+                time_ns,
+                format!(
+                    "cell {} reports round {round} at positions {start}..{} but no honest \
+                     cell reported positions {known}..{start}: observations are missing",
+                    cell.0,
+                    start + events.len() as u64
+                ),
+            );
+            return false;
+        }
+        let overlap = (known - start).min(events.len() as u64) as usize;
+        let canonical = &self.order[start as usize..start as usize + overlap];
+        let differs = canonical
+            .iter()
+            .zip(&events[..overlap])
+            .position(|(known, reported)| known != reported);
+        if let Some(offset) = differs {
+            let position = start + offset as u64;
+            self.divergence(Divergence {
+                kind: DivergenceKind::Order,
+                round,
+                position,
+                cells: (self.reporter(position), cell),
+                events: (Some(self.order[position as usize]), Some(events[offset])),
+                time_ns,
+            });
+        }
+        if overlap < events.len() {
+            if self.reporters.last().map(|&(_, reporter)| reporter) != Some(cell) {
+                self.reporters.push((known, cell));
+            }
+            self.order.extend_from_slice(&events[overlap..]);
+        }
+        differs.is_some()
     }
 
-    /// The agreed state hash of `round`, if some honest cell decided it.
+    /// The divergence at the lowest position seen (the earliest observed
+    /// among those at that position), if any.
+    pub fn first_divergence(&self) -> Option<&Divergence> {
+        self.first.as_ref()
+    }
+
+    /// Every violation with the virtual time it was observed at, the first
+    /// divergence first, then the others in the order found. Empty when
+    /// every invariant held.
+    pub fn timed_violations(&self) -> Vec<(TimeNs, String)> {
+        let mut all = Vec::with_capacity(self.violations.len() + 1);
+        if let Some(first) = &self.first {
+            all.push((first.time_ns, first.to_string()));
+        }
+        all.extend(
+            self.violations
+                .iter()
+                .enumerate()
+                .filter(|&(index, _)| Some(index) != self.first_index)
+                .map(|(_, violation)| violation.clone()),
+        );
+        all
+    }
+
+    /// The verdict so far as text: empty when every invariant held.
+    pub fn violations(&self) -> Vec<String> {
+        self.timed_violations()
+            .into_iter()
+            .map(|(_, text)| text)
+            .collect()
+    }
+
+    /// Positions of the canonical total order known so far.
+    pub fn ordered_events(&self) -> u64 {
+        self.order.len() as u64
+    }
+
+    /// The state hash of `round` as its first honest reporter gave it.
     pub fn state_hash(&self, round: u32) -> Option<[u8; 32]> {
-        self.state_hashes.get(&round).map(|&(_, _, hash)| hash)
+        self.rounds.get(&round).map(|report| report.state_hash)
     }
 
     /// The highest round some honest cell decided.
     pub fn last_round(&self) -> Option<u32> {
-        self.state_hashes.keys().next_back().copied()
+        self.rounds.keys().next_back().copied()
     }
 }
 
@@ -231,6 +531,11 @@ impl CellWorld {
             trust: TrustConfig::default(),
             access: AccessPolicy::default(),
             record_consensus: config.record_consensus.contains(&index.0),
+            tie_break: if config.mutated_tie_break.contains(&index.0) {
+                hashgraph::TieBreak::DescendingHash
+            } else {
+                hashgraph::TieBreak::WhitenedSignature
+            },
         };
         let simulation = Simulation::new(config.sim.clone(), trace, |index| {
             Cell::new(
@@ -294,31 +599,6 @@ impl CellWorld {
     /// The live cell `index` (None while crashed).
     pub fn cell(&self, index: CellIndex) -> Option<&Cell> {
         self.simulation.node(index)
-    }
-
-    /// PRANA totals of every live cell's ledger: balances + fee pool +
-    /// burned equal the genesis total. Returns the violations.
-    pub fn check_ledgers(&self) -> Vec<String> {
-        let mut violations = Vec::new();
-        for index in 0..self.config.cells {
-            let Some(cell) = self.cell(CellIndex(index)) else {
-                continue;
-            };
-            let ledger = cell.ledger();
-            let total: u128 = ledger
-                .balances()
-                .map(|(_, balance)| u128::from(balance))
-                .sum::<u128>()
-                + u128::from(ledger.fee_pool())
-                + u128::from(ledger.burned());
-            if total != u128::from(ledger.genesis_total()) {
-                violations.push(format!(
-                    "cell #{index}: PRANA total {total} != genesis {}",
-                    ledger.genesis_total()
-                ));
-            }
-        }
-        violations
     }
 
     /// Cell `index`'s view of the hashgraph as a `celluler-dag/1` file
@@ -393,10 +673,336 @@ impl CellWorld {
         })
     }
 
-    /// Every invariant violation: the checker's and the ledgers'.
+    /// Every invariant violation, as text: the checker's
+    /// ([`InvariantChecker::violations`], the first divergence first). There
+    /// is no separate ledger check: `Ledger::apply_round` asserts PRANA
+    /// conservation (balances + fee pool + burned = genesis) after every
+    /// round, so a live ledger's total cannot differ from its genesis.
     pub fn verdict(&self) -> Vec<String> {
-        let mut all = self.checker.violations().to_vec();
-        all.extend(self.check_ledgers());
-        all
+        self.checker.violations()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Event hash number `n` (distinct for distinct `n`).
+    fn event(n: u8) -> EventHash {
+        EventHash([n; 32])
+    }
+
+    /// What the forged cells report, kept per cell like the consensus
+    /// service does: total ordered events and the chained order digest.
+    struct Forger {
+        ordered: Vec<u64>,
+        digest: Vec<[u8; 32]>,
+    }
+
+    impl Forger {
+        fn new(cells: usize) -> Forger {
+            Forger {
+                ordered: vec![0; cells],
+                digest: vec![[0; 32]; cells],
+            }
+        }
+
+        /// `cell`'s report of `round`, holding `events`, with state hash
+        /// `state` (one byte repeated).
+        fn round(
+            &mut self,
+            time_ns: TimeNs,
+            cell: u32,
+            round: u32,
+            events: &[u8],
+            state: u8,
+        ) -> Observed<CellObservation> {
+            let slot = cell as usize;
+            let hashes: Vec<EventHash> = events.iter().map(|&n| event(n)).collect();
+            for hash in &hashes {
+                let mut hasher = blake3::Hasher::new();
+                hasher.update(&self.digest[slot]);
+                hasher.update(&hash.0);
+                self.digest[slot] = *hasher.finalize().as_bytes();
+            }
+            self.ordered[slot] += hashes.len() as u64;
+            Observed {
+                time_ns,
+                cell: CellIndex(cell),
+                observation: CellObservation::RoundDecided {
+                    round,
+                    ordered_events: self.ordered[slot],
+                    order_digest: self.digest[slot],
+                    state_hash: [state; 32],
+                    events: Arc::from(hashes),
+                },
+            }
+        }
+    }
+
+    /// Rounds 0..3 as cell 0 orders them (positions 0..3, 3..7, 7..9).
+    const ROUNDS: [&[u8]; 3] = [&[1, 2, 3], &[4, 5, 6, 7], &[8, 9]];
+
+    fn feed(checker: &mut InvariantChecker, observations: Vec<Observed<CellObservation>>) {
+        for observed in &observations {
+            checker.observe(observed);
+        }
+    }
+
+    #[test]
+    fn identical_orders_from_three_cells_hold() {
+        let mut checker = InvariantChecker::new(3);
+        let mut forger = Forger::new(3);
+        let mut time_ns = 0;
+        for (round, events) in ROUNDS.iter().enumerate() {
+            for cell in 0..3 {
+                time_ns += 10;
+                checker.observe(&forger.round(time_ns, cell, round as u32, events, round as u8));
+            }
+        }
+        assert!(
+            checker.violations().is_empty(),
+            "{:?}",
+            checker.violations()
+        );
+        assert_eq!(checker.first_divergence(), None);
+        assert_eq!(checker.rounds_checked, 9);
+        assert_eq!(checker.ordered_events(), 9);
+        assert_eq!(checker.last_round(), Some(2));
+        assert_eq!(checker.state_hash(1), Some([1; 32]));
+    }
+
+    #[test]
+    fn swapped_events_inside_a_round_are_the_first_divergence() {
+        let mut checker = InvariantChecker::new(3);
+        let mut forger = Forger::new(3);
+        let mut observations = Vec::new();
+        for cell in 0..3 {
+            observations.push(forger.round(10 + u64::from(cell), cell, 0, ROUNDS[0], 0));
+        }
+        observations.push(forger.round(20, 0, 1, ROUNDS[1], 1));
+        observations.push(forger.round(21, 1, 1, ROUNDS[1], 1));
+        // Cell 2 swaps events 5 and 6: positions 4 and 5.
+        observations.push(forger.round(22, 2, 1, &[4, 6, 5, 7], 1));
+        feed(&mut checker, observations);
+
+        let first = *checker.first_divergence().expect("the swap is found");
+        assert_eq!(
+            first,
+            Divergence {
+                kind: DivergenceKind::Order,
+                round: 1,
+                position: 4,
+                cells: (CellIndex(0), CellIndex(2)),
+                events: (Some(event(5)), Some(event(6))),
+                time_ns: 22,
+            }
+        );
+        let violations = checker.violations();
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert_eq!(
+            violations[0],
+            format!(
+                "order diverges at round 1, position 4: cell 0 ordered {} but cell 2 ordered {}",
+                hex(&event(5).0),
+                hex(&event(6).0)
+            )
+        );
+        assert_eq!(checker.timed_violations()[0].0, 22);
+    }
+
+    #[test]
+    fn the_lowest_position_wins_over_an_earlier_report() {
+        let mut checker = InvariantChecker::new(4);
+        let mut forger = Forger::new(4);
+        let mut observations = vec![
+            forger.round(10, 0, 0, ROUNDS[0], 0),
+            forger.round(11, 0, 1, ROUNDS[1], 1),
+            forger.round(12, 1, 0, ROUNDS[0], 0),
+            // Cell 1 diverges at position 6 first…
+            forger.round(13, 1, 1, &[4, 5, 6, 9], 1),
+        ];
+        feed(&mut checker, std::mem::take(&mut observations));
+        let later = *checker.first_divergence().expect("position 6 differs");
+        assert_eq!((later.position, later.time_ns), (6, 13));
+
+        // …then cell 2 diverges at position 1, later in time.
+        observations.push(forger.round(30, 2, 0, &[1, 3, 2], 0));
+        // A second divergence at position 1, observed later still: the
+        // earliest observation among equals stays first.
+        observations.push(forger.round(31, 3, 0, &[1, 3, 2], 0));
+        feed(&mut checker, observations);
+        let first = *checker.first_divergence().expect("position 1 differs");
+        assert_eq!(first.position, 1);
+        assert_eq!(first.round, 0);
+        assert_eq!(first.cells, (CellIndex(0), CellIndex(2)));
+        assert_eq!(first.events, (Some(event(2)), Some(event(3))));
+        assert_eq!(first.time_ns, 30);
+
+        let violations = checker.timed_violations();
+        assert_eq!(violations.len(), 3, "{violations:?}");
+        assert_eq!(violations[0], (30, first.to_string()));
+        assert!(violations[1].1.contains("position 6"), "{violations:?}");
+        assert!(violations[2].1.contains("position 1"), "{violations:?}");
+        assert!(violations[2].1.contains("cell 3 ordered"), "{violations:?}");
+    }
+
+    #[test]
+    fn equal_orders_with_a_different_state_hash_diverge_at_the_round() {
+        let mut checker = InvariantChecker::new(2);
+        let mut forger = Forger::new(2);
+        feed(
+            &mut checker,
+            vec![
+                forger.round(10, 0, 0, ROUNDS[0], 0),
+                forger.round(11, 1, 0, ROUNDS[0], 0),
+                forger.round(20, 1, 1, ROUNDS[1], 1),
+                forger.round(21, 0, 1, ROUNDS[1], 0xee),
+            ],
+        );
+        let first = *checker.first_divergence().expect("state hashes differ");
+        assert_eq!(
+            first,
+            Divergence {
+                kind: DivergenceKind::StateHash {
+                    hashes: ([1; 32], [0xee; 32])
+                },
+                round: 1,
+                position: 3,
+                cells: (CellIndex(1), CellIndex(0)),
+                events: (None, None),
+                time_ns: 21,
+            }
+        );
+        let violations = checker.violations();
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert!(
+            violations[0].starts_with(
+                "state hash diverges at round 1, position 3: cells 1 and 0 ordered the same events"
+            ),
+            "{violations:?}"
+        );
+        assert_eq!(first.kind.label(), "state_hash");
+    }
+
+    #[test]
+    fn a_dishonest_cells_divergent_report_is_ignored() {
+        let mut checker = InvariantChecker::new(3);
+        checker.mark_dishonest(CellIndex(2));
+        let mut forger = Forger::new(3);
+        feed(
+            &mut checker,
+            vec![
+                // The dishonest cell reports first: it does not set the
+                // canonical order either.
+                forger.round(5, 2, 0, &[3, 2, 1], 9),
+                forger.round(10, 0, 0, ROUNDS[0], 0),
+                forger.round(11, 1, 0, ROUNDS[0], 0),
+                forger.round(12, 2, 1, &[7, 7], 9),
+                forger.round(20, 0, 1, ROUNDS[1], 1),
+            ],
+        );
+        assert!(
+            checker.violations().is_empty(),
+            "{:?}",
+            checker.violations()
+        );
+        assert_eq!(checker.first_divergence(), None);
+        assert_eq!(checker.rounds_checked, 3);
+
+        // The same report from an honest cell is found.
+        let mut checker = InvariantChecker::new(3);
+        let mut forger = Forger::new(3);
+        feed(
+            &mut checker,
+            vec![
+                forger.round(10, 0, 0, ROUNDS[0], 0),
+                forger.round(12, 2, 0, &[3, 2, 1], 9),
+            ],
+        );
+        let first = checker.first_divergence().expect("an honest cell diverged");
+        assert_eq!((first.position, first.cells.1), (0, CellIndex(2)));
+    }
+
+    #[test]
+    fn a_round_with_another_number_of_events_diverges_where_the_rounds_part() {
+        let mut checker = InvariantChecker::new(2);
+        let mut forger = Forger::new(2);
+        feed(
+            &mut checker,
+            vec![
+                forger.round(10, 0, 0, ROUNDS[0], 0),
+                forger.round(11, 0, 1, ROUNDS[1], 1),
+                // Cell 1 orders event 3 a round later: the same order,
+                // other rounds.
+                forger.round(20, 1, 0, &[1, 2], 0),
+                forger.round(21, 1, 1, &[3, 4, 5, 6, 7], 1),
+            ],
+        );
+        let first = *checker.first_divergence().expect("round 0 differs");
+        assert_eq!(
+            first,
+            Divergence {
+                kind: DivergenceKind::EventCount { counts: (3, 2) },
+                round: 0,
+                position: 2,
+                cells: (CellIndex(0), CellIndex(1)),
+                events: (Some(event(3)), None),
+                time_ns: 20,
+            }
+        );
+        let violations = checker.violations();
+        assert_eq!(violations.len(), 2, "{violations:?}");
+        assert_eq!(
+            violations[0],
+            format!(
+                "number of events diverges at round 0, position 2: cell 0 ordered 3 events in \
+                 the round ({} at that position) but cell 1 ordered 2 (nothing at that position)",
+                hex(&event(3).0)
+            )
+        );
+        // Round 1 parts at the same position, the other way round.
+        assert!(
+            violations[1].starts_with("number of events diverges at round 1, position 2: cell 0 ordered 4 events in the round (nothing"),
+            "{violations:?}"
+        );
+    }
+
+    #[test]
+    fn inconsistent_reports_are_recorded_as_text() {
+        let mut checker = InvariantChecker::new(2);
+        let mut forger = Forger::new(2);
+        checker.observe(&forger.round(10, 0, 0, ROUNDS[0], 0));
+        // More events in the round than in the whole order.
+        let mut observed = forger.round(11, 1, 0, ROUNDS[0], 0);
+        if let CellObservation::RoundDecided { ordered_events, .. } = &mut observed.observation {
+            *ordered_events = 1;
+        }
+        checker.observe(&observed);
+        // A round starting beyond every reported position.
+        let mut observed = forger.round(12, 1, 5, &[40], 5);
+        if let CellObservation::RoundDecided { ordered_events, .. } = &mut observed.observation {
+            *ordered_events = 20;
+        }
+        checker.observe(&observed);
+        // Same positions and events, another digest.
+        let mut observed = forger.round(13, 1, 0, ROUNDS[0], 0);
+        if let CellObservation::RoundDecided {
+            ordered_events,
+            order_digest,
+            ..
+        } = &mut observed.observation
+        {
+            *ordered_events = 3;
+            *order_digest = [7; 32];
+        }
+        checker.observe(&observed);
+        let violations = checker.violations();
+        assert_eq!(checker.first_divergence(), None);
+        assert_eq!(violations.len(), 3, "{violations:?}");
+        assert!(violations[0].contains("3 events in round 0 but 1 ordered events"));
+        assert!(violations[1].contains("positions 19..20"));
+        assert!(violations[1].contains("observations are missing"));
+        assert!(violations[2].starts_with("order digests of cells 0 and 1 differ"));
     }
 }

@@ -13,7 +13,9 @@ use celluler_core::cell::CellObservation;
 use celluler_core::identity::hex;
 use celluler_core::node::CellIndex;
 use celluler_core::time::{NS_PER_MS, TimeNs};
-use celluler_reports::{Checks, Counter, FaultWindow, RunRecorder, TxOrder, write_run_outputs};
+use celluler_reports::{
+    Checks, Counter, DivergenceRecord, FaultWindow, RunRecorder, TxOrder, write_run_outputs,
+};
 use celluler_sim::Observed;
 use celluler_sim::scenario::{Fault, Scenario};
 use celluler_sim::workload;
@@ -50,6 +52,11 @@ pub struct Args {
     /// Repeatable.
     #[arg(long, value_name = "CELL:PATH", value_parser = parse_dag_target)]
     dag: Vec<(u32, PathBuf)>,
+    /// Test hook, not a protocol option: cell CELL breaks consensus-timestamp
+    /// ties by descending event hash, a planted disagreement the safety
+    /// checker must report. Repeatable.
+    #[arg(long, value_name = "CELL", hide = true)]
+    mutate_tie_break: Vec<u32>,
 }
 
 fn parse_dag_target(text: &str) -> Result<(u32, PathBuf), String> {
@@ -92,6 +99,7 @@ pub fn run(args: Args) -> Outcome {
     }
     let mut world_config = scenario.world_config();
     world_config.record_consensus = args.dag.iter().map(|(cell, _)| *cell).collect();
+    world_config.mutated_tie_break = args.mutate_tie_break.clone();
     let started = Instant::now();
     let mut world = match CellWorld::with_trace(world_config, mode) {
         Ok(world) => world,
@@ -136,8 +144,22 @@ pub fn run(args: Args) -> Outcome {
         progress.set_message(progress_counts.line(scenario.cells.count));
     }
     progress.finish_and_clear();
-    for violation in world.verdict() {
-        recorder.safety_violation(scenario.duration_ns, &violation);
+    // The checker's violations, each at the time it was observed, the
+    // first divergence first (`CellWorld::verdict` has them as text).
+    let checker = world.checker();
+    for (time_ns, violation) in checker.timed_violations() {
+        recorder.safety_violation(time_ns, &violation);
+    }
+    if let Some(divergence) = checker.first_divergence() {
+        recorder.first_divergence(DivergenceRecord {
+            kind: divergence.kind.label().to_string(),
+            round: u64::from(divergence.round),
+            position: divergence.position,
+            cells: [divergence.cells.0.0, divergence.cells.1.0],
+            events: [divergence.events.0, divergence.events.1]
+                .map(|event| event.map(|hash| hex(&hash.0))),
+            time_ns: divergence.time_ns,
+        });
     }
     let wall_ms = started.elapsed().as_millis() as u64;
     let trace_hash = world.simulation().trace().hash_hex();

@@ -18,11 +18,11 @@
 //! journals' storage, the world handle). [`Cell::recover`] reopens the
 //! journals; on `Restart` every service rebuilds from them: Identity replays
 //! its attestations into the trust network, Consensus re-learns every event
-//! it had journaled as ordered (and its own chain, which lives in the world
-//! store), State replays the re-decided rounds into a fresh ledger and checks
-//! each against its journaled state block, and Message resubmits the TX/POSTs
-//! it had journaled (consensus drops those already seen). Gossip then catches
-//! the cell up.
+//! it had journaled as ordered (and its own chain, read back from the world
+//! store until own events are journaled), State replays the re-decided
+//! rounds into a fresh ledger and checks each against its journaled state
+//! block, and Message resubmits the TX/POSTs it had journaled (consensus
+//! drops those already seen). Gossip then catches the cell up.
 
 pub mod api;
 pub mod protocol;
@@ -40,7 +40,8 @@ pub use api::{
     CellCommand, CellObservation, ConsensusRecording, OrderedFacts, RecordedEvent, TxId,
 };
 pub use protocol::{
-    CellEvent, CellProtocol, CellRequest, CellResponse, CellWire, JournalKind, cost,
+    CellEvent, CellProtocol, CellRequest, CellResponse, CellWire, EventRejection, JournalKind,
+    WireEvent, cost,
 };
 pub use shared::{MemberInfo, SharedWorld, WorldHandle};
 
@@ -76,6 +77,9 @@ pub struct CellConfig {
     /// Keep a [`ConsensusRecording`] of what this cell decides (for
     /// exporting its view of the hashgraph; costs memory per event).
     pub record_consensus: bool,
+    /// How consensus breaks timestamp ties: the paper's rule, or (only to
+    /// show that the safety checkers fire) a deliberate mutation.
+    pub tie_break: crate::hashgraph::TieBreak,
 }
 
 /// What survives a crash.
@@ -97,7 +101,6 @@ pub struct Cell {
     ledger: Rc<RefCell<Ledger>>,
     bus: Bus<CellProtocol>,
     gossip_rng: DetRng,
-    rejected: Rc<RefCell<std::collections::BTreeMap<&'static str, u64>>>,
     recording: api::RecordingHandle,
     /// Failed bus calls (typed service errors), for tests and reports.
     pub call_errors: u64,
@@ -145,7 +148,6 @@ impl Cell {
         let access = identity.access();
         let message =
             MessageService::new(signer, access, reader.clone(), io.clone(), world.clone());
-        let rejected = message.rejected.clone();
         let recording: api::RecordingHandle = Rc::new(RefCell::new(
             config.record_consensus.then(ConsensusRecording::default),
         ));
@@ -156,6 +158,7 @@ impl Cell {
             io.clone(),
             reader.clone(),
             recording.clone(),
+            config.tie_break,
         );
         let state = StateService::new(world.clone(), io.clone(), reader, ledger.clone());
         let mut metadata = Writer::new();
@@ -189,7 +192,6 @@ impl Cell {
             journals,
             ledger,
             bus,
-            rejected,
             recording,
             call_errors: 0,
         }
@@ -222,9 +224,10 @@ impl Cell {
         Ref::filter_map(self.recording.borrow(), Option::as_ref).ok()
     }
 
-    /// Rejected incoming messages by reason.
+    /// Rejected incoming messages and sync events by reason (event
+    /// reasons are [`EventRejection::label`]s, `"event: …"`).
     pub fn rejections(&self) -> std::collections::BTreeMap<&'static str, u64> {
-        self.rejected.borrow().clone()
+        self.io.borrow().rejected.clone()
     }
 
     /// Blocks in each journal, in [`JournalKind`] order.
@@ -364,13 +367,12 @@ impl Node for Cell {
                     CellWire::SyncResponse {
                         events,
                         known_counts,
-                        ..
                     } => CellRequest::ConsensusSyncResponse {
                         from,
                         events,
                         known_counts,
                     },
-                    CellWire::SyncPush { events, .. } => {
+                    CellWire::SyncPush { events } => {
                         CellRequest::ConsensusSyncPush { from, events }
                     }
                     CellWire::Direct { encoded } => CellRequest::MessageReceive { from, encoded },

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::bus::Protocol;
-use crate::hashgraph::{EventHash, OrderedEvent};
+use crate::hashgraph::{Event, EventHash, OrderedEvent};
 use crate::message::{Body, Message};
 use crate::node::{CellIndex, Payload};
 
@@ -60,27 +60,102 @@ impl JournalKind {
     }
 }
 
+/// One event in a sync, as it travels.
+///
+/// A real link carries bytes; the simulator lets an honest sender pass the
+/// event it already holds by pointer instead of encoding it and having
+/// every receiver decode it again. Both forms go through the same receive
+/// checks (size, structure, creator, signature, parents): a `Shared` event
+/// is trusted no more than bytes are.
+#[derive(Debug, Clone)]
+pub enum WireEvent {
+    /// The honest fast path: the event as the world holds it
+    /// ([`crate::cell::SharedWorld::event`]). It is accounted on the wire at
+    /// its full encoded size ([`Event::encoded_len`]).
+    Shared(Arc<Event>),
+    /// Bytes as a real link carries them (what a Byzantine sender may
+    /// forge, mutate or garble), decoded by the receiver through the
+    /// bounded [`Event::decode`].
+    Raw(Arc<[u8]>),
+}
+
+impl WireEvent {
+    /// Bytes this event takes on the wire.
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            WireEvent::Shared(event) => event.encoded_len(),
+            WireEvent::Raw(bytes) => bytes.len(),
+        }
+    }
+
+    /// What [`CellWire::digest`] folds in for this event: the first 8
+    /// bytes of the event hash, or of blake3 of the raw bytes.
+    fn digest_word(&self) -> u64 {
+        let word = |bytes: &[u8]| u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+        match self {
+            WireEvent::Shared(event) => word(&event.hash().0),
+            WireEvent::Raw(bytes) => word(blake3::hash(bytes).as_bytes()),
+        }
+    }
+}
+
+/// Why a cell refused an event it received in a sync. The receiver's checks
+/// run in the order of these variants (the last two are the store's
+/// refusals, when the event enters it); the first that fails names the
+/// rejection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EventRejection {
+    /// Over a limit of [`crate::hashgraph::event`] (encoded size,
+    /// transaction count or transaction size).
+    TooLarge,
+    /// Raw bytes that are not an event's canonical encoding.
+    Undecodable,
+    /// A creator index at or above the member count.
+    UnknownCreator,
+    /// The signature does not verify under the creator's key.
+    BadSignature,
+    /// A parent this cell does not know (the batch was not parents first,
+    /// or the parent was never sent).
+    UnknownParent,
+    /// A self-parent created by another member.
+    SelfParentByOtherCreator,
+    /// Both parents, or the event's round, are below the store's prune
+    /// horizon: decided long ago.
+    Ancient,
+}
+
+impl EventRejection {
+    /// The fixed label counted in [`crate::cell::Cell::rejections`],
+    /// observed as `MessageRejected { reason }` and journaled.
+    pub fn label(self) -> &'static str {
+        match self {
+            EventRejection::TooLarge => "event: too large",
+            EventRejection::Undecodable => "event: undecodable",
+            EventRejection::UnknownCreator => "event: unknown creator",
+            EventRejection::BadSignature => "event: bad signature",
+            EventRejection::UnknownParent => "event: unknown parent",
+            EventRejection::SelfParentByOtherCreator => "event: self-parent by another creator",
+            EventRejection::Ancient => "event: ancient",
+        }
+    }
+}
+
 /// What travels between cells.
 #[derive(Debug, Clone)]
 pub enum CellWire {
     /// "Here is how many events of each member I know; send what I lack."
     SyncRequest { known_counts: Arc<[u32]> },
-    /// The events the requester lacks, parents first. In the simulator the
-    /// events themselves live once in the shared store, so the message
-    /// carries their hashes and accounts their full encoded size.
+    /// The events the requester lacks, parents first. Their wire size is
+    /// their encoded size, whatever their form ([`WireEvent::encoded_len`]).
     SyncResponse {
-        events: Arc<[EventHash]>,
-        encoded_bytes: u32,
+        events: Arc<[WireEvent]>,
         /// The responder's own counts, so the requester can push back what
         /// the responder lacks (a push-pull sync: knowledge spreads both
         /// ways in one exchange).
         known_counts: Arc<[u32]>,
     },
     /// The requester's push: the events the responder lacks, parents first.
-    SyncPush {
-        events: Arc<[EventHash]>,
-        encoded_bytes: u32,
-    },
+    SyncPush { events: Arc<[WireEvent]> },
     /// A signed message (CHAT, AUTH, QUERY, EXEC), in its canonical encoding.
     Direct { encoded: Arc<[u8]> },
 }
@@ -88,27 +163,33 @@ pub enum CellWire {
 /// Bytes of framing per wire message (type tag, length).
 const WIRE_FRAME_BYTES: u32 = 8;
 
+/// Encoded bytes of a sync's events.
+pub fn events_encoded_bytes(events: &[WireEvent]) -> u32 {
+    events
+        .iter()
+        .map(|event| u32::try_from(event.encoded_len()).unwrap_or(u32::MAX))
+        .fold(0u32, u32::saturating_add)
+}
+
 impl Payload for CellWire {
     fn wire_bytes(&self) -> u32 {
+        let counts_bytes = |counts: &[u32]| u32::try_from(counts.len() * 4).unwrap_or(u32::MAX);
         let body = match self {
-            CellWire::SyncRequest { known_counts } => {
-                u32::try_from(known_counts.len() * 4).unwrap_or(u32::MAX)
-            }
+            CellWire::SyncRequest { known_counts } => counts_bytes(known_counts),
             CellWire::SyncResponse {
-                encoded_bytes,
+                events,
                 known_counts,
-                ..
-            } => encoded_bytes
-                .saturating_add(u32::try_from(known_counts.len() * 4).unwrap_or(u32::MAX)),
-            CellWire::SyncPush { encoded_bytes, .. } => *encoded_bytes,
+            } => events_encoded_bytes(events).saturating_add(counts_bytes(known_counts)),
+            CellWire::SyncPush { events } => events_encoded_bytes(events),
             CellWire::Direct { encoded } => u32::try_from(encoded.len()).unwrap_or(u32::MAX),
         };
         body.saturating_add(WIRE_FRAME_BYTES)
     }
 
     fn digest(&self) -> u64 {
-        // Cheap and equal on every machine: a few words of the content,
-        // never a hash over a whole sync.
+        // Equal on every machine and cheap: one word per event of a sync
+        // (the first 8 bytes of its hash; blake3 of the bytes, once, for a
+        // raw one), so two syncs that differ in any event differ here.
         let fold = |bytes: &[u8]| u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
         match self {
             CellWire::SyncRequest { known_counts } => {
@@ -116,17 +197,20 @@ impl Payload for CellWire {
                     acc.rotate_left(5) ^ u64::from(count)
                 })
             }
-            CellWire::SyncResponse { events, .. } | CellWire::SyncPush { events, .. } => {
+            CellWire::SyncResponse { events, .. } | CellWire::SyncPush { events } => {
                 // The variant is folded in: a push and a response of the
-                // same events are different messages.
-                let variant = if matches!(self, CellWire::SyncPush { .. }) {
+                // same events are different messages. Multiplying by an odd
+                // constant before each word makes the fold depend on the
+                // events' order, not only on which events there are.
+                let variant: u64 = if matches!(self, CellWire::SyncPush { .. }) {
                     3
                 } else {
                     1
                 };
-                let first = events.first().map_or(0, |hash| fold(&hash.0));
-                let last = events.last().map_or(0, |hash| fold(&hash.0));
-                first ^ last.rotate_left(17) ^ ((events.len() as u64) << 2 | variant)
+                let seed = ((events.len() as u64) << 2) | variant;
+                events.iter().fold(seed, |acc, event| {
+                    acc.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(23) ^ event.digest_word()
+                })
             }
             CellWire::Direct { encoded } => {
                 let hash = blake3::hash(encoded);
@@ -191,12 +275,12 @@ pub enum CellRequest {
     },
     ConsensusSyncResponse {
         from: CellIndex,
-        events: Arc<[EventHash]>,
+        events: Arc<[WireEvent]>,
         known_counts: Arc<[u32]>,
     },
     ConsensusSyncPush {
         from: CellIndex,
-        events: Arc<[EventHash]>,
+        events: Arc<[WireEvent]>,
     },
     /// Queue a signed TX/POST (its canonical bytes) for the next event.
     ConsensusSubmit { encoded: Arc<[u8]>, hash: [u8; 32] },

@@ -3,11 +3,14 @@
 //! event store and the verification caches).
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::collections::HashMap; // tidy: lookup-only (caches keyed by hash)
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::hashgraph::{Config, Event, EventHash, Member, SharedHashgraph};
+use crate::hashgraph::{
+    Config, Event, EventHash, InsertError, Member, SharedHashgraph, StoreEvent,
+};
 use crate::identity::{CellId, CellKeys, PublicKey};
 use crate::journal::{Journal, JournalTag, JournalWriter, MemoryStorage, SignedHead};
 use crate::message::{Body, Message, MessageError};
@@ -41,14 +44,6 @@ impl std::hash::Hasher for DigestHasher {
 
 type DigestMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<DigestHasher>>; // tidy: lookup-only
 
-/// What a receiving cell needs of an event before learning it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReceivedEvent {
-    pub signature_valid: bool,
-    pub encoded_bytes: u32,
-    pub transactions: usize,
-}
-
 /// One member of the world: its key and the cell id it hashes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemberInfo {
@@ -59,7 +54,6 @@ pub struct MemberInfo {
 /// An event in the world store, with what every cell would compute from it.
 struct StoredEvent {
     event: Arc<Event>,
-    encoded_bytes: u32,
     /// Checked once against its creator's key (`None`: not checked yet).
     signature_valid: Option<bool>,
 }
@@ -73,8 +67,13 @@ pub struct SharedWorld {
     pub store: SharedHashgraph,
     pub members: Vec<MemberInfo>,
     events: DigestMap<EventHash, StoredEvent>,
-    /// Per creator, its events in sequence order (what a restarted cell
-    /// reads back as its own event history).
+    /// Signature validity of events received but not in the store (refused
+    /// ones, or not accepted yet), by event hash.
+    signatures_off_store: DigestMap<EventHash, bool>,
+    /// Per creator, the events it created ([`SharedWorld::insert_created`])
+    /// in sequence order (what a restarted cell reads back as its own event
+    /// history). Events that entered the store by
+    /// [`SharedWorld::accept`] are not on it.
     chains: Vec<Vec<EventHash>>,
     /// Decoded, verified consensus transactions by message hash; `None` if
     /// the bytes did not decode or verify.
@@ -111,6 +110,7 @@ impl SharedWorld {
             store,
             members: infos,
             events: DigestMap::default(),
+            signatures_off_store: DigestMap::default(),
             chains,
             transactions: DigestMap::default(),
             signatures_checked: 0,
@@ -122,22 +122,16 @@ impl SharedWorld {
     }
 
     /// Add an event its creator just signed. Its signature is checked by
-    /// the first cell that receives it ([`SharedWorld::event_signature_valid`]),
+    /// the first cell that receives it ([`SharedWorld::signature_valid`]),
     /// as a receiver would, whoever created it.
-    pub fn insert_created(
-        &mut self,
-        event: Event,
-    ) -> Result<EventHash, crate::hashgraph::InsertError> {
+    pub fn insert_created(&mut self, event: Event) -> Result<EventHash, InsertError> {
         let hash = event.hash();
         let creator = event.creator() as usize;
-        let encoded_bytes = u32::try_from(event.encode().len()).unwrap_or(u32::MAX);
-        let arc = Arc::new(event.clone());
-        self.store.insert_verified(event)?;
+        let stored = self.store_event(event)?;
         self.events.insert(
             hash,
             StoredEvent {
-                event: arc,
-                encoded_bytes,
+                event: stored,
                 signature_valid: None,
             },
         );
@@ -145,59 +139,74 @@ impl SharedWorld {
         Ok(hash)
     }
 
+    /// Insert into the store; the store's own copy of the payload (one per
+    /// world), which the world's map shares.
+    fn store_event(&mut self, event: Event) -> Result<Arc<Event>, InsertError> {
+        let hash = event.hash();
+        self.store.insert_verified(event)?;
+        let found = self
+            .store
+            .find(&hash)
+            .expect("an event just inserted is in the store");
+        Ok(Arc::clone(self.store.event(found)))
+    }
+
+    /// Add an event a cell received and accepted (every receive check
+    /// passed, [`SharedWorld::signature_valid`] included) that no creation
+    /// put in the store: a peer made it off the honest path. An event the
+    /// store holds already is found, not inserted again. The store's
+    /// refusals ([`InsertError`]: ancient parents or round, a self-parent by
+    /// another creator…) are the caller's to report.
+    pub fn accept(&mut self, event: Arc<Event>) -> Result<StoreEvent, InsertError> {
+        let hash = event.hash();
+        if let Some(found) = self.store.find(&hash) {
+            return Ok(found);
+        }
+        let stored = self.store_event(Arc::unwrap_or_clone(event))?;
+        let signature_valid = self.signatures_off_store.remove(&hash);
+        self.events.insert(
+            hash,
+            StoredEvent {
+                event: stored,
+                signature_valid,
+            },
+        );
+        Ok(self
+            .store
+            .find(&hash)
+            .expect("an event just inserted is in the store"))
+    }
+
     pub fn event(&self, hash: &EventHash) -> Option<&Arc<Event>> {
         self.events.get(hash).map(|stored| &stored.event)
     }
 
-    pub fn encoded_bytes(&self, hash: &EventHash) -> u32 {
-        self.events
-            .get(hash)
-            .map_or(0, |stored| stored.encoded_bytes)
-    }
-
-    /// Whether the event's signature verifies under its creator's key,
-    /// checked once per world.
-    pub fn event_signature_valid(&mut self, hash: &EventHash) -> bool {
-        let Some(stored) = self.events.get_mut(hash) else {
-            return false;
+    /// Whether `event`'s signature verifies under its creator's key
+    /// (`false` for a creator that is not a member), checked once per
+    /// world. The memo is keyed by the event hash: it covers every signed
+    /// byte and the signature, and the creator index that picks the key
+    /// from the fixed member directory, so it is the check's whole input.
+    pub fn signature_valid(&mut self, event: &Event) -> bool {
+        let hash = event.hash();
+        let cached = match self.events.get(&hash) {
+            Some(stored) => stored.signature_valid,
+            None => self.signatures_off_store.get(&hash).copied(),
         };
-        if let Some(valid) = stored.signature_valid {
+        if let Some(valid) = cached {
             return valid;
         }
-        let key = self.members[stored.event.creator() as usize].public_key;
-        let valid = stored.event.verify(&key).is_ok();
-        stored.signature_valid = Some(valid);
-        self.signatures_checked += 1;
-        valid
-    }
-
-    /// One lookup for a receiver: the event's signature (checked once per
-    /// world), encoded size and transaction count; `None` if unknown.
-    pub fn receive(&mut self, hash: &EventHash) -> Option<ReceivedEvent> {
-        let stored = self.events.get_mut(hash)?;
-        let signature_valid = match stored.signature_valid {
-            Some(valid) => valid,
-            None => {
-                let key = self.members[stored.event.creator() as usize].public_key;
-                let valid = stored.event.verify(&key).is_ok();
-                stored.signature_valid = Some(valid);
-                self.signatures_checked += 1;
-                valid
-            }
+        let Some(member) = self.members.get(event.creator() as usize) else {
+            return false;
         };
-        Some(ReceivedEvent {
-            signature_valid,
-            encoded_bytes: stored.encoded_bytes,
-            transactions: stored.event.transactions().len(),
-        })
-    }
-
-    /// The `sequence`-th event of `creator` (from 0).
-    pub fn chain_event(&self, creator: u32, sequence: u32) -> Option<EventHash> {
-        self.chains
-            .get(creator as usize)?
-            .get(sequence as usize)
-            .copied()
+        let valid = event.verify(&member.public_key).is_ok();
+        self.signatures_checked += 1;
+        match self.events.get_mut(&hash) {
+            Some(stored) => stored.signature_valid = Some(valid),
+            None => {
+                self.signatures_off_store.insert(hash, valid);
+            }
+        }
+        valid
     }
 
     pub fn chain(&self, creator: u32) -> &[EventHash] {
@@ -307,12 +316,16 @@ impl JournalReader {
 }
 
 /// What the services hand the cell to turn into node outputs: network sends
-/// and observations, plus the cell's local time during the current input.
+/// and observations, plus the cell's local time during the current input,
+/// and the count of rejected inputs.
 #[derive(Default)]
 pub struct CellIo {
     pub now: TimeNs,
     pub sends: Vec<(CellIndex, CellWire)>,
     pub observations: Vec<CellObservation>,
+    /// Rejected inputs by reason since the cell (re)started: direct
+    /// messages (MessageService) and sync events (ConsensusService).
+    pub rejected: BTreeMap<&'static str, u64>,
 }
 
 pub type IoHandle = Rc<RefCell<CellIo>>;

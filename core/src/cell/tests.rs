@@ -10,6 +10,7 @@ use super::services::{
 };
 use super::*;
 use crate::codec::Writer;
+use crate::hashgraph::{Event, EventBody, EventHash};
 use crate::identity::CellKeys;
 use crate::journal::{JournalTag, JournalVerifier};
 use crate::ledger::LedgerConfig;
@@ -29,7 +30,7 @@ struct TestNet {
     cpu_ns: TimeNs,
 }
 
-fn config(index: u32) -> CellConfig {
+fn config(index: u32, record_consensus: bool) -> CellConfig {
     CellConfig {
         seed: SEED,
         index: CellIndex(index),
@@ -38,12 +39,18 @@ fn config(index: u32) -> CellConfig {
         ledger: LedgerConfig { fee_min: 1 },
         trust: TrustConfig::default(),
         access: AccessPolicy::default(),
-        record_consensus: false,
+        record_consensus,
+        tie_break: Default::default(),
     }
 }
 
 impl TestNet {
     fn new(count: u32) -> TestNet {
+        TestNet::with_recording(count, false)
+    }
+
+    /// Cells that keep a [`ConsensusRecording`] (what each view learned).
+    fn with_recording(count: u32, record_consensus: bool) -> TestNet {
         let keys: Vec<Arc<CellKeys>> = (0..count)
             .map(|index| Arc::new(CellKeys::for_simulated_cell(SEED, index)))
             .collect();
@@ -57,7 +64,7 @@ impl TestNet {
             cells: (0..count)
                 .map(|index| {
                     Some(Cell::new(
-                        config(index),
+                        config(index, record_consensus),
                         keys[index as usize].clone(),
                         world.clone(),
                     ))
@@ -618,10 +625,15 @@ fn restart_rebuilds_from_journals_and_catches_up() {
 
 #[test]
 fn wire_sizes_are_realistic_and_digests_stable() {
-    use crate::hashgraph::EventHash;
     use crate::node::Payload;
     let counts: Arc<[u32]> = vec![3, 1, 4, 1].into();
-    let events: Arc<[EventHash]> = vec![EventHash([1; 32]), EventHash([2; 32])].into();
+    let event = signed_event(&CellKeys::for_simulated_cell(SEED, 0), 0, None, None, 5);
+    let shared_bytes = event.encode().len() as u32;
+    let events: Arc<[WireEvent]> = vec![
+        WireEvent::Raw(vec![1u8; 500].into()),
+        WireEvent::Shared(Arc::new(event)),
+    ]
+    .into();
     let table: Vec<(CellWire, u32)> = vec![
         (
             CellWire::SyncRequest {
@@ -632,18 +644,11 @@ fn wire_sizes_are_realistic_and_digests_stable() {
         (
             CellWire::SyncResponse {
                 events: events.clone(),
-                encoded_bytes: 900,
                 known_counts: counts,
             },
-            900 + 16 + 8,
+            500 + shared_bytes + 16 + 8,
         ),
-        (
-            CellWire::SyncPush {
-                events,
-                encoded_bytes: 450,
-            },
-            450 + 8,
-        ),
+        (CellWire::SyncPush { events }, 500 + shared_bytes + 8),
         (
             CellWire::Direct {
                 encoded: vec![7u8; 300].into(),
@@ -661,5 +666,467 @@ fn wire_sizes_are_realistic_and_digests_stable() {
         digests.len(),
         table.len(),
         "different messages, different digests"
+    );
+}
+
+/// An event by `creator` signed with `keys` (the creator's, or not).
+fn signed_event(
+    keys: &CellKeys,
+    creator: u32,
+    self_parent: Option<EventHash>,
+    other_parent: Option<EventHash>,
+    timestamp_ns: TimeNs,
+) -> Event {
+    Event::sign(
+        EventBody {
+            creator,
+            self_parent,
+            other_parent,
+            timestamp_ns,
+            transactions: vec![b"not a message".to_vec()],
+        },
+        keys,
+    )
+}
+
+/// Deliver `events` to `to` as a sync push from `from`.
+fn push(net: &mut TestNet, from: u32, to: u32, events: Vec<WireEvent>) {
+    net.input(
+        CellIndex(to),
+        Input::Deliver {
+            from: CellIndex(from),
+            message: CellWire::SyncPush {
+                events: events.into(),
+            },
+        },
+    );
+}
+
+/// The last block of `cell`'s message journal: (direction, status, peer,
+/// reason, bytes).
+fn last_message_entry(net: &TestNet, cell: u32) -> (u8, u8, u32, String, Vec<u8>) {
+    let cell = net.cell(cell);
+    let set = cell.journals.borrow();
+    let journal = set.as_ref().expect("open").journal(JournalKind::Message);
+    let block = journal
+        .block(journal.length() - 1)
+        .expect("a journaled block")
+        .into_owned();
+    let mut reader = crate::codec::Reader::new(&block);
+    (
+        reader.u8("direction").expect("entry"),
+        reader.u8("status").expect("entry"),
+        reader.u32("peer").expect("entry"),
+        reader.str("reason", 256).expect("entry").to_owned(),
+        reader
+            .bytes("bytes", crate::hashgraph::event::EVENT_BYTES_MAX)
+            .expect("entry")
+            .to_vec(),
+    )
+}
+
+/// Whether `cell` has learned `hash` (its recording holds what it learned).
+fn learned(net: &TestNet, cell: u32, hash: &EventHash) -> bool {
+    net.cell(cell)
+        .consensus_recording()
+        .expect("recording")
+        .events
+        .iter()
+        .any(|recorded| recorded.hash == *hash)
+}
+
+/// Three cells that have gossiped a little; then cell 0 syncs with cell 1,
+/// so that cell 0 knows cell 1's latest event.
+fn n3_after_gossip() -> TestNet {
+    let mut net = TestNet::with_recording(3, true);
+    net.gossip(3);
+    net.request_sync(CellIndex(0), CellIndex(1));
+    net.settle();
+    net
+}
+
+/// The latest event `creator` made (from the world's record of creations).
+fn latest_of(net: &TestNet, creator: u32) -> (EventHash, TimeNs) {
+    let world = net.cell(0).world().borrow();
+    let hash = *world.chain(creator).last().expect("a created event");
+    let time = world.event(&hash).expect("stored").timestamp_ns();
+    (hash, time)
+}
+
+#[test]
+fn bad_events_are_rejected_typed_counted_journaled_and_never_stored() {
+    let mut net = n3_after_gossip();
+    let keys1 = CellKeys::for_simulated_cell(SEED, 1);
+    let keys2 = CellKeys::for_simulated_cell(SEED, 2);
+    let (latest1, time1) = latest_of(&net, 1);
+    let (latest0, time0) = latest_of(&net, 0);
+    let next_time = time0.max(time1) + 1;
+    // Cell 2 makes an event that cell 0 has not heard of (it is in the
+    // store: cell 2 created it).
+    net.request_sync(CellIndex(2), CellIndex(1));
+    net.settle();
+    let (unheard, _) = latest_of(&net, 2);
+    assert!(!learned(&net, 0, &unheard));
+    // (a) Valid structure, known parents, signed by the wrong key.
+    let forged = signed_event(&keys2, 1, Some(latest1), Some(latest0), next_time);
+    // A mutated honest event: the original signature over a changed body.
+    let mutated = {
+        let honest = signed_event(&keys1, 1, Some(latest1), Some(latest0), next_time);
+        let mut body = honest.body().clone();
+        body.timestamp_ns += 1;
+        Event::from_parts(body, *honest.signature())
+    };
+    let over_limits = {
+        let mut body = forged.body().clone();
+        body.transactions = vec![vec![0; crate::hashgraph::event::TRANSACTION_BYTES_MAX + 1]];
+        Event::from_parts(body, *forged.signature())
+    };
+    let table: Vec<(&str, WireEvent, &str)> = vec![
+        (
+            "forged, raw",
+            WireEvent::Raw(forged.encode().into()),
+            "event: bad signature",
+        ),
+        (
+            "forged, shared",
+            WireEvent::Shared(Arc::new(forged.clone())),
+            "event: bad signature",
+        ),
+        (
+            "mutated, raw",
+            WireEvent::Raw(mutated.encode().into()),
+            "event: bad signature",
+        ),
+        // (b) Bytes that are no event.
+        (
+            "garbage",
+            WireEvent::Raw(vec![0xff, 1, 2, 3, 4, 5].into()),
+            "event: undecodable",
+        ),
+        (
+            "truncated",
+            WireEvent::Raw(forged.encode()[..40].to_vec().into()),
+            "event: undecodable",
+        ),
+        (
+            "too large, raw",
+            WireEvent::Raw(vec![0; crate::hashgraph::event::EVENT_BYTES_MAX + 1].into()),
+            "event: too large",
+        ),
+        (
+            "over the transaction limit, shared",
+            WireEvent::Shared(Arc::new(over_limits)),
+            "event: too large",
+        ),
+        // (c) A parent cell 0 does not know: one in the store, one nowhere.
+        (
+            "unheard parent",
+            WireEvent::Raw(
+                signed_event(&keys1, 1, Some(latest1), Some(unheard), next_time)
+                    .encode()
+                    .into(),
+            ),
+            "event: unknown parent",
+        ),
+        (
+            "parent nowhere",
+            WireEvent::Shared(Arc::new(signed_event(
+                &keys1,
+                1,
+                Some(latest1),
+                Some(EventHash([9; 32])),
+                next_time,
+            ))),
+            "event: unknown parent",
+        ),
+        // (d) A creator index at the member count.
+        (
+            "creator 3 of 3",
+            WireEvent::Raw(
+                signed_event(&keys1, 3, None, Some(latest0), next_time)
+                    .encode()
+                    .into(),
+            ),
+            "event: unknown creator",
+        ),
+    ];
+    let journaled_before = net.cell(0).journal_lengths()[JournalKind::Message as usize];
+    let stored_before = net.cell(0).world().borrow().event_count();
+    for (count, (name, wire, reason)) in table.iter().enumerate() {
+        push(&mut net, 1, 0, vec![wire.clone()]);
+        assert_eq!(
+            net.observations.last().map(|(cell, o)| (cell.0, o.clone())),
+            Some((0, CellObservation::MessageRejected { reason })),
+            "{name}"
+        );
+        let journaled = net.cell(0).journal_lengths()[JournalKind::Message as usize];
+        assert_eq!(journaled, journaled_before + count as u64 + 1, "{name}");
+        let (direction, status, peer, journaled_reason, bytes) = last_message_entry(&net, 0);
+        let sent = match wire {
+            WireEvent::Raw(bytes) => bytes.to_vec(),
+            WireEvent::Shared(event) => event.encode(),
+        };
+        assert_eq!(
+            (direction, status, peer),
+            (0, 1, 1),
+            "{name}: in, rejected, from 1"
+        );
+        assert_eq!(journaled_reason, *reason, "{name}");
+        assert!(sent.starts_with(&bytes), "{name}: the event's bytes");
+        if sent.len() + 14 + reason.len() <= crate::journal::MAX_BLOCK_LEN {
+            assert_eq!(bytes.len(), sent.len(), "{name}: all of them");
+        } else {
+            // Cut to what fits one journal block with the entry's header.
+            assert_eq!(
+                bytes.len(),
+                crate::journal::MAX_BLOCK_LEN - (14 + reason.len()),
+                "{name}"
+            );
+        }
+        if let Ok(event) = Event::decode(&sent) {
+            assert!(!learned(&net, 0, &event.hash()), "{name}: not in the view");
+            let world = net.cell(0).world().borrow();
+            assert!(!world.store.contains(&event.hash()), "{name}: not stored");
+            assert!(world.event(&event.hash()).is_none(), "{name}: not stored");
+        }
+    }
+    assert_eq!(
+        net.cell(0).world().borrow().event_count(),
+        stored_before,
+        "nothing rejected entered the store"
+    );
+    let rejections = net.cell(0).rejections();
+    for reason in [
+        "event: bad signature",
+        "event: undecodable",
+        "event: too large",
+        "event: unknown parent",
+        "event: unknown creator",
+    ] {
+        let expected = table.iter().filter(|(_, _, r)| *r == reason).count() as u64;
+        assert_eq!(rejections.get(reason), Some(&expected), "{reason}");
+    }
+    assert_eq!(rejections.values().sum::<u64>(), table.len() as u64);
+    // The forged event's signature was checked once for the world.
+    let checked = net.cell(0).world().borrow().signatures_checked;
+    push(&mut net, 1, 2, vec![WireEvent::Raw(forged.encode().into())]);
+    assert_eq!(net.cell(0).world().borrow().signatures_checked, checked);
+    assert_eq!(
+        net.cell(2).rejections().get("event: bad signature"),
+        Some(&1)
+    );
+}
+
+#[test]
+fn a_rejected_event_drops_the_rest_of_its_batch_as_one_rejection() {
+    let mut net = n3_after_gossip();
+    let keys1 = CellKeys::for_simulated_cell(SEED, 1);
+    let keys2 = CellKeys::for_simulated_cell(SEED, 2);
+    let (latest1, time1) = latest_of(&net, 1);
+    let (latest0, time0) = latest_of(&net, 0);
+    let forged = signed_event(
+        &keys2,
+        1,
+        Some(latest1),
+        Some(latest0),
+        time0.max(time1) + 1,
+    );
+    // A validly signed child of the forged event, and garbage.
+    let child = signed_event(
+        &keys1,
+        1,
+        Some(forged.hash()),
+        Some(latest0),
+        time0.max(time1) + 2,
+    );
+    push(
+        &mut net,
+        1,
+        0,
+        vec![
+            WireEvent::Shared(Arc::new(forged)),
+            WireEvent::Shared(Arc::new(child.clone())),
+            WireEvent::Raw(vec![0xff].into()),
+        ],
+    );
+    let rejections = net.cell(0).rejections();
+    assert_eq!(rejections.get("event: bad signature"), Some(&1));
+    assert_eq!(
+        rejections.values().sum::<u64>(),
+        1,
+        "one rejection per batch"
+    );
+    assert!(!learned(&net, 0, &child.hash()));
+    assert!(!net.cell(0).world().borrow().store.contains(&child.hash()));
+}
+
+#[test]
+fn a_validly_signed_event_no_creation_stored_is_accepted_into_the_store() {
+    let mut net = n3_after_gossip();
+    let keys1 = CellKeys::for_simulated_cell(SEED, 1);
+    let (latest1, time1) = latest_of(&net, 1);
+    let (latest0, time0) = latest_of(&net, 0);
+    // Cell 1's key signs an event that cell 1's own code never made.
+    let foreign = signed_event(
+        &keys1,
+        1,
+        Some(latest1),
+        Some(latest0),
+        time0.max(time1) + 1,
+    );
+    let hash = foreign.hash();
+    assert!(!net.cell(0).world().borrow().store.contains(&hash));
+    push(
+        &mut net,
+        1,
+        0,
+        vec![WireEvent::Raw(foreign.encode().into())],
+    );
+    assert!(net.cell(0).rejections().is_empty());
+    assert!(learned(&net, 0, &hash));
+    let world = net.cell(0).world().borrow();
+    assert!(world.store.contains(&hash));
+    assert_eq!(world.event(&hash).map(|event| event.hash()), Some(hash));
+    assert_eq!(
+        world.chain(1).last(),
+        Some(&latest1),
+        "an accepted event is not on its creator's record of creations"
+    );
+    drop(world);
+    // Others now learn it from cell 0 like any other event.
+    net.request_sync(CellIndex(2), CellIndex(0));
+    net.settle();
+    assert!(learned(&net, 2, &hash));
+    assert!(net.cell(2).rejections().is_empty());
+}
+
+#[test]
+fn honest_events_sent_raw_are_learned_exactly_as_shared_ones() {
+    // Two identical worlds; in the second, cell 1's sync response to cell 0
+    // travels as bytes.
+    let run = |raw: bool| {
+        let mut net = TestNet::with_recording(4, true);
+        for i in 1..4u32 {
+            net.input(
+                CellIndex(i),
+                Input::Command(CellCommand::Transfer {
+                    to: CellIndex(0),
+                    amount: 5,
+                    fee: 1,
+                }),
+            );
+        }
+        // Cells 1-3 gossip among themselves; cell 0 hears none of it.
+        for _ in 0..3 {
+            for i in 1..4u32 {
+                net.request_sync(CellIndex(i), CellIndex(1 + i % 3));
+                net.settle();
+            }
+        }
+        net.request_sync(CellIndex(0), CellIndex(1));
+        let (from, to, request) = net.queue.pop_front().expect("the sync request");
+        net.input(
+            to,
+            Input::Deliver {
+                from,
+                message: request,
+            },
+        );
+        let (from, to, response) = net.queue.pop_front().expect("the sync response");
+        let CellWire::SyncResponse {
+            events,
+            known_counts,
+        } = response
+        else {
+            panic!("a sync response");
+        };
+        assert!(events.len() > 3, "a sync of several events");
+        let events: Arc<[WireEvent]> = events
+            .iter()
+            .map(|wire| match wire {
+                WireEvent::Shared(event) if raw => WireEvent::Raw(event.encode().into()),
+                other => other.clone(),
+            })
+            .collect();
+        net.input(
+            to,
+            Input::Deliver {
+                from,
+                message: CellWire::SyncResponse {
+                    events,
+                    known_counts,
+                },
+            },
+        );
+        net.gossip(4);
+        let recording = net
+            .cell(0)
+            .consensus_recording()
+            .expect("recording")
+            .clone();
+        let learned: Vec<EventHash> = recording.events.iter().map(|e| e.hash).collect();
+        let rejections = net.cell(0).rejections();
+        (
+            net.observations,
+            learned,
+            recording.ordered,
+            net.cpu_ns,
+            rejections,
+        )
+    };
+    let shared = run(false);
+    let raw = run(true);
+    assert!(shared.4.is_empty() && raw.4.is_empty(), "nothing rejected");
+    assert_eq!(shared.1, raw.1, "the same events learned in the same order");
+    assert_eq!(shared.2, raw.2, "the same order decided");
+    assert_eq!(shared.0, raw.0, "the same observations");
+    assert_eq!(shared.3, raw.3, "the same CPU charged");
+}
+
+#[test]
+fn sync_digest_covers_every_event() {
+    use crate::node::Payload;
+    let keys = CellKeys::for_simulated_cell(SEED, 0);
+    let events: Vec<Arc<Event>> = (0..4)
+        .map(|time| Arc::new(signed_event(&keys, 0, None, None, time)))
+        .collect();
+    let sync = |middle: usize, raw: bool| -> Vec<CellWire> {
+        let wire: Arc<[WireEvent]> = [0, middle, 3]
+            .iter()
+            .map(|&index| {
+                if raw {
+                    WireEvent::Raw(events[index].encode().into())
+                } else {
+                    WireEvent::Shared(events[index].clone())
+                }
+            })
+            .collect();
+        vec![
+            CellWire::SyncPush {
+                events: wire.clone(),
+            },
+            CellWire::SyncResponse {
+                events: wire,
+                known_counts: vec![1, 2].into(),
+            },
+        ]
+    };
+    for raw in [false, true] {
+        for (one, other) in sync(1, raw).iter().zip(sync(2, raw)) {
+            assert_ne!(one.digest(), other.digest(), "raw {raw}: {one:?}");
+            assert_eq!(one.wire_bytes(), other.wire_bytes());
+        }
+    }
+    // Order matters too.
+    let forward: Arc<[WireEvent]> = events.iter().cloned().map(WireEvent::Shared).collect();
+    let backward: Arc<[WireEvent]> = events
+        .iter()
+        .rev()
+        .cloned()
+        .map(WireEvent::Shared)
+        .collect();
+    assert_ne!(
+        CellWire::SyncPush { events: forward }.digest(),
+        CellWire::SyncPush { events: backward }.digest()
     );
 }

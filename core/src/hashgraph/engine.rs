@@ -1278,17 +1278,18 @@ impl Hashgraph {
     /// witnesses of later rounds vote on it.
     fn decide_fame_for_new_witness(&mut self, witness: WitnessId, decisions: &mut Decisions) {
         let round = self.witnesses[witness as usize].round;
-        if round < self.next_round_to_order {
+        // Votes on a decided witness change nothing here, but a shared
+        // store's views look for every witness whose vote decides one.
+        let keep_voting_decided = !self.prune_automatically;
+        if round < self.next_round_to_order && !keep_voting_decided {
             // A late witness of a round already decided: the witnesses that
             // decided the round all vote it down (it is not their ancestor),
-            // so it is decided not famous.
+            // so it is decided not famous. A shared store votes instead (below):
+            // a view that has not ordered the round decides it from those votes.
             self.witnesses[witness as usize].late = true;
             self.decide(witness, false, round, decisions);
             return;
         }
-        // Votes on a decided witness change nothing here, but a shared
-        // store's views look for every witness whose vote decides one.
-        let keep_voting_decided = !self.prune_automatically;
         let voters: Vec<WitnessId> = self.active.clone();
         for target in voters {
             let target_witness = &self.witnesses[target as usize];

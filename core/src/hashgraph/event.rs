@@ -179,6 +179,40 @@ impl Event {
         creator_key.verify(&self.body.signable(), &self.signature)
     }
 
+    /// The length of [`Event::encode`], computed without encoding (what a
+    /// sync accounts on the wire for an event it sends by pointer).
+    pub fn encoded_len(&self) -> usize {
+        let parents: usize = [self.body.self_parent, self.body.other_parent]
+            .iter()
+            .map(|parent| 1 + parent.map_or(0, |_| 32))
+            .sum();
+        let transactions: usize = self
+            .body
+            .transactions
+            .iter()
+            .map(|transaction| 4 + transaction.len())
+            .sum();
+        // Version, creator, parents, timestamp, count, transactions, signature.
+        1 + 4 + parents + 8 + 4 + transactions + SIGNATURE_LEN
+    }
+
+    /// Whether the event keeps the documented limits ([`TRANSACTIONS_MAX`],
+    /// [`TRANSACTION_BYTES_MAX`], [`EVENT_BYTES_MAX`]) that [`Event::decode`]
+    /// enforces on network bytes: for an event that arrived already decoded
+    /// (built with [`Event::from_parts`], which checks nothing).
+    pub fn check_limits(&self) -> Result<(), DecodeError> {
+        self.body.check_limits()?;
+        let length = self.encoded_len();
+        if length > EVENT_BYTES_MAX {
+            return Err(DecodeError::TooLong {
+                field: "event",
+                length: length as u64,
+                limit: EVENT_BYTES_MAX as u64,
+            });
+        }
+        Ok(())
+    }
+
     /// The canonical encoding (what is hashed and sent on the network).
     pub fn encode(&self) -> Vec<u8> {
         let mut writer = Writer::with_capacity(256);
@@ -267,6 +301,7 @@ mod tests {
     fn decode_rejects_every_truncation_and_garbage() {
         let (event, _) = sample();
         let bytes = event.encode();
+        assert_eq!(event.encoded_len(), bytes.len());
         for cut in 0..bytes.len() {
             assert!(Event::decode(&bytes[..cut]).is_err(), "cut {cut}");
         }
@@ -291,6 +326,37 @@ mod tests {
             Event::decode(&huge.finish()),
             Err(DecodeError::TooLong { .. })
         ));
+    }
+
+    #[test]
+    fn encoded_len_and_limits_of_events_built_from_parts() {
+        let (event, _) = sample();
+        let parentless = EventBody {
+            self_parent: None,
+            other_parent: Some(EventHash([1; 32])),
+            transactions: Vec::new(),
+            ..event.body().clone()
+        };
+        let parentless = Event::from_parts(parentless, *event.signature());
+        assert_eq!(parentless.encoded_len(), parentless.encode().len());
+        assert!(event.check_limits().is_ok());
+        let mut body = event.body().clone();
+        body.transactions = vec![vec![0; TRANSACTION_BYTES_MAX + 1]];
+        let oversized = Event::from_parts(body, *event.signature());
+        assert!(matches!(
+            oversized.check_limits(),
+            Err(DecodeError::TooLong { .. })
+        ));
+        let mut body = event.body().clone();
+        body.transactions =
+            vec![vec![0; TRANSACTION_BYTES_MAX]; EVENT_BYTES_MAX / TRANSACTION_BYTES_MAX];
+        let too_long = Event::from_parts(body, *event.signature());
+        assert_eq!(too_long.encoded_len(), too_long.encode().len());
+        assert!(matches!(
+            too_long.check_limits(),
+            Err(DecodeError::TooLong { field: "event", .. })
+        ));
+        assert!(Event::decode(&too_long.encode()).is_err());
     }
 
     #[test]

@@ -121,6 +121,7 @@ impl Scenario {
             fee_min: crate::workload::TRANSFER_FEE,
             sim: self.sim_config(),
             record_consensus: Vec::new(),
+            mutated_tie_break: Vec::new(),
         }
     }
 

@@ -1,10 +1,12 @@
 //! ConsensusService: hashgraph gossip, event creation and the consensus order.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet}; // tidy: lookup-only (seen transactions, visited events)
 use std::sync::Arc;
 
 use crate::bus::{Service, ServiceSpec};
-use crate::codec::{Reader, Writer};
+use crate::codec::{DecodeError, Reader, Writer};
+use crate::hashgraph::event::EVENT_BYTES_MAX;
 use crate::hashgraph::{
     Decisions, Event, EventBody, EventHash, InsertError, OrderedEvent, StoreEvent,
 };
@@ -14,17 +16,22 @@ use crate::node::CellIndex;
 use crate::cell::api::CellObservation;
 use crate::cell::api::RecordingHandle;
 use crate::cell::protocol::{
-    CellEvent, CellProtocol, CellRequest, CellResponse, CellWire, JournalKind, RoundOrdered, cost,
+    CellEvent, CellProtocol, CellRequest, CellResponse, CellWire, EventRejection, JournalKind,
+    RoundOrdered, WireEvent, cost, events_encoded_bytes,
 };
 use crate::cell::shared::{IoHandle, JournalReader, WorldHandle};
 use crate::time::TimeNs;
 
-use super::{CallResult, Ctx, IdentityService, NucleusService, StateService, append, misrouted};
+use super::{
+    CallResult, Ctx, IdentityService, NucleusService, StateService, append, misrouted,
+    record_rejection,
+};
 
 /// Runs the hashgraph gossip protocol: sync with a peer every gossip
-/// interval, learn what it sends (parents first, each event's signature
-/// checked), create an event with the pending transactions whose other-parent
-/// is the peer's latest event, and publish each ordered round.
+/// interval, check and learn what it sends (parents first; see
+/// [`ConsensusService::learn_batch`]), create an event with the pending
+/// transactions on its own latest event and the peer's latest, and publish
+/// each ordered round.
 pub struct ConsensusService {
     me: CellIndex,
     keys: Arc<CellKeys>,
@@ -49,6 +56,25 @@ pub struct ConsensusService {
     chain_reach: Vec<u32>,
     /// What this cell decided, event by event (`CellConfig::record_consensus`).
     recording: RecordingHandle,
+    /// This cell's latest own event and its timestamp: the self-parent of
+    /// its next event (`None` before its first).
+    own_latest: Option<(EventHash, TimeNs)>,
+}
+
+/// The rejection for what the store refuses of a received event.
+fn insert_rejection(error: InsertError) -> EventRejection {
+    match error {
+        InsertError::UnknownCreator { .. } => EventRejection::UnknownCreator,
+        InsertError::UnknownParent { .. } => EventRejection::UnknownParent,
+        InsertError::SelfParentByOtherCreator { .. } => EventRejection::SelfParentByOtherCreator,
+        InsertError::AncientParent { .. } | InsertError::AncientRound { .. } => {
+            EventRejection::Ancient
+        }
+        InsertError::BadSignature { .. } => EventRejection::BadSignature,
+        InsertError::Duplicate(_) => {
+            unreachable!("SharedWorld::accept finds an event the store holds")
+        }
+    }
 }
 
 /// Most transactions one event carries.
@@ -76,8 +102,9 @@ impl ConsensusService {
         io: IoHandle,
         journals: JournalReader,
         recording: RecordingHandle,
+        tie_break: crate::hashgraph::TieBreak,
     ) -> Self {
-        let view = world.borrow().store.new_view();
+        let view = world.borrow().store.new_view_with(tie_break);
         ConsensusService {
             me,
             keys,
@@ -94,6 +121,7 @@ impl ConsensusService {
             replaying: false,
             chain_reach: Vec::new(),
             recording,
+            own_latest: None,
         }
     }
 
@@ -186,14 +214,11 @@ impl ConsensusService {
     ) {
         let now = self.io.borrow().now;
         let creator = self.me.0;
-        let (self_parent, timestamp_ns) = {
-            let world = self.world.borrow();
-            let self_parent = world.chain(creator).last().copied();
-            let parent_time = self_parent
-                .and_then(|hash| world.event(&hash).map(|event| event.timestamp_ns()))
-                .unwrap_or(0);
-            (self_parent, now.max(parent_time + 1))
-        };
+        // The cell's own chain is its own: the self-parent is its latest
+        // event as it remembers it, never what the world holds.
+        let self_parent = self.own_latest.map(|(hash, _)| hash);
+        let parent_time = self.own_latest.map_or(0, |(_, time)| time);
+        let timestamp_ns = now.max(parent_time + 1);
         let take = self.pending.len().min(EVENT_TRANSACTIONS_MAX);
         let transactions: Vec<Vec<u8>> = self
             .pending
@@ -240,6 +265,7 @@ impl ConsensusService {
             });
             return;
         };
+        self.own_latest = Some((hash, timestamp_ns));
         self.learn(&hash, decisions);
         self.observe(CellObservation::EventCreated {
             transactions: count,
@@ -378,46 +404,144 @@ impl ConsensusService {
         all
     }
 
-    /// Learn a peer's events in order: each one's signature checked (once
-    /// per world, paid by every cell), its transactions decoded and checked
-    /// (likewise), then learned. Stops at the first bad event.
-    fn learn_batch(&mut self, events: &[EventHash], ctx: &mut Ctx<'_>, decisions: &mut Decisions) {
-        for hash in events {
-            let (received, found) = {
-                let mut world = self.world.borrow_mut();
-                let found = world.store.find(hash);
-                if found.is_some_and(|event| self.view.knows_event(&world.store, event)) {
-                    continue;
-                }
-                (world.receive(hash), found)
-            };
-            let (Some(received), Some(found)) = (received, found) else {
-                self.observe(CellObservation::MessageRejected {
-                    reason: "event not in the store",
-                });
-                break;
-            };
-            // Every receiver pays for the checks, though the world makes
-            // each once: the event's signature and each transaction's two.
-            ctx.charge_cpu(
-                cost::SIGNATURE_VERIFY_NS
-                    + cost::EVENT_LEARN_NS
-                    + cost::bytes_ns(received.encoded_bytes as usize)
-                    + 2 * cost::SIGNATURE_VERIFY_NS * received.transactions as u64,
-            );
-            if !received.signature_valid {
-                self.observe(CellObservation::MessageRejected {
-                    reason: "event signature",
-                });
-                break;
-            }
-            if !self.learn_event(hash, found, decisions) {
-                self.observe(CellObservation::MessageRejected {
-                    reason: "event with unknown parents",
-                });
+    /// Check and learn a peer's events, in order. Each event, as a real
+    /// receiver would (a [`WireEvent::Shared`] one is trusted no more than
+    /// bytes):
+    /// 1. size and structure: within the limits of
+    ///    [`crate::hashgraph::event`], and a raw one decodes;
+    /// 2. if this view knows it already, it is skipped (not an error): its
+    ///    hash covers every byte and the signature, and it passed these
+    ///    checks when learned, so nothing is checked or paid again;
+    /// 3. its creator is a member;
+    /// 4. its signature, against the creator's key (checked once per world,
+    ///    [`crate::cell::SharedWorld::signature_valid`], but paid by every
+    ///    cell, with the event's transactions' decode and check);
+    /// 5. its parents are known to this view;
+    /// 6. if no creation put it in the store, the store accepts it
+    ///    ([`crate::cell::SharedWorld::accept`]; its refusals become
+    ///    [`EventRejection`]s), and the view learns it.
+    ///
+    /// The first event that fails is rejected ([`Self::reject_event`]) and
+    /// the rest of the batch is dropped unchecked: its events may build on
+    /// the rejected one. A batch so cut short counts as ONE rejection,
+    /// under the reason of the event that failed.
+    fn learn_batch(
+        &mut self,
+        from: CellIndex,
+        events: &[WireEvent],
+        ctx: &mut Ctx<'_>,
+        decisions: &mut Decisions,
+    ) {
+        for wire in events {
+            if let Err(rejection) = self.receive_event(wire, ctx, decisions) {
+                self.reject_event(ctx, from, rejection, wire);
                 break;
             }
         }
+    }
+
+    /// The checks of [`Self::learn_batch`] for one event, and its learning.
+    fn receive_event(
+        &mut self,
+        wire: &WireEvent,
+        ctx: &mut Ctx<'_>,
+        decisions: &mut Decisions,
+    ) -> Result<(), EventRejection> {
+        let (event, bytes_paid) = match wire {
+            WireEvent::Shared(event) => {
+                event.check_limits().map_err(|_| EventRejection::TooLarge)?;
+                (Arc::clone(event), false)
+            }
+            WireEvent::Raw(bytes) => {
+                if bytes.len() > EVENT_BYTES_MAX {
+                    return Err(EventRejection::TooLarge);
+                }
+                ctx.charge_cpu(cost::bytes_ns(bytes.len()));
+                let event = Event::decode(bytes).map_err(|error| match error {
+                    DecodeError::TooLong { .. } => EventRejection::TooLarge,
+                    _ => EventRejection::Undecodable,
+                })?;
+                (Arc::new(event), true)
+            }
+        };
+        let hash = event.hash();
+        let found = {
+            let mut world = self.world.borrow_mut();
+            if self.view.knows(&world.store, &hash) {
+                return Ok(());
+            }
+            if event.creator() as usize >= world.members.len() {
+                return Err(EventRejection::UnknownCreator);
+            }
+            // Every receiver pays for the checks, though the world makes
+            // each once: the event's signature and each transaction's two
+            // (its decode and its signature), and the bytes unless a raw
+            // event's decode paid them.
+            let bytes_ns = if bytes_paid {
+                0
+            } else {
+                cost::bytes_ns(event.encoded_len())
+            };
+            ctx.charge_cpu(
+                cost::SIGNATURE_VERIFY_NS
+                    + cost::EVENT_LEARN_NS
+                    + bytes_ns
+                    + 2 * cost::SIGNATURE_VERIFY_NS * event.transactions().len() as u64,
+            );
+            if !world.signature_valid(&event) {
+                return Err(EventRejection::BadSignature);
+            }
+            let parents = [event.self_parent(), event.other_parent()];
+            if !parents
+                .iter()
+                .flatten()
+                .all(|parent| self.view.knows(&world.store, parent))
+            {
+                return Err(EventRejection::UnknownParent);
+            }
+            world.accept(event).map_err(insert_rejection)?
+        };
+        let learned = self.learn_event(&hash, found, decisions);
+        assert!(
+            learned,
+            "an event unknown to the view, whose parents it knows, is learned"
+        );
+        Ok(())
+    }
+
+    /// Count, observe and journal a rejected sync event from `from`, with
+    /// its encoding cut to [`EVENT_BYTES_MAX`] (and to one journal block),
+    /// in the message journal's entry format (direction in, status
+    /// rejected, peer, reason, bytes).
+    fn reject_event(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        from: CellIndex,
+        rejection: EventRejection,
+        wire: &WireEvent,
+    ) {
+        let encoded: Cow<'_, [u8]> = match wire {
+            WireEvent::Shared(event) => Cow::Owned(event.encode()),
+            WireEvent::Raw(bytes) => Cow::Borrowed(bytes),
+        };
+        let bounded = &encoded[..encoded.len().min(EVENT_BYTES_MAX)];
+        record_rejection(ctx, &self.io, from, rejection.label(), bounded);
+    }
+
+    /// The events this view knows that a peer with `peer_counts` lacks,
+    /// parents first, as an honest sender sends them: by pointer.
+    fn missing_events(&self, peer_counts: &[u32]) -> Arc<[WireEvent]> {
+        let world = self.world.borrow();
+        self.view
+            .missing_for(&world.store, peer_counts)
+            .iter()
+            .map(|hash| {
+                let event = world
+                    .event(hash)
+                    .expect("creation and acceptance put every stored event in the world");
+                WireEvent::Shared(Arc::clone(event))
+            })
+            .collect()
     }
 
     pub fn view(&self) -> &crate::hashgraph::MemberView {
@@ -439,8 +563,18 @@ impl Service<CellProtocol> for ConsensusService {
         // (with their ancestry), so the next event continues its own chain.
         self.replaying = true;
         let mut targets = journaled;
-        let own_latest = self.world.borrow().chain(self.me.0).last().copied();
-        if let Some(own_latest) = own_latest {
+        // Its own latest event is read back from the world's record of
+        // what it created (a later change journals own events write-ahead,
+        // and recovers them from there).
+        let own_latest = {
+            let world = self.world.borrow();
+            world.chain(self.me.0).last().map(|&hash| {
+                let time = world.event(&hash).map_or(0, |event| event.timestamp_ns());
+                (hash, time)
+            })
+        };
+        self.own_latest = own_latest;
+        if let Some((own_latest, _)) = own_latest {
             targets.push(own_latest);
             // What the chain had reached before the crash.
             self.chain_reach = self
@@ -478,20 +612,13 @@ impl Service<CellProtocol> for ConsensusService {
                 Ok(CellResponse::Done)
             }
             CellRequest::ConsensusSyncRequest { from, known_counts } => {
-                let world = self.world.borrow();
-                let missing = self.view.missing_for(&world.store, &known_counts);
-                let encoded_bytes = missing
-                    .iter()
-                    .map(|hash| world.encoded_bytes(hash))
-                    .fold(0u32, u32::saturating_add);
-                drop(world);
-                ctx.charge_cpu(cost::bytes_ns(encoded_bytes as usize));
+                let events = self.missing_events(&known_counts);
+                ctx.charge_cpu(cost::bytes_ns(events_encoded_bytes(&events) as usize));
                 let own_counts: Arc<[u32]> = self.view.known_counts().into();
                 self.io.borrow_mut().sends.push((
                     from,
                     CellWire::SyncResponse {
-                        events: missing.into(),
-                        encoded_bytes,
+                        events,
                         known_counts: own_counts,
                     },
                 ));
@@ -504,7 +631,8 @@ impl Service<CellProtocol> for ConsensusService {
             } => {
                 let decided_before = self.view.decided_rounds();
                 let mut decisions = Decisions::default();
-                self.learn_batch(&events, ctx, &mut decisions);
+                self.learn_batch(from, &events, ctx, &mut decisions);
+                // The peer's latest event as this view knows it.
                 let other_parent = {
                     let known = self
                         .view
@@ -512,36 +640,31 @@ impl Service<CellProtocol> for ConsensusService {
                         .get(from.as_usize())
                         .copied()
                         .unwrap_or(0);
-                    known
-                        .checked_sub(1)
-                        .and_then(|last| self.world.borrow().chain_event(from.0, last))
+                    known.checked_sub(1).and_then(|last| {
+                        let world = self.world.borrow();
+                        world
+                            .store
+                            .chain_event(from.0, last)
+                            .map(|event| event.hash())
+                    })
                 };
                 self.create_event(other_parent, ctx, &mut decisions);
                 self.publish(decisions, decided_before, ctx);
                 // Push back what the responder lacks (this new event included).
-                let world = self.world.borrow();
-                let missing = self.view.missing_for(&world.store, &known_counts);
-                if !missing.is_empty() {
-                    let encoded_bytes = missing
-                        .iter()
-                        .map(|hash| world.encoded_bytes(hash))
-                        .fold(0u32, u32::saturating_add);
-                    drop(world);
-                    ctx.charge_cpu(cost::bytes_ns(encoded_bytes as usize));
-                    self.io.borrow_mut().sends.push((
-                        from,
-                        CellWire::SyncPush {
-                            events: missing.into(),
-                            encoded_bytes,
-                        },
-                    ));
+                let events = self.missing_events(&known_counts);
+                if !events.is_empty() {
+                    ctx.charge_cpu(cost::bytes_ns(events_encoded_bytes(&events) as usize));
+                    self.io
+                        .borrow_mut()
+                        .sends
+                        .push((from, CellWire::SyncPush { events }));
                 }
                 Ok(CellResponse::Done)
             }
-            CellRequest::ConsensusSyncPush { events, .. } => {
+            CellRequest::ConsensusSyncPush { from, events } => {
                 let decided_before = self.view.decided_rounds();
                 let mut decisions = Decisions::default();
-                self.learn_batch(&events, ctx, &mut decisions);
+                self.learn_batch(from, &events, ctx, &mut decisions);
                 self.publish(decisions, decided_before, ctx);
                 Ok(CellResponse::Done)
             }

@@ -1,10 +1,9 @@
 //! MessageService: signed direct messages in and out, and TX/POST submission.
 
-use std::collections::BTreeMap; // tidy: lookup-only (seen transactions, visited events)
 use std::sync::Arc;
 
 use crate::bus::{Service, ServiceSpec};
-use crate::codec::{Reader, Writer};
+use crate::codec::Reader;
 use crate::identity::CellId;
 use crate::message::{Body, Message, MessageError, MessageType};
 use crate::node::CellIndex;
@@ -15,20 +14,12 @@ use crate::cell::protocol::{
     CellError, CellEvent, CellProtocol, CellRequest, CellResponse, CellWire, JournalKind, cost,
 };
 use crate::cell::shared::{IoHandle, JournalReader, Signer, WorldHandle};
-use std::cell::RefCell;
-use std::rc::Rc;
 
 use super::{
-    AccessControl, CallResult, ConsensusService, Ctx, IdentityService, NucleusService, append,
-    misrouted,
+    AccessControl, CallResult, ConsensusService, Ctx, DIRECTION_IN, DIRECTION_OUT, IdentityService,
+    NucleusService, STATUS_DELIVERED, STATUS_SUBMITTED, append, journal_entry, misrouted,
+    record_rejection,
 };
-
-/// Message journal: direction and delivery status of each entry.
-const DIRECTION_IN: u8 = 0;
-const DIRECTION_OUT: u8 = 1;
-const STATUS_DELIVERED: u8 = 0;
-const STATUS_REJECTED: u8 = 1;
-const STATUS_SUBMITTED: u8 = 2;
 
 /// Builds, timestamps, signs (through the identity [`Signer`]), routes and
 /// delivers messages; verifies and access-checks what arrives; journals every
@@ -41,8 +32,6 @@ pub struct MessageService {
     world: WorldHandle,
     /// Next TX nonce of this cell (recovered from the journal).
     next_nonce: u64,
-    /// Rejections by reason.
-    pub rejected: Rc<RefCell<BTreeMap<&'static str, u64>>>,
 }
 
 impl MessageService {
@@ -74,7 +63,6 @@ impl MessageService {
             io,
             world,
             next_nonce: 0,
-            rejected: Rc::new(RefCell::new(BTreeMap::new())),
         }
     }
 
@@ -87,35 +75,9 @@ impl MessageService {
             .ok_or(CellError::UnknownCell(index))
     }
 
-    fn journal_entry(
-        direction: u8,
-        status: u8,
-        peer: CellIndex,
-        reason: &str,
-        encoded: &[u8],
-    ) -> Vec<u8> {
-        let mut writer = Writer::with_capacity(encoded.len() + 16);
-        writer
-            .u8(direction)
-            .u8(status)
-            .u32(peer.0)
-            .str(reason)
-            .bytes(encoded);
-        writer.finish()
-    }
-
     fn reject(&mut self, ctx: &mut Ctx<'_>, from: CellIndex, reason: &'static str, encoded: &[u8]) {
-        *self.rejected.borrow_mut().entry(reason).or_default() += 1;
-        self.io
-            .borrow_mut()
-            .observations
-            .push(CellObservation::MessageRejected { reason });
         let bounded = &encoded[..encoded.len().min(crate::message::MESSAGE_LEN_MAX)];
-        append(
-            ctx,
-            JournalKind::Message,
-            Self::journal_entry(DIRECTION_IN, STATUS_REJECTED, from, reason, bounded),
-        );
+        record_rejection(ctx, &self.io, from, reason, bounded);
     }
 
     fn deliver(&mut self, ctx: &mut Ctx<'_>, to: CellIndex, message: &Message) -> [u8; 32] {
@@ -125,7 +87,7 @@ impl MessageService {
         append(
             ctx,
             JournalKind::Message,
-            Self::journal_entry(DIRECTION_OUT, STATUS_DELIVERED, to, "", &encoded),
+            journal_entry(DIRECTION_OUT, STATUS_DELIVERED, to, "", &encoded),
         );
         self.io.borrow_mut().sends.push((
             to,
@@ -188,7 +150,7 @@ impl MessageService {
         append(
             ctx,
             JournalKind::Message,
-            Self::journal_entry(DIRECTION_IN, STATUS_DELIVERED, from, "", encoded),
+            journal_entry(DIRECTION_IN, STATUS_DELIVERED, from, "", encoded),
         );
         self.io
             .borrow_mut()
@@ -280,7 +242,7 @@ impl Service<CellProtocol> for MessageService {
                 append(
                     ctx,
                     JournalKind::Message,
-                    Self::journal_entry(DIRECTION_OUT, STATUS_SUBMITTED, to, "", &encoded),
+                    journal_entry(DIRECTION_OUT, STATUS_SUBMITTED, to, "", &encoded),
                 );
                 if matches!(message.body, Body::Tx(_)) {
                     self.io

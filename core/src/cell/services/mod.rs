@@ -21,8 +21,12 @@ pub use state::{
 };
 
 use crate::bus::Context;
+use crate::codec::Writer;
+use crate::node::CellIndex;
 
+use super::api::CellObservation;
 use super::protocol::{CellError, CellProtocol, CellRequest, CellResponse, JournalKind};
+use super::shared::IoHandle;
 
 type Ctx<'a> = Context<'a, CellProtocol>;
 type CallResult = Result<CellResponse, CellError>;
@@ -38,4 +42,58 @@ fn append(ctx: &mut Ctx<'_>, journal: JournalKind, block: Vec<u8>) {
 
 fn misrouted(request: &CellRequest) -> CellError {
     CellError::Misrouted(<CellProtocol as crate::bus::Protocol>::action(request))
+}
+
+/// Message journal: direction and delivery status of each entry.
+const DIRECTION_IN: u8 = 0;
+const DIRECTION_OUT: u8 = 1;
+const STATUS_DELIVERED: u8 = 0;
+const STATUS_REJECTED: u8 = 1;
+const STATUS_SUBMITTED: u8 = 2;
+
+/// One message-journal block: direction, status, peer, reason (empty unless
+/// rejected) and the bytes concerned (a message, or a sync event).
+fn journal_entry(
+    direction: u8,
+    status: u8,
+    peer: CellIndex,
+    reason: &str,
+    encoded: &[u8],
+) -> Vec<u8> {
+    let mut writer = Writer::with_capacity(encoded.len() + 16);
+    writer
+        .u8(direction)
+        .u8(status)
+        .u32(peer.0)
+        .str(reason)
+        .bytes(encoded);
+    writer.finish()
+}
+
+/// Count, observe and journal one rejected input from `from`: `bounded` is
+/// its encoding, already cut to the limit of its kind, and cut here to what
+/// fits one journal block with the entry's header
+/// ([`crate::journal::MAX_BLOCK_LEN`]).
+fn record_rejection(
+    ctx: &mut Ctx<'_>,
+    io: &IoHandle,
+    from: CellIndex,
+    reason: &'static str,
+    bounded: &[u8],
+) {
+    {
+        let mut io = io.borrow_mut();
+        *io.rejected.entry(reason).or_default() += 1;
+        io.observations
+            .push(CellObservation::MessageRejected { reason });
+    }
+    // Direction, status, peer, the reason's length and bytes, the bytes' length.
+    let header = 1 + 1 + 4 + 4 + reason.len() + 4;
+    let room = crate::journal::MAX_BLOCK_LEN.saturating_sub(header);
+    let bounded = &bounded[..bounded.len().min(room)];
+    append(
+        ctx,
+        JournalKind::Message,
+        journal_entry(DIRECTION_IN, STATUS_REJECTED, from, reason, bounded),
+    );
 }

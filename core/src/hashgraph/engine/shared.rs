@@ -45,8 +45,10 @@ use crate::identity::PublicKey;
 use crate::time::TimeNs;
 
 /// What one round received, in consensus order, with the same events
-/// sorted by id for membership tests.
+/// sorted by id for membership tests, for views whose famous witnesses of
+/// every round up to this one chain to `famous_chain`.
 struct ReceivedRound {
+    famous_chain: [u8; 32],
     in_order: Rc<[(EventId, TimeNs)]>,
     ids_sorted: Box<[EventId]>,
 }
@@ -59,8 +61,10 @@ pub struct StoreEvent(EventId);
 /// The global store: insert each event once, parents first.
 pub struct SharedHashgraph {
     graph: Hashgraph,
-    /// By round: what it received, once some view has ordered it.
-    received: RefCell<Vec<Option<ReceivedRound>>>,
+    /// By round: what it received, once some view has ordered it; one
+    /// entry per distinct history of famous witnesses (one, unless views
+    /// disagree).
+    received: RefCell<Vec<Vec<ReceivedRound>>>,
     /// Rounds `0..cached_rounds` are all in `received`.
     cached_rounds: Cell<u32>,
 }
@@ -175,39 +179,56 @@ impl SharedHashgraph {
     }
 
     /// What `round` receives, given its famous witnesses, taking those
-    /// events out of `pending` (a view's known, unordered events): computed
-    /// by the first view to order the round, read from the cache after.
+    /// events out of `pending` (a view's known, unordered events).
+    ///
+    /// The events a round receives, their consensus timestamps and their
+    /// order are a pure function of the famous witnesses of that round and
+    /// of every round before it (Baird 2016, findOrder: each earlier round
+    /// took its own events out first), so the result is memoised on exactly
+    /// that: `famous_chain`, a digest chained over the famous witnesses of
+    /// rounds `0..=round`. A view that decided any fame differently has
+    /// another chain and computes its own answer.
     fn received_in_round(
         &self,
         round: u32,
+        famous_chain: &[u8; 32],
         famous: &[WitnessId],
         pending: &mut Vec<EventId>,
     ) -> Rc<[(EventId, TimeNs)]> {
         let mut cache = self.received.borrow_mut();
-        if let Some(Some(cached)) = cache.get(round as usize) {
-            let before = pending.len();
-            pending.retain(|event| cached.ids_sorted.binary_search(event).is_err());
-            // Consensus: every event the round received is one this view
-            // knows and has not ordered yet.
-            assert_eq!(
-                before - pending.len(),
-                cached.ids_sorted.len(),
-                "round {round} receives the same events in every view"
-            );
-            return Rc::clone(&cached.in_order);
+        if let Some(cached) = cache
+            .get(round as usize)
+            .and_then(|variants| variants.iter().find(|v| v.famous_chain == *famous_chain))
+        {
+            // With the same famous witnesses so far, this view knows every
+            // event the round receives (they are ancestors of the famous
+            // witnesses) and has ordered none of them. Checked, not assumed:
+            // a view that fails it computes its own answer below.
+            let present = pending
+                .iter()
+                .filter(|event| cached.ids_sorted.binary_search(event).is_ok())
+                .count();
+            if present == cached.ids_sorted.len() {
+                pending.retain(|event| cached.ids_sorted.binary_search(event).is_err());
+                return Rc::clone(&cached.in_order);
+            }
         }
         let in_order: Rc<[(EventId, TimeNs)]> = self.graph.receive_round(famous, pending).into();
         let mut ids_sorted: Box<[EventId]> = in_order.iter().map(|&(event, _)| event).collect();
         ids_sorted.sort_unstable();
         if cache.len() <= round as usize {
-            cache.resize_with(round as usize + 1, || None);
+            cache.resize_with(round as usize + 1, Vec::new);
         }
-        cache[round as usize] = Some(ReceivedRound {
+        cache[round as usize].push(ReceivedRound {
+            famous_chain: *famous_chain,
             in_order: Rc::clone(&in_order),
             ids_sorted,
         });
         let mut cached = self.cached_rounds.get();
-        while cache.get(cached as usize).is_some_and(Option::is_some) {
+        while cache
+            .get(cached as usize)
+            .is_some_and(|variants| !variants.is_empty())
+        {
             cached += 1;
         }
         self.cached_rounds.set(cached);
@@ -223,8 +244,16 @@ impl SharedHashgraph {
             first_open_round: 0,
             pending: Vec::new(),
             next_position: 0,
-            highest_witness_round: None,
-            late_undecided: Vec::new(),
+            famous_chain: [0; 32],
+            tie_break: TieBreak::WhitenedSignature,
+        }
+    }
+
+    /// A new, empty view that breaks timestamp ties by `tie_break`.
+    pub fn new_view_with(&self, tie_break: TieBreak) -> MemberView {
+        MemberView {
+            tie_break,
+            ..self.new_view()
         }
     }
 }
@@ -276,10 +305,24 @@ pub struct MemberView {
     first_open_round: u32,
     pending: Vec<EventId>,
     next_position: u64,
-    /// The highest round of a witness this view knows.
-    highest_witness_round: Option<u32>,
-    /// Known late witnesses (see below) of open rounds, not yet decided here.
-    late_undecided: Vec<WitnessId>,
+    /// Chained over the famous witnesses of every round this view has
+    /// ordered: with the round, the complete input of what the next round
+    /// receives (see [`SharedHashgraph::received_in_round`]).
+    famous_chain: [u8; 32],
+    /// How this view breaks ties of consensus timestamp.
+    tie_break: TieBreak,
+}
+
+/// How a view orders the events a round receives that share a consensus
+/// timestamp. Baird 2016 uses the whitened signature; the other rule exists
+/// only to plant a disagreement that the safety checkers must report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TieBreak {
+    /// The paper's rule: whitened signature, then event hash.
+    #[default]
+    WhitenedSignature,
+    /// A deliberate protocol mutation (tests only): descending event hash.
+    DescendingHash,
 }
 
 impl MemberView {
@@ -453,18 +496,11 @@ impl MemberView {
             });
             return;
         }
+        // A witness the store met after other witnesses of later rounds
+        // (late for the store or for some view) is voted on by those
+        // witnesses when it arrives, so its deciders are facts of the store
+        // like any other witness's: this view decides it from them.
         self.round_mut(w.round).add(w.slot as usize, witness);
-        self.highest_witness_round = self.highest_witness_round.max(Some(w.round));
-        if w.late {
-            // The store met this witness after it had ordered its round, so
-            // no witness ever voted on it and it has no deciders; yet a view
-            // that lags may still have the round open. The store's verdict,
-            // not famous, is every view's (Baird 2016, section 5: members
-            // decide a witness's fame alike); this view takes it once it
-            // knows a witness two rounds up, the earliest a vote can decide.
-            self.late_undecided.push(witness);
-        }
-        self.decide_late_witnesses(store, decisions);
         // As the engine does: the new witness's votes come first (it may
         // decide earlier witnesses), then the votes of known later ones on it.
         let mut decided_by_new: Vec<(WitnessId, bool)> = w
@@ -495,23 +531,6 @@ impl MemberView {
         }
     }
 
-    /// Decides the known late witnesses whose round lies two below the
-    /// highest known witness round.
-    fn decide_late_witnesses(&mut self, store: &SharedHashgraph, decisions: &mut Decisions) {
-        let Some(highest) = self.highest_witness_round else {
-            return;
-        };
-        let witnesses = &store.graph.witnesses;
-        let (ready, waiting): (Vec<WitnessId>, Vec<WitnessId>) = self
-            .late_undecided
-            .iter()
-            .partition(|&&late| witnesses[late as usize].round + 2 <= highest);
-        self.late_undecided = waiting;
-        for late in ready {
-            self.decide(store, late, false, decisions);
-        }
-    }
-
     /// findOrder over the view: order every round whose known witnesses
     /// are all decided, in round order.
     fn order(&mut self, store: &SharedHashgraph, decisions: &mut Decisions) {
@@ -527,8 +546,30 @@ impl MemberView {
                 .map(|(w, _)| *w)
                 .collect();
             let round = self.first_open_round;
-            let received = store.received_in_round(round, &famous, &mut self.pending);
-            for &(event, timestamp) in received.iter() {
+            let mut chain = blake3::Hasher::new();
+            chain.update(&self.famous_chain);
+            chain.update(&round.to_le_bytes());
+            for &witness in &famous {
+                let event = store.graph.witnesses[witness as usize].event;
+                chain.update(&store.graph.records[event as usize].hash.0);
+            }
+            self.famous_chain = *chain.finalize().as_bytes();
+            let received =
+                store.received_in_round(round, &self.famous_chain, &famous, &mut self.pending);
+            let mutated;
+            let received: &[(EventId, TimeNs)] = match self.tie_break {
+                TieBreak::WhitenedSignature => &received,
+                TieBreak::DescendingHash => {
+                    let mut reordered = received.to_vec();
+                    reordered.sort_by(|a, b| {
+                        let hash = |event: EventId| store.graph.records[event as usize].hash;
+                        a.1.cmp(&b.1).then_with(|| hash(b.0).cmp(&hash(a.0)))
+                    });
+                    mutated = reordered;
+                    &mutated
+                }
+            };
+            for &(event, timestamp) in received {
                 decisions.ordered.push(OrderedEvent {
                     event: store.graph.records[event as usize]
                         .event
