@@ -236,6 +236,73 @@ fn assert_prefix(a: &[EventHash], b: &[EventHash]) {
     );
 }
 
+/// A view reports a fork by what it knows: two events of one creator at one
+/// sequence number, whichever it learned first, once per forker — and a
+/// view that knows only one branch reports nothing.
+#[test]
+fn a_view_reports_the_forks_it_sees() {
+    use celluler_core::hashgraph::SharedHashgraph;
+    let (keys, events) = ring(8);
+    let mut store = SharedHashgraph::with_equal_stake(keys, Config::default()).unwrap();
+    for event in &events {
+        store.insert_verified(event.clone()).unwrap();
+    }
+    let twin = |time: u64| {
+        Event::sign(
+            EventBody {
+                creator: 0,
+                self_parent: Some(events[0].hash()),
+                other_parent: Some(events[7].hash()),
+                timestamp_ns: time,
+                transactions: vec![],
+            },
+            &CellKeys::from_name("A"),
+        )
+    };
+    let (fork, fork_again) = (twin(100), twin(101));
+    store.insert_verified(fork.clone()).unwrap();
+    store.insert_verified(fork_again.clone()).unwrap();
+
+    // Learns the main chain first, then the twins.
+    let mut view = store.new_view();
+    let mut proofs = Vec::new();
+    for event in events.iter().chain([&fork, &fork_again]) {
+        proofs.extend(view.learn(&store, &event.hash()).unwrap().forks);
+    }
+    assert_eq!(proofs.len(), 1, "one proof per forker");
+    assert_eq!(proofs[0].creator, 0);
+    assert_eq!(
+        proofs[0].first.hash(),
+        events[4].hash(),
+        "A_1 was known first"
+    );
+    assert_eq!(proofs[0].second.hash(), fork.hash());
+
+    // Learns a twin first (one on A_0 and D_0, which does not need A_1):
+    // no fork yet; the proof comes with the main-chain event A_1.
+    let early_twin = Event::sign(
+        EventBody {
+            creator: 0,
+            self_parent: Some(events[0].hash()),
+            other_parent: Some(events[3].hash()),
+            timestamp_ns: 102,
+            transactions: vec![],
+        },
+        &CellKeys::from_name("A"),
+    );
+    store.insert_verified(early_twin.clone()).unwrap();
+    let mut view = store.new_view();
+    let mut proofs = Vec::new();
+    for event in events[..4].iter().chain([&early_twin]) {
+        proofs.extend(view.learn(&store, &event.hash()).unwrap().forks);
+    }
+    assert!(proofs.is_empty(), "one branch only: no fork seen yet");
+    proofs.extend(view.learn(&store, &events[4].hash()).unwrap().forks);
+    assert_eq!(proofs.len(), 1);
+    assert_eq!(proofs[0].first.hash(), early_twin.hash());
+    assert_eq!(proofs[0].second.hash(), events[4].hash());
+}
+
 fn check_views_agree(members: u32, events: usize, seed: u64, forkers: Vec<u32>) {
     let (keys, dag) = gossip(members, events, seed, forkers);
     let (_, full) = run(&keys, &dag, Config::default());

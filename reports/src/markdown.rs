@@ -203,6 +203,17 @@ pub fn render_report(record: &RunRecord, metrics: &Metrics, checks: &[CheckResul
             cell(&describe_divergence(divergence))
         );
     }
+    for fork in crate::summary::fork_summaries(&record.forks_detected) {
+        let _ = writeln!(
+            out,
+            "**Fork**: cell {} signed two events on one self-parent; cell {} found the proof \
+             first, at {}, and {} honest cell(s) in all.\n",
+            fork.forker,
+            fork.first_detected_by,
+            format_ms(fork.first_detected_ns),
+            fork.detected_by.len()
+        );
+    }
     if metrics.safety_ok() {
         let _ = writeln!(out, "No safety violation.\n");
     } else if !metrics.safety_violations.is_empty() {

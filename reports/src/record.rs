@@ -68,6 +68,10 @@ pub struct RunRecord {
     /// `safety_violations` describes it too and safety does not hold.
     #[serde(default)]
     pub first_divergence: Option<DivergenceRecord>,
+    /// When each honest cell first found a fork proof of each forker,
+    /// ordered by (forker, time, cell).
+    #[serde(default)]
+    pub forks_detected: Vec<ForkDetection>,
     pub liveness: LivenessRecord,
     /// Observations about transaction ids that were never submitted; ignored.
     pub unknown_tx_observations: u64,
@@ -121,6 +125,15 @@ pub struct TxOrder {
     pub consensus_timestamp_ns: TimeNs,
     /// Index in the total order, 0-based, unique per transaction.
     pub position: u64,
+}
+
+/// An honest cell's first fork proof of one forker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForkDetection {
+    pub forker: CellIndex,
+    /// The honest cell that found the proof.
+    pub cell: CellIndex,
+    pub time_ns: TimeNs,
 }
 
 /// When a consensus round was first decided.
@@ -354,6 +367,7 @@ impl RunRecorder {
                 faults: Vec::new(),
                 safety_violations: Vec::new(),
                 first_divergence: None,
+                forks_detected: Vec::new(),
                 liveness: LivenessRecord::default(),
                 unknown_tx_observations: 0,
                 checks,
@@ -534,6 +548,27 @@ impl RunRecorder {
         }
     }
 
+    /// Honest cell `cell` found a fork proof of `forker` (two events it
+    /// signed, neither the other's self-ancestor). The first time per
+    /// (cell, forker) is kept; a dishonest cell's claim is no evidence.
+    pub fn fork_detected(&mut self, time_ns: TimeNs, cell: CellIndex, forker: CellIndex) {
+        if !self.is_honest(cell) {
+            return;
+        }
+        let detections = &mut self.record.forks_detected;
+        match detections
+            .iter_mut()
+            .find(|known| known.cell == cell && known.forker == forker)
+        {
+            Some(known) => known.time_ns = known.time_ns.min(time_ns),
+            None => detections.push(ForkDetection {
+                forker,
+                cell,
+                time_ns,
+            }),
+        }
+    }
+
     /// Closes the record at the end of the run.
     pub fn finish(
         mut self,
@@ -542,6 +577,9 @@ impl RunRecorder {
         trace_hash: &str,
     ) -> RunRecord {
         let record = &mut self.record;
+        record
+            .forks_detected
+            .sort_unstable_by_key(|fork| (fork.forker, fork.time_ns, fork.cell));
         record.virtual_duration_ns = virtual_duration_ns;
         record.wall_ms = wall_ms;
         record.trace_hash = trace_hash.to_string();
@@ -708,6 +746,35 @@ mod tests {
         record.validate().unwrap();
         let json = serde_json::to_string(&record).unwrap();
         assert!(json.contains(r#""events":["aa",null]"#), "{json}");
+    }
+
+    #[test]
+    fn fork_detections_keep_each_honest_cells_first_and_summarise_per_forker() {
+        let mut recorder = RunRecorder::new("t", 1, 5, [0, 1, 2, 3], 10, Checks::default());
+        recorder.fork_detected(900, 2, 4);
+        recorder.fork_detected(700, 1, 4);
+        recorder.fork_detected(800, 2, 4); // earlier than 900: kept
+        recorder.fork_detected(100, 4, 4); // the forker itself, not honest: dropped
+        recorder.fork_detected(950, 0, 3);
+        let record = recorder.finish(1_000, 0, &"0".repeat(64));
+        let keys: Vec<_> = record
+            .forks_detected
+            .iter()
+            .map(|f| (f.forker, f.cell, f.time_ns))
+            .collect();
+        assert_eq!(keys, vec![(3, 0, 950), (4, 1, 700), (4, 2, 800)]);
+        let summaries = crate::summary::fork_summaries(&record.forks_detected);
+        assert_eq!(summaries.len(), 2);
+        assert_eq!(summaries[1].forker, 4);
+        assert_eq!(summaries[1].first_detected_by, 1);
+        assert_eq!(summaries[1].first_detected_ns, 700);
+        assert_eq!(summaries[1].detected_by, vec![1, 2]);
+        let metrics = crate::metrics::Metrics::compute(&record);
+        let report = crate::markdown::render_report(&record, &metrics, &[]);
+        assert!(
+            report.contains("**Fork**: cell 4") && report.contains("cell 1 found the proof first"),
+            "{report}"
+        );
     }
 
     #[test]

@@ -80,6 +80,44 @@ pub struct SafetySummary {
     /// Where honest cells first disagree; `null` when they never do.
     pub first_divergence: Option<DivergenceSummary>,
     pub violations: Vec<String>,
+    /// Per forker, ascending: who found its fork proofs, and when first.
+    pub forks: Vec<ForkSummary>,
+}
+
+/// The honest cells that found one forker's fork proof.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ForkSummary {
+    pub forker: u32,
+    pub first_detected_ms: f64,
+    #[serde(skip)]
+    pub first_detected_ns: TimeNs,
+    pub first_detected_by: u32,
+    /// Honest cells that found a proof, ascending.
+    pub detected_by: Vec<u32>,
+}
+
+/// Folds [`crate::record::RunRecord::forks_detected`] (ordered by forker,
+/// then time) into one summary per forker.
+pub fn fork_summaries(detections: &[crate::record::ForkDetection]) -> Vec<ForkSummary> {
+    let mut summaries: Vec<ForkSummary> = Vec::new();
+    for detection in detections {
+        match summaries.last_mut() {
+            Some(summary) if summary.forker == detection.forker => {
+                summary.detected_by.push(detection.cell);
+            }
+            _ => summaries.push(ForkSummary {
+                forker: detection.forker,
+                first_detected_ms: ns_to_ms(detection.time_ns),
+                first_detected_ns: detection.time_ns,
+                first_detected_by: detection.cell,
+                detected_by: vec![detection.cell],
+            }),
+        }
+    }
+    for summary in &mut summaries {
+        summary.detected_by.sort_unstable();
+    }
+    summaries
 }
 
 /// `RunRecord::first_divergence` with its time in milliseconds.
@@ -157,6 +195,7 @@ impl Summary {
                 ok: metrics.safety_ok(),
                 first_divergence: metrics.first_divergence.as_ref().map(Into::into),
                 violations: metrics.safety_violations.clone(),
+                forks: fork_summaries(&record.forks_detected),
             },
             liveness: LivenessSummary {
                 ok: metrics.liveness_ok,

@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use celluler_core::cell::api::CellNode;
 use celluler_core::cell::{
     Cell, CellCommand, CellConfig, CellObservation, SharedWorld, WorldHandle,
 };
@@ -478,22 +479,35 @@ impl InvariantChecker {
     }
 }
 
-/// N cells over a `Simulation<Cell>`, with the invariant checker.
-pub struct CellWorld {
+/// N cells over a `Simulation`, with the invariant checker. Each node is a
+/// [`Cell`] or a wrapper around one ([`CellNode`]: a Byzantine behaviour
+/// sees and rewrites the cell's inputs and outputs, never its code).
+pub struct CellWorld<N: CellNode = Cell> {
     pub config: WorldConfig,
-    simulation: Simulation<Cell>,
+    simulation: Simulation<N>,
     world: WorldHandle,
     checker: InvariantChecker,
     /// Observations already given to the checker.
     checked: usize,
 }
 
-impl CellWorld {
+impl CellWorld<Cell> {
     pub fn new(config: WorldConfig) -> Result<CellWorld, WorldError> {
         Self::with_trace(config, TraceMode::HashOnly)
     }
 
     pub fn with_trace(config: WorldConfig, trace: TraceMode) -> Result<CellWorld, WorldError> {
+        CellWorld::with_nodes(config, trace, |_, cell| cell)
+    }
+}
+
+impl<N: CellNode> CellWorld<N> {
+    /// A world whose node `i` is `wrap(i, cell i)`.
+    pub fn with_nodes(
+        config: WorldConfig,
+        trace: TraceMode,
+        mut wrap: impl FnMut(CellIndex, Cell) -> N,
+    ) -> Result<CellWorld<N>, WorldError> {
         if config.sim.cells != config.cells {
             return Err(WorldError::Config(format!(
                 "sim.cells is {} but cells is {}",
@@ -520,9 +534,11 @@ impl CellWorld {
             },
         )?
         .handle();
+        let directory = world.borrow().members.clone();
         let cell_config = |index: CellIndex| CellConfig {
             seed: config.seed,
             index,
+            members: directory.clone(),
             gossip_interval_ns: config.gossip_interval_ns,
             genesis_balance: config.genesis_balance,
             ledger: LedgerConfig {
@@ -538,11 +554,12 @@ impl CellWorld {
             },
         };
         let simulation = Simulation::new(config.sim.clone(), trace, |index| {
-            Cell::new(
+            let cell = Cell::new(
                 cell_config(index),
                 keys[index.as_usize()].clone(),
                 world.clone(),
-            )
+            );
+            wrap(index, cell)
         })?;
         Ok(CellWorld {
             checker: InvariantChecker::new(config.cells),
@@ -576,11 +593,11 @@ impl CellWorld {
         self.simulation.schedule_command(at_ns, cell, command);
     }
 
-    pub fn simulation(&self) -> &Simulation<Cell> {
+    pub fn simulation(&self) -> &Simulation<N> {
         &self.simulation
     }
 
-    pub fn simulation_mut(&mut self) -> &mut Simulation<Cell> {
+    pub fn simulation_mut(&mut self) -> &mut Simulation<N> {
         &mut self.simulation
     }
 
@@ -598,7 +615,7 @@ impl CellWorld {
 
     /// The live cell `index` (None while crashed).
     pub fn cell(&self, index: CellIndex) -> Option<&Cell> {
-        self.simulation.node(index)
+        self.simulation.node(index).map(CellNode::cell)
     }
 
     /// Cell `index`'s view of the hashgraph as a `celluler-dag/1` file

@@ -319,6 +319,9 @@ fn record(recorder: &mut RunRecorder, observed: &Observed<CellObservation>) {
             recorder.round_decided(time_ns, cell, u64::from(*round))
         }
         CellObservation::EventCreated { .. } => recorder.count(time_ns, Counter::EventsCreated, 1),
+        CellObservation::ForkDetected { creator } => {
+            recorder.fork_detected(time_ns, cell, creator.0)
+        }
         CellObservation::TxReached {
             tx,
             event_timestamp_ns,

@@ -172,3 +172,19 @@ impl ConsensusRecording {
 
 /// Shared by a cell and its consensus service; `None` when not recording.
 pub type RecordingHandle = Rc<RefCell<Option<ConsensusRecording>>>;
+
+/// A node that is a cell, or wraps one: what a world of cells runs. A
+/// wrapper (a Byzantine behaviour, a fault injector) sees and may rewrite
+/// the cell's inputs and outputs, never its code; [`CellNode::cell`] gives
+/// checkers and reports the honest cell inside.
+pub trait CellNode:
+    crate::node::Node<Message = super::CellWire, Observation = CellObservation, Command = CellCommand>
+{
+    fn cell(&self) -> &super::Cell;
+}
+
+impl CellNode for super::Cell {
+    fn cell(&self) -> &super::Cell {
+        self
+    }
+}

@@ -14,15 +14,16 @@
 //! cell asks a peer drawn from its seeded stream for what it lacks; the
 //! answer is learned and recorded in a new event.
 //!
-//! Crash and restart: only [`CellDurable`] survives (keys, config, the five
-//! journals' storage, the world handle). [`Cell::recover`] reopens the
-//! journals; on `Restart` every service rebuilds from them: Identity replays
-//! its attestations into the trust network, Consensus re-learns every event
-//! it had journaled as ordered (and its own chain, read back from the world
-//! store until own events are journaled), State replays the re-decided
-//! rounds into a fresh ledger and checks each against its journaled state
-//! block, and Message resubmits the TX/POSTs it had journaled (consensus
-//! drops those already seen). Gossip then catches the cell up.
+//! Crash and restart: only [`CellDurable`] survives (keys, config — the
+//! member directory included —, the five journals' storage, the world
+//! handle). [`Cell::recover`] reopens the journals; on `Restart` every
+//! service rebuilds from them: Identity replays its attestations into the
+//! trust network, Consensus re-learns every event it had journaled as
+//! ordered (and its own chain, read back from the world store until own
+//! events are journaled), State replays the re-decided rounds into a fresh
+//! ledger and checks each against its journaled state block, and Message
+//! resubmits the TX/POSTs it had journaled (consensus drops those already
+//! seen). Gossip then catches the cell up.
 
 pub mod api;
 pub mod protocol;
@@ -47,16 +48,18 @@ pub use shared::{MemberInfo, SharedWorld, WorldHandle};
 
 use crate::bus::{Bus, BusConfig, BusMetrics, Lifecycle};
 use crate::codec::Writer;
-use crate::identity::CellKeys;
+use crate::identity::{CellId, CellKeys};
 use crate::journal::MemoryStorage;
 use crate::ledger::{Ledger, LedgerConfig};
 use crate::message::{Body, Chat, Post, Tx, TxKind};
 use crate::node::{CellIndex, Context, Input, Node, TimerId};
 use crate::rng::{self, DetRng};
 use crate::time::TimeNs;
-use crate::trust::{AccessPolicy, TrustConfig, TrustNetwork};
+use crate::trust::{AccessPolicy, TrustConfig, TrustEdge, TrustNetwork};
 
-use services::{ConsensusService, IdentityService, MessageService, NucleusService, StateService};
+use services::{
+    AccessControl, ConsensusService, IdentityService, MessageService, NucleusService, StateService,
+};
 use shared::{CellIo, IoHandle, JournalReader, JournalSet};
 
 /// The gossip timer.
@@ -67,6 +70,12 @@ const GOSSIP_TIMER: TimerId = TimerId(1);
 pub struct CellConfig {
     pub seed: u64,
     pub index: CellIndex,
+    /// The member directory, in member-index order (= cell-index order):
+    /// every member's public key and cell id. The same list for every cell
+    /// of a world, and the one its [`SharedWorld`] checks signatures
+    /// against; an `Arc` so that each cell and service holds it for the
+    /// price of a pointer.
+    pub members: Arc<[MemberInfo]>,
     /// Time between two syncs this cell starts.
     pub gossip_interval_ns: TimeNs,
     /// Every member's genesis PRANA balance.
@@ -99,6 +108,9 @@ pub struct Cell {
     io: IoHandle,
     journals: Rc<RefCell<Option<JournalSet>>>,
     ledger: Rc<RefCell<Ledger>>,
+    /// The read side of IdentityService's trust network (for
+    /// [`Cell::trust_edge`]).
+    access: AccessControl,
     bus: Bus<CellProtocol>,
     gossip_rng: DetRng,
     recording: api::RecordingHandle,
@@ -124,9 +136,14 @@ impl Cell {
         let reader = JournalReader::new(journals.clone());
         let io: IoHandle = Rc::new(RefCell::new(CellIo::default()));
         let me = config.index;
-        let allocation: Vec<_> = world
-            .borrow()
-            .members
+        let members = config.members.clone();
+        // The services read the directory from the config, the world's
+        // signature memo from its own copy: they must be the same list.
+        assert!(
+            members == world.borrow().members,
+            "a cell's member directory is its world's"
+        );
+        let allocation: Vec<_> = members
             .iter()
             .map(|member| (member.cell_id, config.genesis_balance))
             .collect();
@@ -140,14 +157,19 @@ impl Cell {
             keys.clone(),
             reader.clone(),
             io.clone(),
-            world.clone(),
+            members.clone(),
             TrustNetwork::new(config.trust, config.access.clone()),
             rng::stream(config.seed, "cell-identity", stream_index),
         );
         let signer = identity.signer();
         let access = identity.access();
-        let message =
-            MessageService::new(signer, access, reader.clone(), io.clone(), world.clone());
+        let message = MessageService::new(
+            signer,
+            access.clone(),
+            reader.clone(),
+            io.clone(),
+            members.clone(),
+        );
         let recording: api::RecordingHandle = Rc::new(RefCell::new(
             config.record_consensus.then(ConsensusRecording::default),
         ));
@@ -160,13 +182,19 @@ impl Cell {
             recording.clone(),
             config.tie_break,
         );
-        let state = StateService::new(world.clone(), io.clone(), reader, ledger.clone());
+        let state = StateService::new(
+            members.clone(),
+            world.clone(),
+            io.clone(),
+            reader,
+            ledger.clone(),
+        );
         let mut metadata = Writer::new();
         metadata
             .u8(u8::from(boots > 0))
             .u32(me.0)
             .fixed(keys.cell_id().as_bytes())
-            .u32(world.borrow().members.len() as u32)
+            .u32(members.len() as u32)
             .u64(config.gossip_interval_ns)
             .u64(config.genesis_balance)
             .u64(boots);
@@ -191,6 +219,7 @@ impl Cell {
             io,
             journals,
             ledger,
+            access,
             bus,
             recording,
             call_errors: 0,
@@ -217,6 +246,13 @@ impl Cell {
     /// The cell's ledger (balances, posts, state hash).
     pub fn ledger(&self) -> Ref<'_, Ledger> {
         self.ledger.borrow()
+    }
+
+    /// What this cell's trust network holds about `peer`: the attestation
+    /// weight it gave it and its successful and failed interactions with it
+    /// (`None`: nothing yet).
+    pub fn trust_edge(&self, peer: CellId) -> Option<TrustEdge> {
+        self.access.edge(self.keys.cell_id(), peer)
     }
 
     /// What this cell decided, if it records (`CellConfig::record_consensus`).
@@ -294,16 +330,14 @@ impl Cell {
 
     fn command(&mut self, command: CellCommand) {
         let me = self.config.index;
-        let cell_id = |world: &WorldHandle, index: CellIndex| {
-            world
-                .borrow()
-                .members
-                .get(index.as_usize())
-                .map(|member| member.cell_id)
-        };
         let request = match command {
             CellCommand::Transfer { to, amount, fee } => {
-                let Some(receiver) = cell_id(&self.world, to) else {
+                let receiver = self
+                    .config
+                    .members
+                    .get(to.as_usize())
+                    .map(|member| member.cell_id);
+                let Some(receiver) = receiver else {
                     self.call_errors += 1;
                     return;
                 };

@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use crate::bus::Protocol;
 use crate::hashgraph::{Event, EventHash, OrderedEvent};
+use crate::identity::CellId;
 use crate::message::{Body, Message};
 use crate::node::{CellIndex, Payload};
+use crate::trust::InteractionOutcome;
 
 /// Virtual CPU prices a cell is charged (`Output::ChargeCpu`), in
 /// nanoseconds. Figures are those of one core of a 2020s x86_64 server
@@ -323,6 +325,14 @@ pub enum CellEvent {
         creator: u32,
         evidence_hash: [u8; 32],
     },
+    /// How a direct message from `peer` went (topic `message.interaction`):
+    /// `Success` once it passed every receive check, `Failure` if it failed
+    /// verification against the sending cell's identity. IdentityService
+    /// records it in the trust network.
+    Interaction {
+        peer: CellId,
+        outcome: InteractionOutcome,
+    },
 }
 
 /// The cell's protocol on the bus.
@@ -357,6 +367,7 @@ impl Protocol for CellProtocol {
             CellEvent::RoundOrdered(_) => "consensus.round",
             CellEvent::Inbound { .. } => "message.inbound",
             CellEvent::Fork { .. } => "consensus.fork",
+            CellEvent::Interaction { .. } => "message.interaction",
         }
     }
 }

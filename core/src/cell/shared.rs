@@ -51,6 +51,16 @@ pub struct MemberInfo {
     pub cell_id: CellId,
 }
 
+impl MemberInfo {
+    /// The member whose key is `public_key`.
+    pub fn new(public_key: PublicKey) -> MemberInfo {
+        MemberInfo {
+            public_key,
+            cell_id: public_key.cell_id(),
+        }
+    }
+}
+
 /// An event in the world store, with what every cell would compute from it.
 struct StoredEvent {
     event: Arc<Event>,
@@ -59,13 +69,16 @@ struct StoredEvent {
 }
 
 /// Everything the cells of one simulated world share: the hashgraph store
-/// (each event and its consensus facts held once), each creator's chain, the
-/// member directory, and caches so that a signature or a transaction is
-/// checked once per world. Cells are still charged the CPU cost of every
-/// check they would have made.
+/// (each event and its consensus facts held once), each creator's chain, and
+/// caches so that a signature or a transaction is checked once per world.
+/// Cells are still charged the CPU cost of every check they would have made.
 pub struct SharedWorld {
     pub store: SharedHashgraph,
-    pub members: Vec<MemberInfo>,
+    /// The member directory, in member-index order: the keys the signature
+    /// memo checks against. Cells are given the same list as configuration
+    /// ([`super::CellConfig::members`]; this `Arc` can be shared into it),
+    /// and their services read it from there.
+    pub members: Arc<[MemberInfo]>,
     events: DigestMap<EventHash, StoredEvent>,
     /// Signature validity of events received but not in the store (refused
     /// ones, or not accepted yet), by event hash.
@@ -93,10 +106,7 @@ impl SharedWorld {
     ) -> Result<SharedWorld, crate::hashgraph::ConfigError> {
         let infos = members
             .iter()
-            .map(|(key, _)| MemberInfo {
-                public_key: *key,
-                cell_id: key.cell_id(),
-            })
+            .map(|(key, _)| MemberInfo::new(*key))
             .collect();
         let store = SharedHashgraph::new(
             members

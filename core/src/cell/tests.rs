@@ -30,10 +30,15 @@ struct TestNet {
     cpu_ns: TimeNs,
 }
 
-fn config(index: u32, record_consensus: bool) -> CellConfig {
+/// Cell `index`'s configuration in a world of `keys`.
+fn config(keys: &[Arc<CellKeys>], index: u32, record_consensus: bool) -> CellConfig {
     CellConfig {
         seed: SEED,
         index: CellIndex(index),
+        members: keys
+            .iter()
+            .map(|keys| MemberInfo::new(*keys.public()))
+            .collect(),
         gossip_interval_ns: 100 * NS_PER_MS,
         genesis_balance: 1_000,
         ledger: LedgerConfig { fee_min: 1 },
@@ -64,7 +69,7 @@ impl TestNet {
             cells: (0..count)
                 .map(|index| {
                     Some(Cell::new(
-                        config(index, record_consensus),
+                        config(&keys, index, record_consensus),
                         keys[index as usize].clone(),
                         world.clone(),
                     ))
@@ -306,6 +311,72 @@ fn message_rejections_are_typed_counted_and_journaled() {
             kind: MessageType::Chat
         })
     );
+}
+
+#[test]
+fn received_messages_record_interactions_in_the_trust_network_through_the_bus() {
+    let mut net = TestNet::new(2);
+    let id0 = net.cell(0).keys().cell_id();
+    let id1 = net.cell(1).keys().cell_id();
+    let identity_events = |net: &TestNet| net.cell(0).bus_metrics().services["identity"].events;
+    let interactions = |net: &TestNet| {
+        net.cell(0)
+            .trust_edge(id1)
+            .map(|edge| (edge.successes, edge.failures))
+    };
+    assert_eq!(interactions(&net), None, "no interaction yet");
+    // A valid chat from cell 1: a success, which IdentityService hears on
+    // the bus (`message.interaction`, besides the chat on `message.inbound`).
+    net.input(
+        CellIndex(1),
+        Input::Command(CellCommand::Chat {
+            to: CellIndex(0),
+            text: "hi".into(),
+        }),
+    );
+    let before = identity_events(&net);
+    net.settle();
+    assert_eq!(interactions(&net), Some((1, 0)));
+    assert_eq!(identity_events(&net), before + 2);
+    // A chat from cell 1 with a bad signature: a failure (and no inbound).
+    let tampered = {
+        let cell = net.cell(1);
+        let set = cell.journals.borrow();
+        let head = set
+            .as_ref()
+            .expect("open")
+            .journal(JournalKind::Identity)
+            .head()
+            .expect("stored")
+            .expect("genesis head");
+        let keys1 = CellKeys::for_simulated_cell(SEED, 1);
+        let body = Body::Chat(Chat { text: "hi".into() });
+        let mut encoded = Message::sign(&keys1, head, 5, id0, body)
+            .expect("valid")
+            .encode();
+        let last = encoded.len() - 1;
+        encoded[last] ^= 1;
+        encoded
+    };
+    net.input(
+        CellIndex(0),
+        Input::Deliver {
+            from: CellIndex(1),
+            message: CellWire::Direct {
+                encoded: tampered.into(),
+            },
+        },
+    );
+    assert_eq!(
+        net.observations.last().map(|(_, o)| o.clone()),
+        Some(CellObservation::MessageRejected {
+            reason: "bad signature"
+        })
+    );
+    assert_eq!(interactions(&net), Some((1, 1)));
+    assert_eq!(identity_events(&net), before + 3);
+    // The sender rated no one: only receiving records an interaction.
+    assert_eq!(net.cell(1).trust_edge(id0), None);
 }
 
 #[test]

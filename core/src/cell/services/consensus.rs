@@ -59,6 +59,8 @@ pub struct ConsensusService {
     /// This cell's latest own event and its timestamp: the self-parent of
     /// its next event (`None` before its first).
     own_latest: Option<(EventHash, TimeNs)>,
+    /// Creators whose fork proof this cell's consensus journal holds.
+    journaled_forkers: std::collections::BTreeSet<u32>,
 }
 
 /// The rejection for what the store refuses of a received event.
@@ -76,6 +78,10 @@ fn insert_rejection(error: InsertError) -> EventRejection {
         }
     }
 }
+
+/// Consensus journal block kinds (the first byte of every block).
+const CONSENSUS_BLOCK_ROUND: u8 = 0;
+const CONSENSUS_BLOCK_FORK: u8 = 1;
 
 /// Most transactions one event carries.
 pub const EVENT_TRANSACTIONS_MAX: usize = 256;
@@ -122,6 +128,7 @@ impl ConsensusService {
             chain_reach: Vec::new(),
             recording,
             own_latest: None,
+            journaled_forkers: std::collections::BTreeSet::new(),
         }
     }
 
@@ -321,6 +328,19 @@ impl ConsensusService {
             let mut evidence = blake3::Hasher::new();
             evidence.update(&fork.first.hash().0);
             evidence.update(&fork.second.hash().0);
+            if self.journaled_forkers.insert(fork.creator) {
+                // The proof itself, both signed events: evidence anyone can
+                // check, kept across a restart.
+                let first = fork.first.encode();
+                let second = fork.second.encode();
+                let mut writer = Writer::with_capacity(16 + first.len() + second.len());
+                writer
+                    .u8(CONSENSUS_BLOCK_FORK)
+                    .u32(fork.creator)
+                    .bytes(&first)
+                    .bytes(&second);
+                append(ctx, JournalKind::Consensus, writer.finish());
+            }
             ctx.emit(CellEvent::Fork {
                 creator: fork.creator,
                 evidence_hash: *evidence.finalize().as_bytes(),
@@ -355,6 +375,7 @@ impl ConsensusService {
             } else {
                 let mut writer = Writer::with_capacity(48 + 32 * hashes.len());
                 writer
+                    .u8(CONSENSUS_BLOCK_ROUND)
                     .u32(round)
                     .u64(self.ordered_events)
                     .fixed(&self.order_digest)
@@ -384,6 +405,15 @@ impl ConsensusService {
         let mut all = Vec::new();
         for block in self.journals.blocks(JournalKind::Consensus) {
             let mut reader = Reader::new(&block);
+            match reader.u8("block kind").expect("own journal") {
+                CONSENSUS_BLOCK_ROUND => {}
+                CONSENSUS_BLOCK_FORK => {
+                    let forker = reader.u32("forker").expect("own journal");
+                    self.journaled_forkers.insert(forker);
+                    continue;
+                }
+                other => panic!("own consensus journal block of unknown kind {other}"),
+            }
             let round = reader.u32("round").expect("own journal");
             let _ = reader.u64("ordered").expect("own journal");
             let _ = reader.array::<32>("digest").expect("own journal");

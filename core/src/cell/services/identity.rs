@@ -10,13 +10,13 @@ use crate::identity::{CellId, CellKeys};
 use crate::message::{Attestation, Auth, Body, Message, MessageType};
 use crate::node::CellIndex;
 use crate::rng::DetRng;
-use crate::trust::{AccessAction, ForkProof as TrustForkProof, InteractionOutcome, TrustNetwork};
+use crate::trust::{AccessAction, ForkProof as TrustForkProof, TrustEdge, TrustNetwork};
 
 use crate::cell::api::CellObservation;
 use crate::cell::protocol::{
     CellError, CellEvent, CellProtocol, CellRequest, CellResponse, JournalKind, cost,
 };
-use crate::cell::shared::{IoHandle, JournalReader, Signer, WorldHandle};
+use crate::cell::shared::{IoHandle, JournalReader, MemberInfo, Signer};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -30,14 +30,17 @@ const IDENTITY_ATTESTED_BY: u8 = 2;
 /// Trust a completed AUTH exchange gives the subject, in thousandths.
 pub const AUTH_TRUST_PERMILLE: u16 = 800;
 
-/// Signs for the cell, runs the AUTH exchange, keeps the trust network and
-/// answers access-control questions (through [`AccessControl`]).
+/// Signs for the cell, runs the AUTH exchange, keeps the trust network
+/// (attestations, the interactions MessageService reports on
+/// `message.interaction`, fork proofs) and answers access-control questions
+/// (through [`AccessControl`]).
 pub struct IdentityService {
     keys: Arc<CellKeys>,
     signer: Signer,
     journals: JournalReader,
     io: IoHandle,
-    world: WorldHandle,
+    /// The member directory ([`crate::cell::CellConfig::members`]).
+    members: Arc<[MemberInfo]>,
     trust: Rc<RefCell<TrustNetwork>>,
     rng: DetRng,
     /// Open challenges by nonce.
@@ -55,12 +58,10 @@ impl AccessControl {
         self.trust.borrow_mut().allows(cell, action)
     }
 
-    pub fn record(&self, from: CellId, to: CellId, outcome: InteractionOutcome) {
-        // A self-edge is the only error, and a cell never rates itself.
-        let _ = self
-            .trust
-            .borrow_mut()
-            .record_interaction(from, to, outcome);
+    /// What the trust network holds about `from`'s view of `to`
+    /// (attestation weight, interactions), if anything.
+    pub fn edge(&self, from: CellId, to: CellId) -> Option<TrustEdge> {
+        self.trust.borrow().edge(from, to).copied()
     }
 }
 
@@ -72,6 +73,7 @@ impl IdentityService {
             .depends_on(NucleusService::NAME)
             .action("identity.authenticate")
             .subscribe("message.inbound")
+            .subscribe("message.interaction")
             .subscribe("consensus.fork")
     }
 
@@ -80,7 +82,7 @@ impl IdentityService {
         keys: Arc<CellKeys>,
         journals: JournalReader,
         io: IoHandle,
-        world: WorldHandle,
+        members: Arc<[MemberInfo]>,
         trust: TrustNetwork,
         rng: DetRng,
     ) -> Self {
@@ -90,7 +92,7 @@ impl IdentityService {
             signer,
             journals,
             io,
-            world,
+            members,
             trust: Rc::new(RefCell::new(trust)),
             rng,
             challenges: BTreeMap::new(),
@@ -108,9 +110,7 @@ impl IdentityService {
     }
 
     fn cell_id_of(&self, index: CellIndex) -> Option<CellId> {
-        self.world
-            .borrow()
-            .members
+        self.members
             .get(index.as_usize())
             .map(|member| member.cell_id)
     }
@@ -261,17 +261,10 @@ impl Service<CellProtocol> for IdentityService {
         } else {
             self.replay_journal();
         }
-        let members: Vec<CellId> = self
-            .world
-            .borrow()
-            .members
-            .iter()
-            .map(|member| member.cell_id)
-            .collect();
         let mut trust = self.trust.borrow_mut();
-        for cell in members {
-            trust.add_cell(cell);
-            trust.add_pre_trusted(cell);
+        for member in self.members.iter() {
+            trust.add_cell(member.cell_id);
+            trust.add_pre_trusted(member.cell_id);
         }
     }
 
@@ -304,6 +297,14 @@ impl Service<CellProtocol> for IdentityService {
         match event {
             CellEvent::Inbound { from, message } if message.message_type() == MessageType::Auth => {
                 self.on_auth(*from, message, ctx);
+            }
+            CellEvent::Interaction { peer, outcome } => {
+                // A self-edge is the only error, and a cell never rates itself.
+                let _ = self.trust.borrow_mut().record_interaction(
+                    self.keys.cell_id(),
+                    *peer,
+                    *outcome,
+                );
             }
             CellEvent::Fork {
                 creator,

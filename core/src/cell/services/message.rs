@@ -13,7 +13,7 @@ use crate::cell::api::CellObservation;
 use crate::cell::protocol::{
     CellError, CellEvent, CellProtocol, CellRequest, CellResponse, CellWire, JournalKind, cost,
 };
-use crate::cell::shared::{IoHandle, JournalReader, Signer, WorldHandle};
+use crate::cell::shared::{IoHandle, JournalReader, MemberInfo, Signer};
 
 use super::{
     AccessControl, CallResult, ConsensusService, Ctx, DIRECTION_IN, DIRECTION_OUT, IdentityService,
@@ -29,7 +29,8 @@ pub struct MessageService {
     access: AccessControl,
     journals: JournalReader,
     io: IoHandle,
-    world: WorldHandle,
+    /// The member directory ([`crate::cell::CellConfig::members`]).
+    members: Arc<[MemberInfo]>,
     /// Next TX nonce of this cell (recovered from the journal).
     next_nonce: u64,
 }
@@ -54,22 +55,20 @@ impl MessageService {
         access: AccessControl,
         journals: JournalReader,
         io: IoHandle,
-        world: WorldHandle,
+        members: Arc<[MemberInfo]>,
     ) -> Self {
         MessageService {
             signer,
             access,
             journals,
             io,
-            world,
+            members,
             next_nonce: 0,
         }
     }
 
     fn cell_id_of(&self, index: CellIndex) -> Result<CellId, CellError> {
-        self.world
-            .borrow()
-            .members
+        self.members
             .get(index.as_usize())
             .map(|member| member.cell_id)
             .ok_or(CellError::UnknownCell(index))
@@ -121,8 +120,7 @@ impl MessageService {
                 _ => "invalid message",
             };
             if let Some(sender) = expected {
-                self.access
-                    .record(self.signer.cell_id(), sender, InteractionOutcome::Failure);
+                interaction(ctx, sender, InteractionOutcome::Failure);
             }
             return self.reject(ctx, from, reason, encoded);
         }
@@ -142,11 +140,7 @@ impl MessageService {
         if !self.access.allows(&message.sender, action) {
             return self.reject(ctx, from, "access denied by reputation", encoded);
         }
-        self.access.record(
-            self.signer.cell_id(),
-            message.sender,
-            InteractionOutcome::Success,
-        );
+        interaction(ctx, message.sender, InteractionOutcome::Success);
         append(
             ctx,
             JournalKind::Message,
@@ -192,6 +186,13 @@ impl MessageService {
             .expect("queue has room");
         }
     }
+}
+
+/// Tell IdentityService (topic `message.interaction`) how a message from
+/// `peer` went, for its trust network.
+fn interaction(ctx: &mut Ctx<'_>, peer: CellId, outcome: InteractionOutcome) {
+    ctx.emit(CellEvent::Interaction { peer, outcome })
+        .expect("queue has room");
 }
 
 impl Service<CellProtocol> for MessageService {

@@ -1,6 +1,7 @@
 //! StateService: the ledger in consensus order, the state journal, QUERY and EXEC.
 
 use std::collections::BTreeMap; // tidy: lookup-only (seen transactions, visited events)
+use std::sync::Arc;
 
 use crate::bus::{Service, ServiceSpec};
 use crate::codec::{Reader, Writer};
@@ -17,7 +18,7 @@ use crate::cell::api::CellObservation;
 use crate::cell::protocol::{
     CellError, CellEvent, CellProtocol, CellRequest, CellResponse, JournalKind, RoundOrdered, cost,
 };
-use crate::cell::shared::{IoHandle, JournalReader, WorldHandle};
+use crate::cell::shared::{IoHandle, JournalReader, MemberInfo, WorldHandle};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -27,6 +28,10 @@ use super::{CallResult, Ctx, NucleusService, append, misrouted};
 /// journals the state history (one block per round, with the round's posts),
 /// and answers QUERY (posts with a journal proof) and EXEC requests.
 pub struct StateService {
+    /// The member directory ([`crate::cell::CellConfig::members`]).
+    members: Arc<[MemberInfo]>,
+    /// Only for [`crate::cell::SharedWorld::transaction`]: each consensus
+    /// transaction decoded and verified once per world.
     world: WorldHandle,
     io: IoHandle,
     journals: JournalReader,
@@ -62,6 +67,7 @@ impl StateService {
     }
 
     pub fn new(
+        members: Arc<[MemberInfo]>,
         world: WorldHandle,
         io: IoHandle,
         journals: JournalReader,
@@ -69,6 +75,7 @@ impl StateService {
     ) -> Self {
         let journaled_rounds = journals.with(JournalKind::State, |journal| journal.length());
         StateService {
+            members,
             world,
             io,
             journals,
@@ -280,7 +287,7 @@ impl StateService {
                     return;
                 };
                 ctx.charge_cpu(cost::SIGNATURE_VERIFY_NS);
-                let key = self.world.borrow().members[asked.as_usize()].public_key;
+                let key = self.members[asked.as_usize()].public_key;
                 let (verified, items) = verify_query_answer(&key, &topic, data, proof);
                 self.io
                     .borrow_mut()
@@ -325,7 +332,7 @@ impl StateService {
                     });
                 if verified && *charged > 0 {
                     // Pay the executor through consensus.
-                    let to = self.world.borrow().members[executor.as_usize()].cell_id;
+                    let to = self.members[executor.as_usize()].cell_id;
                     ctx.call(CellRequest::MessageSubmit {
                         to: executor,
                         body: Body::Tx(crate::message::Tx {
@@ -426,8 +433,6 @@ impl Service<CellProtocol> for StateService {
             CellRequest::StateQuery { to, topic } => {
                 let query_id = self.next_id();
                 let cell = self
-                    .world
-                    .borrow()
                     .members
                     .get(to.as_usize())
                     .map(|member| member.cell_id)
@@ -468,7 +473,7 @@ impl Service<CellProtocol> for StateService {
         match event {
             CellEvent::RoundOrdered(round) => self.apply_round(round, ctx),
             CellEvent::Inbound { from, message } => self.on_inbound(*from, message, ctx),
-            CellEvent::Fork { .. } => {}
+            CellEvent::Fork { .. } | CellEvent::Interaction { .. } => {}
         }
     }
 }

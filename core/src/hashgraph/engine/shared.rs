@@ -37,8 +37,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use super::{
-    Config, ConfigError, Decisions, EventId, FameDecision, Hashgraph, InsertError, Member,
-    OrderedEvent, PRUNE_LAG_ROUNDS, WitnessId,
+    Config, ConfigError, Decisions, EventId, FameDecision, ForkProof, Hashgraph, InsertError,
+    Member, OrderedEvent, PRUNE_LAG_ROUNDS, WitnessId,
 };
 use crate::hashgraph::event::{Event, EventHash};
 use crate::identity::PublicKey;
@@ -246,6 +246,7 @@ impl SharedHashgraph {
             next_position: 0,
             famous_chain: [0; 32],
             tie_break: TieBreak::WhitenedSignature,
+            forkers_seen: BTreeSet::new(),
         }
     }
 
@@ -311,6 +312,8 @@ pub struct MemberView {
     famous_chain: [u8; 32],
     /// How this view breaks ties of consensus timestamp.
     tie_break: TieBreak,
+    /// Creators this view has seen fork (one proof each is reported).
+    forkers_seen: BTreeSet<u32>,
 }
 
 /// How a view orders the events a round receives that share a consensus
@@ -415,6 +418,19 @@ impl MemberView {
             }
         }
         let creator = record.creator as usize;
+        let mut decisions = Decisions::default();
+        // A view is down-closed, so it knows two events of one creator
+        // neither of which is the other's self-ancestor exactly when it
+        // knows two at one sequence number: a fork, seen by this view.
+        if let Some(other) = self.known_at(store, record.creator, record.seq)
+            && self.forkers_seen.insert(record.creator)
+        {
+            decisions.forks.push(ForkProof {
+                creator: record.creator,
+                first: store.event(StoreEvent(other)).clone(),
+                second: store.event(event).clone(),
+            });
+        }
         if record.seq == self.known_prefix[creator]
             && graph.by_seq[creator].get(record.seq) == Some(id)
         {
@@ -425,13 +441,25 @@ impl MemberView {
         } else {
             self.known_off_prefix.insert(id);
         }
-        let mut decisions = Decisions::default();
         self.pending.push(id);
         if let Some(witness) = record.witness {
             self.learn_witness(store, witness, &mut decisions);
         }
         self.order(store, &mut decisions);
         Ok(decisions)
+    }
+
+    /// An event of `creator` at sequence number `seq` this view knows, if any.
+    fn known_at(&self, store: &SharedHashgraph, creator: u32, seq: u32) -> Option<EventId> {
+        let graph = &store.graph;
+        if seq < self.known_prefix[creator as usize] {
+            return graph.by_seq[creator as usize].get(seq);
+        }
+        // Off the prefix: only forks and what follows them, a short list.
+        self.known_off_prefix
+            .iter()
+            .copied()
+            .find(|&id| graph.positions[id as usize] == (creator, seq))
     }
 
     fn round_mut(&mut self, round: u32) -> &mut ViewRound {
