@@ -488,6 +488,10 @@ impl Hashgraph {
             .map(|p| self.records[p as usize].round)
             .max()
             .unwrap_or(0);
+        // A shared store's horizon lies behind every live view's own (each
+        // cell applies its ancient rule before an event reaches the store),
+        // so this refuses no event a live cell accepted: only what the
+        // store's pruned data could no longer place.
         if let Some(horizon) = self.prune_horizon()
             && parent_round < horizon
         {
@@ -517,10 +521,10 @@ impl Hashgraph {
         let member_count = self.members.len();
         let mut last_ancestors: Box<[u32]> = match (self_parent, other_parent) {
             (None, None) => vec![0; member_count].into_boxed_slice(),
-            (Some(p), None) | (None, Some(p)) => self.last_ancestors(p).into(),
+            (Some(p), None) | (None, Some(p)) => self.reach(p).into(),
             (Some(a), Some(b)) => {
-                let (a, b) = (self.last_ancestors(a), self.last_ancestors(b));
-                a.iter().zip(b).map(|(x, y)| *x.max(y)).collect()
+                let (a, b) = (self.reach(a), self.reach(b));
+                a.iter().zip(b.iter()).map(|(x, y)| *x.max(y)).collect()
             }
         };
         let own = &mut last_ancestors[creator as usize];
@@ -606,7 +610,7 @@ impl Hashgraph {
                 parent,
             });
         };
-        if self.records[id as usize].last_ancestors.is_none() {
+        if self.prune_automatically && self.records[id as usize].last_ancestors.is_none() {
             return Err(InsertError::AncientParent {
                 event,
                 kind,
@@ -614,6 +618,36 @@ impl Hashgraph {
             });
         }
         Ok(Some(id))
+    }
+
+    /// `id`'s last-ancestor vector: held, or — once pruned, in a store that
+    /// forgets no event — found again by a walk down its ancestry to the
+    /// nearest events that still hold theirs. (A lagging cell's event may
+    /// rest on a parent that others pruned long ago.)
+    pub(crate) fn reach(&self, id: EventId) -> std::borrow::Cow<'_, [u32]> {
+        if let Some(last) = self.records[id as usize].last_ancestors.as_deref() {
+            return std::borrow::Cow::Borrowed(last);
+        }
+        let mut reach = vec![0u32; self.members.len()];
+        let mut visited = std::collections::BTreeSet::new();
+        let mut stack = vec![id];
+        while let Some(current) = stack.pop() {
+            if !visited.insert(current) {
+                continue;
+            }
+            let record = &self.records[current as usize];
+            if let Some(last) = record.last_ancestors.as_deref() {
+                for (slot, &seen) in reach.iter_mut().zip(last) {
+                    *slot = (*slot).max(seen);
+                }
+                continue;
+            }
+            let slot = &mut reach[record.creator as usize];
+            *slot = (*slot).max(record.seq + 1);
+            stack.extend(record.self_parent);
+            stack.extend(record.other_parent);
+        }
+        std::borrow::Cow::Owned(reach)
     }
 
     fn last_ancestors(&self, id: EventId) -> &[u32] {

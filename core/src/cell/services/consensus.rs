@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::bus::{Service, ServiceSpec};
 use crate::codec::{DecodeError, Reader, Writer};
+use crate::hashgraph::engine::PRUNE_LAG_ROUNDS;
 use crate::hashgraph::event::EVENT_BYTES_MAX;
 use crate::hashgraph::{
     Decisions, Event, EventBody, EventHash, InsertError, OrderedEvent, StoreEvent,
@@ -233,11 +234,16 @@ impl ConsensusService {
             .map(|bytes| bytes.to_vec())
             .collect();
         let count = transactions.len() as u32;
-        // The other parent may be of a round the store has pruned (this cell
-        // lagged far behind its peer): then an event on the self-parent
-        // alone; failing that, none now, and the transactions wait.
+        // The event must not be ancient by this cell's own rule (the one its
+        // receivers apply, [`Self::is_ancient`]): when the other parent
+        // does not lift it above this cell's horizon, an event on the
+        // self-parent alone; failing that, none now, and the transactions
+        // wait.
         let mut hash = None;
         for other_parent in [other_parent, None] {
+            if self.is_ancient([self_parent, other_parent]) {
+                continue;
+            }
             let event = Event::sign(
                 EventBody {
                     creator,
@@ -278,6 +284,34 @@ impl ConsensusService {
             transactions: count,
         });
         self.observe_reach(&hash, timestamp_ns);
+    }
+
+    /// This cell's one ancient-event rule, applied alike to the events it
+    /// creates and to those it receives: an event is ancient when all its
+    /// parents (none, for a first event) are of rounds more than
+    /// [`PRUNE_LAG_ROUNDS`] below the first round this cell has not ordered.
+    /// It depends only on the event's parents (their rounds are facts of
+    /// their ancestry) and on this cell's own progress. A cell that lagged
+    /// past it rejoins: its next event rests on a recent other parent.
+    fn is_ancient(&self, parents: [Option<EventHash>; 2]) -> bool {
+        Self::ancient_for(&self.view, &self.world.borrow().store, parents)
+    }
+
+    fn ancient_for(
+        view: &crate::hashgraph::MemberView,
+        store: &crate::hashgraph::SharedHashgraph,
+        parents: [Option<EventHash>; 2],
+    ) -> bool {
+        let Some(horizon) = view.decided_rounds().checked_sub(PRUNE_LAG_ROUNDS) else {
+            return false;
+        };
+        let parent_round = parents
+            .iter()
+            .flatten()
+            .filter_map(|parent| store.graph().event_info(parent).map(|info| info.round))
+            .max()
+            .unwrap_or(0);
+        parent_round < horizon
     }
 
     /// The transactions this cell's chain reaches for the first time with
@@ -528,6 +562,9 @@ impl ConsensusService {
                 .all(|parent| self.view.knows(&world.store, parent))
             {
                 return Err(EventRejection::UnknownParent);
+            }
+            if Self::ancient_for(&self.view, &world.store, parents) {
+                return Err(EventRejection::Ancient);
             }
             world.accept(event).map_err(insert_rejection)?
         };

@@ -33,7 +33,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, VecDeque};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
 use super::{
@@ -67,6 +67,10 @@ pub struct SharedHashgraph {
     received: RefCell<Vec<Vec<ReceivedRound>>>,
     /// Rounds `0..cached_rounds` are all in `received`.
     cached_rounds: Cell<u32>,
+    /// Each live view's ordered rounds (a view's handle drops with it):
+    /// the store prunes behind the slowest, so that any event a live cell
+    /// accepts under its own ancient rule can still be inserted.
+    view_progress: RefCell<Vec<Weak<Cell<u32>>>>,
 }
 
 impl SharedHashgraph {
@@ -77,6 +81,7 @@ impl SharedHashgraph {
             graph,
             received: RefCell::new(Vec::new()),
             cached_rounds: Cell::new(0),
+            view_progress: RefCell::new(Vec::new()),
         })
     }
 
@@ -99,7 +104,22 @@ impl SharedHashgraph {
     /// Move the prune horizon up to [`PRUNE_LAG_ROUNDS`] below the first
     /// round that the store has not ordered or no view has ordered yet.
     fn prune(&mut self) {
-        let settled = self.graph.next_round_to_order.min(self.cached_rounds.get());
+        let mut slowest_view = None::<u32>;
+        self.view_progress
+            .borrow_mut()
+            .retain(|progress| match progress.upgrade() {
+                Some(progress) => {
+                    slowest_view =
+                        Some(slowest_view.map_or(progress.get(), |s| s.min(progress.get())));
+                    true
+                }
+                None => false,
+            });
+        let settled = self
+            .graph
+            .next_round_to_order
+            .min(self.cached_rounds.get())
+            .min(slowest_view.unwrap_or(u32::MAX));
         let horizon = settled.checked_sub(PRUNE_LAG_ROUNDS);
         if horizon > self.graph.shared_horizon {
             self.graph.shared_horizon = horizon;
@@ -132,31 +152,8 @@ impl SharedHashgraph {
     /// pruned that, the same found by a walk down its ancestry (the store
     /// forgets no event, so the walk is exact). `None` if unknown.
     pub fn ancestor_reach(&self, hash: &EventHash) -> Option<Vec<u32>> {
-        let graph = &self.graph;
-        let start = *graph.index.get(hash)?;
-        if let Some(last) = graph.records[start as usize].last_ancestors.as_deref() {
-            return Some(last.to_vec());
-        }
-        let mut reach = vec![0u32; graph.members.len()];
-        let mut visited = vec![false; graph.records.len()];
-        let mut stack = vec![start];
-        while let Some(id) = stack.pop() {
-            if std::mem::replace(&mut visited[id as usize], true) {
-                continue;
-            }
-            let record = &graph.records[id as usize];
-            if let Some(last) = record.last_ancestors.as_deref() {
-                for (slot, &seen) in reach.iter_mut().zip(last) {
-                    *slot = (*slot).max(seen);
-                }
-                continue;
-            }
-            let slot = &mut reach[record.creator as usize];
-            *slot = (*slot).max(record.seq + 1);
-            stack.extend(record.self_parent);
-            stack.extend(record.other_parent);
-        }
-        Some(reach)
+        let id = *self.graph.index.get(hash)?;
+        Some(self.graph.reach(id).into_owned())
     }
 
     /// The first-registered event of `member` at sequence number `seq`.
@@ -247,7 +244,16 @@ impl SharedHashgraph {
             famous_chain: [0; 32],
             tie_break: TieBreak::WhitenedSignature,
             forkers_seen: BTreeSet::new(),
+            progress: self.register_view(),
         }
+    }
+
+    fn register_view(&self) -> Rc<Cell<u32>> {
+        let progress = Rc::new(Cell::new(0));
+        self.view_progress
+            .borrow_mut()
+            .push(Rc::downgrade(&progress));
+        progress
     }
 
     /// A new, empty view that breaks timestamp ties by `tie_break`.
@@ -314,6 +320,8 @@ pub struct MemberView {
     tie_break: TieBreak,
     /// Creators this view has seen fork (one proof each is reported).
     forkers_seen: BTreeSet<u32>,
+    /// Rounds this view has ordered, shared with the store's pruning.
+    progress: Rc<Cell<u32>>,
 }
 
 /// How a view orders the events a round receives that share a consensus
@@ -611,6 +619,7 @@ impl MemberView {
             }
             self.rounds.pop_front();
             self.first_open_round += 1;
+            self.progress.set(self.first_open_round);
         }
     }
 }
