@@ -334,27 +334,66 @@ fn the_scenario_library_holds_its_checks_with_no_timestamp_band_violation() {
 /// report.md. The same scenario without the mutation passes (see above).
 #[test]
 fn a_planted_ordering_mutation_fails_the_run_and_names_the_first_divergence() {
-    let out = out_dir("mutated-tie-break");
-    let output = run_scenario(
-        "scenarios/quickstart.toml",
-        &out,
-        &["--mutate-tie-break", "5"],
+    let mut named = Vec::new();
+    for mode in [&[][..], &["--independent"][..]] {
+        let out = out_dir(&format!("mutated-tie-break{}", mode.len()));
+        let mut args = vec!["--mutate-tie-break", "5"];
+        args.extend_from_slice(mode);
+        let output = run_scenario("scenarios/quickstart.toml", &out, &args);
+        assert_eq!(output.status.code(), Some(1), "{mode:?}: {}", text(&output));
+        let summary = summary_without_wall_time(&out);
+        assert_eq!(summary["safety"]["ok"], false);
+        let divergence = summary["safety"]["first_divergence"].clone();
+        assert!(divergence.is_object(), "{summary}");
+        let cells = divergence["cells"].as_array().unwrap();
+        assert!(cells.contains(&serde_json::json!(5)), "{divergence}");
+        let events = divergence["events"].as_array().unwrap();
+        assert_eq!(events.len(), 2);
+        assert_ne!(events[0], events[1], "{divergence}");
+        assert!(divergence["round"].as_u64().is_some());
+        let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+        let position = divergence["position"].as_u64().unwrap().to_string();
+        assert!(
+            report.contains("diverge") && report.contains(&position),
+            "report.md names the first divergence:\n{report}"
+        );
+        named.push(divergence);
+    }
+    assert_eq!(
+        named[0], named[1],
+        "both store modes name the same divergence"
     );
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    let summary = summary_without_wall_time(&out);
-    assert_eq!(summary["safety"]["ok"], false);
-    let divergence = &summary["safety"]["first_divergence"];
-    assert!(divergence.is_object(), "{summary}");
-    let cells = divergence["cells"].as_array().unwrap();
-    assert!(cells.contains(&serde_json::json!(5)), "{divergence}");
-    let events = divergence["events"].as_array().unwrap();
-    assert_eq!(events.len(), 2);
-    assert_ne!(events[0], events[1], "{divergence}");
-    assert!(divergence["round"].as_u64().is_some() && divergence["position"].as_u64().is_some());
-    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
-    let position = divergence["position"].as_u64().unwrap().to_string();
-    assert!(
-        report.contains("diverge") && report.contains(&position),
-        "report.md names the first divergence:\n{report}"
-    );
+}
+
+/// The shared store decides nothing for anyone: every cell running its own
+/// engine (`--independent`, nothing shared) gives the same run, bit for bit
+/// — trace hash, transactions.csv and summary.json (but wall time) — on
+/// every small scenario of the library, a crash and restart included.
+#[test]
+fn shared_and_independent_stores_give_the_same_run() {
+    for scenario in [
+        "quickstart",
+        "lossy-10pct",
+        "partition-heal",
+        "crash-restart",
+        "clock-skew",
+    ] {
+        let shared = out_dir(&format!("store-shared-{scenario}"));
+        let independent = out_dir(&format!("store-independent-{scenario}"));
+        let file = format!("scenarios/{scenario}.toml");
+        let a = run_scenario(&file, &shared, &[]);
+        let b = run_scenario(&file, &independent, &["--independent"]);
+        assert_eq!(a.status.code(), Some(0), "{scenario}: {}", text(&a));
+        assert_eq!(b.status.code(), Some(0), "{scenario}: {}", text(&b));
+        assert_eq!(
+            summary_without_wall_time(&shared),
+            summary_without_wall_time(&independent),
+            "{scenario}: summary.json"
+        );
+        let csv = |dir: &Path| std::fs::read(dir.join("transactions.csv")).unwrap();
+        assert!(
+            csv(&shared) == csv(&independent),
+            "{scenario}: transactions.csv differs"
+        );
+    }
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use celluler_core::cell::api::CellNode;
 use celluler_core::cell::{
-    Cell, CellCommand, CellConfig, CellObservation, SharedWorld, WorldHandle,
+    Cell, CellCommand, CellConfig, CellObservation, SharedWorld, StoreMode, WorldHandle,
 };
 use celluler_core::hashgraph::replay::{self, DagEvent, DagFile, RecordedFacts};
 use celluler_core::hashgraph::{self, EventHash};
@@ -53,6 +53,10 @@ pub struct WorldConfig {
     /// Cells that break consensus-timestamp ties by descending event hash:
     /// a planted protocol mutation, to show the safety checkers fire.
     pub mutated_tie_break: Vec<u32>,
+    /// Where every cell's consensus keeps its events and decisions: views
+    /// over one shared arena (fast), or an engine per cell (the proof that
+    /// the arena decides nothing for anyone: the same run, bit for bit).
+    pub store: StoreMode,
 }
 
 /// The default gossip interval: 100 ms. Over a WAN with tens of
@@ -76,6 +80,7 @@ impl WorldConfig {
             sim: SimConfig::new(seed, cells),
             record_consensus: Vec::new(),
             mutated_tie_break: Vec::new(),
+            store: StoreMode::Shared,
         }
     }
 }
@@ -527,13 +532,16 @@ impl<N: CellNode> CellWorld<N> {
             .iter()
             .map(|keys| (*keys.public(), config.stake))
             .collect();
-        let world = SharedWorld::new(
+        let mut world = SharedWorld::new(
             members,
             hashgraph::Config {
                 coin_round_frequency: config.coin_round_frequency,
             },
-        )?
-        .handle();
+        )?;
+        if config.store == StoreMode::Independent {
+            world = world.without_arena();
+        }
+        let world = world.handle();
         let directory = world.borrow().members.clone();
         let cell_config = |index: CellIndex| CellConfig {
             seed: config.seed,
@@ -547,6 +555,7 @@ impl<N: CellNode> CellWorld<N> {
             trust: TrustConfig::default(),
             access: AccessPolicy::default(),
             record_consensus: config.record_consensus.contains(&index.0),
+            store: config.store,
             tie_break: if config.mutated_tie_break.contains(&index.0) {
                 hashgraph::TieBreak::DescendingHash
             } else {

@@ -57,6 +57,11 @@ pub struct Args {
     /// checker must report. Repeatable.
     #[arg(long, value_name = "CELL", hide = true)]
     mutate_tie_break: Vec<u32>,
+    /// Every cell runs its own consensus engine, sharing nothing with the
+    /// others (`[consensus] store = "independent"`): slower, and the same
+    /// run, bit for bit, as the default shared store.
+    #[arg(long)]
+    independent: bool,
 }
 
 fn parse_dag_target(text: &str) -> Result<(u32, PathBuf), String> {
@@ -100,6 +105,9 @@ pub fn run(args: Args) -> Outcome {
     let mut world_config = scenario.world_config();
     world_config.record_consensus = args.dag.iter().map(|(cell, _)| *cell).collect();
     world_config.mutated_tie_break = args.mutate_tie_break.clone();
+    if args.independent {
+        world_config.store = celluler_core::cell::StoreMode::Independent;
+    }
     let started = Instant::now();
     let mut world = match CellWorld::with_trace(world_config, mode) {
         Ok(world) => world,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::hashgraph::{Decisions, Event, EventHash, SharedHashgraph, StoreEvent};
+use crate::hashgraph::{Decisions, Event, EventHash};
 use crate::message::{ExecTask, MessageType};
 use crate::node::CellIndex;
 use crate::time::TimeNs;
@@ -138,18 +138,12 @@ pub struct ConsensusRecording {
 }
 
 impl ConsensusRecording {
-    pub(crate) fn learned(&mut self, store: &SharedHashgraph, event: StoreEvent) {
-        let payload = store.event(event);
-        let hash = payload.hash();
-        let info = store
-            .graph()
-            .event_info(&hash)
-            .expect("the store holds every event it hands out");
+    pub(crate) fn learned(&mut self, event: Arc<Event>, round: u32, witness: bool) {
         self.events.push(RecordedEvent {
-            event: payload.clone(),
-            hash,
-            round: info.round,
-            witness: info.witness,
+            hash: event.hash(),
+            event,
+            round,
+            witness,
         });
     }
 

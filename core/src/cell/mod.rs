@@ -29,6 +29,7 @@ pub mod api;
 pub mod protocol;
 pub mod services;
 pub mod shared;
+pub mod store;
 
 #[cfg(test)]
 mod tests;
@@ -45,6 +46,7 @@ pub use protocol::{
     WireEvent, cost,
 };
 pub use shared::{MemberInfo, SharedWorld, WorldHandle};
+pub use store::StoreMode;
 
 use crate::bus::{Bus, BusConfig, BusMetrics, Lifecycle};
 use crate::codec::Writer;
@@ -89,6 +91,9 @@ pub struct CellConfig {
     /// How consensus breaks timestamp ties: the paper's rule, or (only to
     /// show that the safety checkers fire) a deliberate mutation.
     pub tie_break: crate::hashgraph::TieBreak,
+    /// Where consensus keeps its events and decisions: a view over the
+    /// world's shared arena, or a full engine of its own.
+    pub store: StoreMode,
 }
 
 /// What survives a crash.
@@ -180,7 +185,7 @@ impl Cell {
             io.clone(),
             reader.clone(),
             recording.clone(),
-            config.tie_break,
+            Self::consensus_store(&config, &world),
         );
         let state = StateService::new(
             members.clone(),
@@ -223,6 +228,24 @@ impl Cell {
             bus,
             recording,
             call_errors: 0,
+        }
+    }
+
+    fn consensus_store(config: &CellConfig, world: &WorldHandle) -> Box<dyn store::EventStore> {
+        match config.store {
+            StoreMode::Shared => Box::new(store::SharedStore::new(world.clone(), config.tie_break)),
+            StoreMode::Independent => {
+                let graph = world.borrow();
+                let graph = graph.store.graph();
+                Box::new(
+                    store::LocalStore::new(
+                        graph.members().to_vec(),
+                        graph.config(),
+                        config.tie_break,
+                    )
+                    .expect("the world's members and config are valid"),
+                )
+            }
         }
     }
 

@@ -93,6 +93,10 @@ pub struct SharedWorld {
     transactions: DigestMap<[u8; 32], Option<Arc<Message>>>,
     /// Signature checks actually performed (the rest came from the cache).
     pub signatures_checked: u64,
+    /// Whether events enter the shared arena (`store`): off when every cell
+    /// runs its own engine (`StoreMode::Independent`); the world then only
+    /// interns events and memoises signature and transaction checks.
+    arena: bool,
 }
 
 /// A handle every cell of one world holds.
@@ -124,7 +128,15 @@ impl SharedWorld {
             chains,
             transactions: DigestMap::default(),
             signatures_checked: 0,
+            arena: true,
         })
+    }
+
+    /// The same world with no shared arena: for cells that each run their
+    /// own engine.
+    pub fn without_arena(mut self) -> SharedWorld {
+        self.arena = false;
+        self
     }
 
     pub fn handle(self) -> WorldHandle {
@@ -152,6 +164,9 @@ impl SharedWorld {
     /// Insert into the store; the store's own copy of the payload (one per
     /// world), which the world's map shares.
     fn store_event(&mut self, event: Event) -> Result<Arc<Event>, InsertError> {
+        if !self.arena {
+            return Ok(Arc::new(event));
+        }
         let hash = event.hash();
         self.store.insert_verified(event)?;
         let found = self

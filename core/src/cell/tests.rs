@@ -46,6 +46,7 @@ fn config(keys: &[Arc<CellKeys>], index: u32, record_consensus: bool) -> CellCon
         access: AccessPolicy::default(),
         record_consensus,
         tie_break: Default::default(),
+        store: Default::default(),
     }
 }
 

@@ -211,6 +211,10 @@ struct Record {
     /// `seq & (seq - 1)`, so that a walk down a chain takes O(log n) steps.
     skip: Option<EventId>,
     timestamp_ns: TimeNs,
+    /// 1 + the highest generation of its parents (0 without parents): an
+    /// ancestry fact, so sorting by it is a topological order every holder
+    /// of the events computes alike.
+    generation: u32,
     round: u32,
     witness: Option<WitnessId>,
     /// `last_ancestors[m]` = 1 + the highest sequence number among member
@@ -346,6 +350,10 @@ pub struct Hashgraph {
     event_count: usize,
     /// Off in a shared store, whose views may lag behind its own order.
     prune_automatically: bool,
+    /// Pruned events are forgotten (records and payloads dropped, the rest
+    /// renumbered). Off, an engine keeps every event it was given: what a
+    /// cell that serves its history to lagging peers runs.
+    forget: bool,
     /// A shared store's prune horizon, set by the store (see
     /// `SharedHashgraph::prune`): there, pruning keeps event payloads and
     /// never forgets an event, as views hold event ids and replay old rounds.
@@ -407,6 +415,7 @@ impl Hashgraph {
             pruned_records: 0,
             event_count: 0,
             prune_automatically: true,
+            forget: true,
             shared_horizon: None,
             filter_cells: vec![None; count],
             rows: equal_stake.then(|| RowStore::new(count)),
@@ -420,6 +429,86 @@ impl Hashgraph {
         config: Config,
     ) -> Result<Hashgraph, ConfigError> {
         Hashgraph::new(Member::equal_stake(keys), config)
+    }
+
+    /// An engine that prunes per-event vectors behind its own horizon but
+    /// forgets no event: every payload stays, so it can serve any event it
+    /// knows, and a pruned parent's vector is found again by a walk.
+    pub fn keeping_every_event(
+        members: Vec<Member>,
+        config: Config,
+    ) -> Result<Hashgraph, ConfigError> {
+        let mut graph = Hashgraph::new(members, config)?;
+        graph.forget = false;
+        Ok(graph)
+    }
+
+    /// Whether `hash` is an event this engine holds.
+    pub fn contains_event(&self, hash: &EventHash) -> bool {
+        self.index.contains_key(hash)
+    }
+
+    /// Per member, how many events of its first-registered chain this
+    /// engine holds (all of them, when it forgets none).
+    pub fn chain_counts(&self) -> Vec<u32> {
+        self.by_seq.iter().map(ChainIndex::next_seq).collect()
+    }
+
+    /// The first-registered event of `member` at `seq`, if held.
+    pub fn chain_event(&self, member: MemberIndex, seq: u32) -> Option<&Arc<Event>> {
+        let id = self.by_seq.get(member as usize)?.get(seq)?;
+        self.records[id as usize].event.as_ref()
+    }
+
+    /// Events this engine holds that a peer with `peer_counts` (events of
+    /// each member's first-registered chain it knows) lacks, plus every
+    /// event off those chains (forks), in the canonical order every holder
+    /// of the same events computes: by generation, creator, sequence number
+    /// and hash (parents first).
+    pub fn missing_for(&self, peer_counts: &[u32]) -> Vec<Arc<Event>> {
+        let mut ids: Vec<EventId> = Vec::new();
+        for (member, chain) in self.by_seq.iter().enumerate() {
+            let from = peer_counts
+                .get(member)
+                .copied()
+                .unwrap_or(0)
+                .max(chain.base);
+            ids.extend((from..chain.next_seq()).filter_map(|seq| chain.get(seq)));
+        }
+        if !self.forked_members.is_empty() {
+            for (id, record) in self.records.iter().enumerate() {
+                let id = id as EventId;
+                if self.forked[record.creator as usize]
+                    && self.by_seq[record.creator as usize].get(record.seq) != Some(id)
+                {
+                    ids.push(id);
+                }
+            }
+        }
+        self.sort_canonically(&mut ids);
+        ids.dedup();
+        ids.into_iter()
+            .filter_map(|id| self.records[id as usize].event.clone())
+            .collect()
+    }
+
+    /// Sorts events into the canonical order of [`Self::missing_for`].
+    pub(crate) fn sort_canonically(&self, ids: &mut [EventId]) {
+        ids.sort_unstable_by_key(|&id| {
+            let record = &self.records[id as usize];
+            (record.generation, record.creator, record.seq, record.hash)
+        });
+    }
+
+    /// [`Self::reach`] by hash.
+    pub fn ancestor_reach(&self, hash: &EventHash) -> Option<Vec<u32>> {
+        let id = *self.index.get(hash)?;
+        Some(self.reach(id).into_owned())
+    }
+
+    /// Insert an event (already `Arc`-shared) whose signature was checked.
+    pub fn insert_verified_shared(&mut self, event: Arc<Event>) -> Result<Decisions, InsertError> {
+        self.insert_verified(Arc::unwrap_or_clone(event))
     }
 
     pub fn members(&self) -> &[Member] {
@@ -529,6 +618,12 @@ impl Hashgraph {
         };
         let own = &mut last_ancestors[creator as usize];
         *own = (*own).max(seq + 1);
+        let generation = [self_parent, other_parent]
+            .into_iter()
+            .flatten()
+            .map(|p| self.records[p as usize].generation + 1)
+            .max()
+            .unwrap_or(0);
         self.records.push(Record {
             event: Some(event.clone()),
             hash,
@@ -538,6 +633,7 @@ impl Hashgraph {
             other_parent,
             skip: None,
             timestamp_ns: event.timestamp_ns(),
+            generation,
             round: parent_round,
             witness: None,
             last_ancestors: Some(last_ancestors),
@@ -610,7 +706,7 @@ impl Hashgraph {
                 parent,
             });
         };
-        if self.prune_automatically && self.records[id as usize].last_ancestors.is_none() {
+        if self.forget && self.records[id as usize].last_ancestors.is_none() {
             return Err(InsertError::AncientParent {
                 event,
                 kind,
@@ -1791,7 +1887,7 @@ impl Hashgraph {
             record.last_ancestors = None;
             record.first_sees = Vec::new();
             record.fork_tips = Vec::new();
-            if self.prune_automatically {
+            if self.forget {
                 record.event = None;
             }
             self.pruned_records += 1;
@@ -1823,7 +1919,7 @@ impl Hashgraph {
             round.positions = Vec::new();
             self.pruned_rounds += 1;
         }
-        if self.prune_automatically
+        if self.forget
             && self.pruned_records >= COMPACT_MIN_PRUNED
             && self.pruned_records * 2 >= self.records.len()
         {

@@ -122,6 +122,7 @@ impl Scenario {
             sim: self.sim_config(),
             record_consensus: Vec::new(),
             mutated_tie_break: Vec::new(),
+            store: self.consensus.store,
         }
     }
 

@@ -72,6 +72,10 @@ pub struct Consensus {
     pub max_transactions_per_event: u32,
     /// Most encoded bytes of transactions one event carries.
     pub max_event_bytes: u32,
+    /// Where each cell's consensus keeps its events and decisions:
+    /// `"shared"` (views over one arena) or `"independent"` (an engine per
+    /// cell). Both give the same run.
+    pub store: celluler_core::cell::StoreMode,
 }
 
 /// A latency distribution; all times in ns.

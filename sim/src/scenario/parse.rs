@@ -8,6 +8,7 @@
 
 use std::ops::Range;
 
+use celluler_core::cell::StoreMode;
 use celluler_core::time::{NS_PER_MS, NS_PER_S, TimeNs};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -625,6 +626,7 @@ fn default_consensus() -> Consensus {
         coin_round_frequency: 10,
         max_transactions_per_event: 1_000,
         max_event_bytes: 65_536,
+        store: StoreMode::Shared,
     }
 }
 
@@ -638,9 +640,23 @@ fn parse_consensus(source: &Source<'_>, value: &Value<'_>) -> Result<Consensus> 
             "coin_round_frequency",
             "max_transactions_per_event",
             "max_event_bytes",
+            "store",
         ],
     )?;
     let defaults = default_consensus();
+    let store = match table.get("store") {
+        None => defaults.store,
+        Some(value) => match string(source, "store", value)? {
+            "shared" => StoreMode::Shared,
+            "independent" => StoreMode::Independent,
+            other => {
+                return Err(source.error(
+                    value.span(),
+                    format!("store must be \"shared\" or \"independent\", got \"{other}\""),
+                ));
+            }
+        },
+    };
     let gossip_interval_ns = match table.get("gossip_interval") {
         Some(value) => positive_duration(source, "gossip_interval", value)?,
         None => defaults.gossip_interval_ns,
@@ -658,6 +674,7 @@ fn parse_consensus(source: &Source<'_>, value: &Value<'_>) -> Result<Consensus> 
         max_event_bytes: table
             .integer("max_event_bytes", 256, 16 << 20)?
             .map_or(defaults.max_event_bytes, |n| n as u32),
+        store,
     })
 }
 

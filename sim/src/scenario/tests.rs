@@ -848,3 +848,40 @@ fn scenario_serializes_for_reports() {
     );
     assert_eq!(json["faults"][0]["Partition"]["heal_ns"], 15_000_000_000u64);
 }
+
+#[test]
+fn consensus_store_is_shared_by_default_or_independent() {
+    let scenario = parse(ISSUE_EXAMPLE).unwrap();
+    assert_eq!(
+        scenario.consensus.store,
+        celluler_core::cell::StoreMode::Shared
+    );
+    let text = variant(
+        "coin_round_frequency = 10",
+        "coin_round_frequency = 10\nstore = \"independent\"",
+    );
+    let scenario = parse(&text).unwrap();
+    assert_eq!(
+        scenario.consensus.store,
+        celluler_core::cell::StoreMode::Independent
+    );
+    assert_eq!(
+        scenario.world_config().store,
+        celluler_core::cell::StoreMode::Independent
+    );
+    for (bad, says) in [
+        (
+            "store = \"global\"",
+            "must be \"shared\" or \"independent\"",
+        ),
+        ("store = 1", "store must be a string"),
+    ] {
+        let error = error_of(&variant(
+            "coin_round_frequency = 10",
+            &format!("coin_round_frequency = 10\n{bad}"),
+        ));
+        assert!(error.to_string().contains(says), "{bad}: {error}");
+        // Line 10: the line after `coin_round_frequency` (line 9).
+        assert_eq!(error.line, 10, "{bad}: {error}");
+    }
+}

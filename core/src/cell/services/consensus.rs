@@ -8,9 +8,7 @@ use crate::bus::{Service, ServiceSpec};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::hashgraph::engine::PRUNE_LAG_ROUNDS;
 use crate::hashgraph::event::EVENT_BYTES_MAX;
-use crate::hashgraph::{
-    Decisions, Event, EventBody, EventHash, InsertError, OrderedEvent, StoreEvent,
-};
+use crate::hashgraph::{Decisions, Event, EventBody, EventHash, InsertError, OrderedEvent};
 use crate::identity::CellKeys;
 use crate::node::CellIndex;
 
@@ -21,6 +19,7 @@ use crate::cell::protocol::{
     RoundOrdered, WireEvent, cost, events_encoded_bytes,
 };
 use crate::cell::shared::{IoHandle, JournalReader, WorldHandle};
+use crate::cell::store::EventStore;
 use crate::time::TimeNs;
 
 use super::{
@@ -39,7 +38,9 @@ pub struct ConsensusService {
     world: WorldHandle,
     io: IoHandle,
     journals: JournalReader,
-    view: crate::hashgraph::MemberView,
+    /// This cell's events and decisions (a view over the world's arena, or
+    /// its own engine: [`crate::cell::store`]).
+    store: Box<dyn EventStore>,
     /// Signed TX/POST bytes waiting for this cell's next event.
     pending: Vec<Arc<[u8]>>,
     /// Transactions in events this view knows, or pending (lookup only).
@@ -109,16 +110,15 @@ impl ConsensusService {
         io: IoHandle,
         journals: JournalReader,
         recording: RecordingHandle,
-        tie_break: crate::hashgraph::TieBreak,
+        store: Box<dyn EventStore>,
     ) -> Self {
-        let view = world.borrow().store.new_view_with(tie_break);
         ConsensusService {
             me,
             keys,
             world,
             io,
             journals,
-            view,
+            store,
             pending: Vec::new(),
             seen_transactions: HashSet::new(), // tidy: lookup-only
             ordered_events: 0,
@@ -139,43 +139,30 @@ impl ConsensusService {
         }
     }
 
-    /// Learn one event the view lacks; its parents must be known.
-    fn learn(&mut self, hash: &EventHash, decisions: &mut Decisions) -> bool {
-        let found = self.world.borrow().store.find(hash);
-        found.is_some_and(|event| self.learn_event(hash, event, decisions))
-    }
-
-    /// [`Self::learn`] of an event already found in the store.
-    fn learn_event(
-        &mut self,
-        hash: &EventHash,
-        event: StoreEvent,
-        decisions: &mut Decisions,
-    ) -> bool {
-        let world = self.world.borrow();
-        match self.view.learn_event(&world.store, event) {
-            Ok(learned) => {
-                if let Some(recording) = self.recording.borrow_mut().as_mut() {
-                    recording.learned(&world.store, event);
-                }
-                if let Some(event) = world.event(hash) {
-                    for transaction in event.transactions() {
-                        let tx = *blake3::hash(transaction).as_bytes();
-                        if self.seen_transactions.insert(tx) && !self.replaying {
-                            self.io
-                                .borrow_mut()
-                                .observations
-                                .push(CellObservation::TxReceived { tx });
-                        }
-                    }
-                }
-                decisions.fame.extend(learned.fame);
-                decisions.ordered.extend(learned.ordered);
-                decisions.forks.extend(learned.forks);
-                true
-            }
-            Err(_) => false,
+    /// Learn one event this cell lacks, created or accepted by it; its
+    /// parents must be known.
+    fn learn(&mut self, event: Arc<Event>, decisions: &mut Decisions) -> Result<(), InsertError> {
+        let learned = self.store.learn(Arc::clone(&event))?;
+        if let Some(recording) = self.recording.borrow_mut().as_mut() {
+            let (round, witness) = self
+                .store
+                .round(&event.hash())
+                .expect("a learned event has its facts");
+            recording.learned(event.clone(), round, witness);
         }
+        for transaction in event.transactions() {
+            let tx = *blake3::hash(transaction).as_bytes();
+            if self.seen_transactions.insert(tx) && !self.replaying {
+                self.io
+                    .borrow_mut()
+                    .observations
+                    .push(CellObservation::TxReceived { tx });
+            }
+        }
+        decisions.fame.extend(learned.fame);
+        decisions.ordered.extend(learned.ordered);
+        decisions.forks.extend(learned.forks);
+        Ok(())
     }
 
     /// Learn `targets` and every ancestor the view lacks, parents first.
@@ -192,7 +179,7 @@ impl ConsensusService {
                         order.push(hash);
                         continue;
                     }
-                    if self.view.knows(&world.store, &hash) || !visited.insert(hash) {
+                    if self.store.knows(&hash) || !visited.insert(hash) {
                         continue;
                     }
                     let Some(event) = world.event(&hash) else {
@@ -209,7 +196,10 @@ impl ConsensusService {
             }
         }
         for hash in order {
-            self.learn(&hash, decisions);
+            let event = self.world.borrow().event(&hash).cloned();
+            if let Some(event) = event {
+                let _ = self.learn(event, decisions);
+            }
         }
     }
 
@@ -239,7 +229,7 @@ impl ConsensusService {
         // does not lift it above this cell's horizon, an event on the
         // self-parent alone; failing that, none now, and the transactions
         // wait.
-        let mut hash = None;
+        let mut created = None;
         for other_parent in [other_parent, None] {
             if self.is_ancient([self_parent, other_parent]) {
                 continue;
@@ -255,9 +245,10 @@ impl ConsensusService {
                 &self.keys,
             );
             ctx.charge_cpu(cost::SIGNATURE_SIGN_NS + cost::EVENT_LEARN_NS);
-            match self.world.borrow_mut().insert_created(event) {
+            let inserted = self.world.borrow_mut().insert_created(event);
+            match inserted {
                 Ok(inserted) => {
-                    hash = Some(inserted);
+                    created = self.world.borrow().event(&inserted).cloned();
                     break;
                 }
                 Err(InsertError::AncientParent { .. } | InsertError::AncientRound { .. }) => {
@@ -270,7 +261,7 @@ impl ConsensusService {
                 }
             }
         }
-        let Some(hash) = hash else {
+        let Some(created) = created else {
             self.pending
                 .splice(0..0, transactions.into_iter().map(Arc::from));
             self.observe(CellObservation::MessageRejected {
@@ -278,8 +269,11 @@ impl ConsensusService {
             });
             return;
         };
+        let hash = created.hash();
         self.own_latest = Some((hash, timestamp_ns));
-        self.learn(&hash, decisions);
+        if let Err(error) = self.learn(created, decisions) {
+            panic!("an honest cell's own event has known parents and is new: {error}")
+        }
         self.observe(CellObservation::EventCreated {
             transactions: count,
         });
@@ -294,21 +288,13 @@ impl ConsensusService {
     /// their ancestry) and on this cell's own progress. A cell that lagged
     /// past it rejoins: its next event rests on a recent other parent.
     fn is_ancient(&self, parents: [Option<EventHash>; 2]) -> bool {
-        Self::ancient_for(&self.view, &self.world.borrow().store, parents)
-    }
-
-    fn ancient_for(
-        view: &crate::hashgraph::MemberView,
-        store: &crate::hashgraph::SharedHashgraph,
-        parents: [Option<EventHash>; 2],
-    ) -> bool {
-        let Some(horizon) = view.decided_rounds().checked_sub(PRUNE_LAG_ROUNDS) else {
+        let Some(horizon) = self.store.decided_rounds().checked_sub(PRUNE_LAG_ROUNDS) else {
             return false;
         };
         let parent_round = parents
             .iter()
             .flatten()
-            .filter_map(|parent| store.graph().event_info(parent).map(|info| info.round))
+            .filter_map(|parent| self.store.round(parent).map(|(round, _)| round))
             .max()
             .unwrap_or(0);
         parent_round < horizon
@@ -322,8 +308,7 @@ impl ConsensusService {
     /// findOrder: the timestamp of the creator's earliest self-ancestor of
     /// the witness that has the transaction as an ancestor).
     fn observe_reach(&mut self, own: &EventHash, timestamp_ns: TimeNs) {
-        let world = self.world.borrow();
-        let Some(reach) = world.store.ancestor_reach(own) else {
+        let Some(reach) = self.store.ancestor_reach(own) else {
             return;
         };
         if self.chain_reach.len() != reach.len() {
@@ -332,7 +317,7 @@ impl ConsensusService {
         let mut reached = Vec::new();
         for (member, (&before, &after)) in self.chain_reach.iter().zip(&reach).enumerate() {
             for seq in before..after {
-                let Some(event) = world.store.chain_event(member as u32, seq) else {
+                let Some(event) = self.store.chain_event(member as u32, seq) else {
                     continue;
                 };
                 reached.extend(
@@ -343,7 +328,6 @@ impl ConsensusService {
                 );
             }
         }
-        drop(world);
         self.chain_reach = reach;
         for tx in reached {
             self.observe(CellObservation::TxReached {
@@ -381,7 +365,7 @@ impl ConsensusService {
             })
             .expect("queue has room");
         }
-        let decided_after = self.view.decided_rounds();
+        let decided_after = self.store.decided_rounds();
         let mut by_round: BTreeMap<u32, Vec<OrderedEvent>> = BTreeMap::new();
         for ordered in decisions.ordered {
             by_round
@@ -529,11 +513,11 @@ impl ConsensusService {
             }
         };
         let hash = event.hash();
-        let found = {
+        if self.store.knows(&hash) {
+            return Ok(());
+        }
+        {
             let mut world = self.world.borrow_mut();
-            if self.view.knows(&world.store, &hash) {
-                return Ok(());
-            }
             if event.creator() as usize >= world.members.len() {
                 return Err(EventRejection::UnknownCreator);
             }
@@ -555,25 +539,19 @@ impl ConsensusService {
             if !world.signature_valid(&event) {
                 return Err(EventRejection::BadSignature);
             }
-            let parents = [event.self_parent(), event.other_parent()];
-            if !parents
-                .iter()
-                .flatten()
-                .all(|parent| self.view.knows(&world.store, parent))
-            {
-                return Err(EventRejection::UnknownParent);
-            }
-            if Self::ancient_for(&self.view, &world.store, parents) {
-                return Err(EventRejection::Ancient);
-            }
-            world.accept(event).map_err(insert_rejection)?
-        };
-        let learned = self.learn_event(&hash, found, decisions);
-        assert!(
-            learned,
-            "an event unknown to the view, whose parents it knows, is learned"
-        );
-        Ok(())
+        }
+        let parents = [event.self_parent(), event.other_parent()];
+        if !parents
+            .iter()
+            .flatten()
+            .all(|parent| self.store.knows(parent))
+        {
+            return Err(EventRejection::UnknownParent);
+        }
+        if self.is_ancient(parents) {
+            return Err(EventRejection::Ancient);
+        }
+        self.learn(event, decisions).map_err(insert_rejection)
     }
 
     /// Count, observe and journal a rejected sync event from `from`, with
@@ -598,21 +576,11 @@ impl ConsensusService {
     /// The events this view knows that a peer with `peer_counts` lacks,
     /// parents first, as an honest sender sends them: by pointer.
     fn missing_events(&self, peer_counts: &[u32]) -> Arc<[WireEvent]> {
-        let world = self.world.borrow();
-        self.view
-            .missing_for(&world.store, peer_counts)
-            .iter()
-            .map(|hash| {
-                let event = world
-                    .event(hash)
-                    .expect("creation and acceptance put every stored event in the world");
-                WireEvent::Shared(Arc::clone(event))
-            })
+        self.store
+            .missing_for(peer_counts)
+            .into_iter()
+            .map(WireEvent::Shared)
             .collect()
-    }
-
-    pub fn view(&self) -> &crate::hashgraph::MemberView {
-        &self.view
     }
 }
 
@@ -643,16 +611,13 @@ impl Service<CellProtocol> for ConsensusService {
         self.own_latest = own_latest;
         if let Some((own_latest, _)) = own_latest {
             targets.push(own_latest);
-            // What the chain had reached before the crash.
-            self.chain_reach = self
-                .world
-                .borrow()
-                .store
-                .ancestor_reach(&own_latest)
-                .unwrap_or_default();
         }
         ctx.charge_cpu(cost::EVENT_LEARN_NS * targets.len() as u64);
         self.learn_closure(&targets, &mut decisions);
+        if let Some((own_latest, _)) = own_latest {
+            // What the chain had reached before the crash.
+            self.chain_reach = self.store.ancestor_reach(&own_latest).unwrap_or_default();
+        }
         self.publish(decisions, 0, ctx);
         self.replaying = false;
     }
@@ -663,7 +628,7 @@ impl Service<CellProtocol> for ConsensusService {
                 // A world of one: no one to sync with, so the cell's events
                 // carry its transactions on its own chain (it alone is a
                 // supermajority of the stake, so rounds still advance).
-                let decided_before = self.view.decided_rounds();
+                let decided_before = self.store.decided_rounds();
                 let mut decisions = Decisions::default();
                 let other_parent = None;
                 self.create_event(other_parent, ctx, &mut decisions);
@@ -671,7 +636,7 @@ impl Service<CellProtocol> for ConsensusService {
                 Ok(CellResponse::Done)
             }
             CellRequest::ConsensusGossip { peer: Some(peer) } => {
-                let known_counts: Arc<[u32]> = self.view.known_counts().into();
+                let known_counts: Arc<[u32]> = self.store.known_counts().into();
                 self.io
                     .borrow_mut()
                     .sends
@@ -681,7 +646,7 @@ impl Service<CellProtocol> for ConsensusService {
             CellRequest::ConsensusSyncRequest { from, known_counts } => {
                 let events = self.missing_events(&known_counts);
                 ctx.charge_cpu(cost::bytes_ns(events_encoded_bytes(&events) as usize));
-                let own_counts: Arc<[u32]> = self.view.known_counts().into();
+                let own_counts: Arc<[u32]> = self.store.known_counts().into();
                 self.io.borrow_mut().sends.push((
                     from,
                     CellWire::SyncResponse {
@@ -696,21 +661,19 @@ impl Service<CellProtocol> for ConsensusService {
                 events,
                 known_counts,
             } => {
-                let decided_before = self.view.decided_rounds();
+                let decided_before = self.store.decided_rounds();
                 let mut decisions = Decisions::default();
                 self.learn_batch(from, &events, ctx, &mut decisions);
                 // The peer's latest event as this view knows it.
                 let other_parent = {
                     let known = self
-                        .view
+                        .store
                         .known_counts()
                         .get(from.as_usize())
                         .copied()
                         .unwrap_or(0);
                     known.checked_sub(1).and_then(|last| {
-                        let world = self.world.borrow();
-                        world
-                            .store
+                        self.store
                             .chain_event(from.0, last)
                             .map(|event| event.hash())
                     })
@@ -729,7 +692,7 @@ impl Service<CellProtocol> for ConsensusService {
                 Ok(CellResponse::Done)
             }
             CellRequest::ConsensusSyncPush { from, events } => {
-                let decided_before = self.view.decided_rounds();
+                let decided_before = self.store.decided_rounds();
                 let mut decisions = Decisions::default();
                 self.learn_batch(from, &events, ctx, &mut decisions);
                 self.publish(decisions, decided_before, ctx);

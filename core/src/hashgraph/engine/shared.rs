@@ -77,6 +77,7 @@ impl SharedHashgraph {
     pub fn new(members: Vec<Member>, config: Config) -> Result<SharedHashgraph, ConfigError> {
         let mut graph = Hashgraph::new(members, config)?;
         graph.prune_automatically = false;
+        graph.forget = false;
         Ok(SharedHashgraph {
             graph,
             received: RefCell::new(Vec::new()),
@@ -382,8 +383,9 @@ impl MemberView {
             }
         }
         ids.extend(self.known_off_prefix.iter().copied());
-        // Store ids are insertion order, a topological order.
-        ids.sort_unstable();
+        // The canonical order (by generation…), which a cell holding the
+        // same events in its own engine computes alike.
+        store.graph.sort_canonically(&mut ids);
         ids.dedup();
         ids.into_iter()
             .map(|id| store.graph.records[id as usize].hash)
