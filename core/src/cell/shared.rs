@@ -20,27 +20,7 @@ use crate::time::TimeNs;
 use super::api::CellObservation;
 use super::protocol::{CellWire, JournalKind};
 
-/// Hashes a blake3-derived key (an event hash, a message hash) for the
-/// lookup-only caches: the key is already uniform, so its first 8 bytes are
-/// a good hash, and SipHash would cost more than the rest of a lookup.
-#[derive(Default)]
-pub struct DigestHasher(u64);
-
-impl std::hash::Hasher for DigestHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        if let Some(word) = bytes.get(..8) {
-            self.0 ^= u64::from_le_bytes(word.try_into().expect("8 bytes"));
-        } else {
-            for &byte in bytes {
-                self.0 = self.0.rotate_left(8) ^ u64::from(byte);
-            }
-        }
-    }
-}
+pub use crate::hashgraph::event::DigestHasher;
 
 type DigestMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<DigestHasher>>; // tidy: lookup-only
 

@@ -41,6 +41,11 @@ pub trait EventStore {
     /// Per member, how many events of its first-registered chain this cell
     /// knows (what it sends to ask a peer for what it lacks).
     fn known_counts(&self) -> Vec<u32>;
+    /// [`EventStore::known_counts`] of one member.
+    fn known_count(&self, member: u32) -> u32;
+    /// The highest round among `parents` (0 for none), or `None` if this
+    /// cell does not know one of them.
+    fn parent_round(&self, parents: [Option<EventHash>; 2]) -> Option<u32>;
     /// What a peer with `peer_counts` lacks, in the canonical order (by
     /// generation, creator, sequence number, hash: parents first).
     fn missing_for(&self, peer_counts: &[u32]) -> Vec<Arc<Event>>;
@@ -84,6 +89,27 @@ impl EventStore for SharedStore {
 
     fn known_counts(&self) -> Vec<u32> {
         self.view.known_counts().to_vec()
+    }
+
+    fn known_count(&self, member: u32) -> u32 {
+        self.view
+            .known_counts()
+            .get(member as usize)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn parent_round(&self, parents: [Option<EventHash>; 2]) -> Option<u32> {
+        let world = self.world.borrow();
+        let mut round = 0;
+        for parent in parents.iter().flatten() {
+            let found = world.store.find(parent)?;
+            if !self.view.knows_event(&world.store, found) {
+                return None;
+            }
+            round = round.max(world.store.round_of(found));
+        }
+        Some(round)
     }
 
     fn missing_for(&self, peer_counts: &[u32]) -> Vec<Arc<Event>> {
@@ -180,6 +206,22 @@ impl EventStore for LocalStore {
 
     fn known_counts(&self) -> Vec<u32> {
         self.graph.chain_counts()
+    }
+
+    fn known_count(&self, member: u32) -> u32 {
+        self.graph
+            .chain_counts()
+            .get(member as usize)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn parent_round(&self, parents: [Option<EventHash>; 2]) -> Option<u32> {
+        let mut round = 0;
+        for parent in parents.iter().flatten() {
+            round = round.max(self.graph.event_info(parent)?.round);
+        }
+        Some(round)
     }
 
     fn missing_for(&self, peer_counts: &[u32]) -> Vec<Arc<Event>> {

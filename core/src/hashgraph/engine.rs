@@ -21,9 +21,10 @@ use std::collections::{BTreeMap, HashMap, VecDeque}; // tidy: lookup-only (event
 use std::sync::Arc;
 
 use super::bits::{BitSet, columns_at_least, count_and_words, iter_and_words};
-use super::event::{Event, EventHash, MemberIndex};
+use super::event::{DigestHasher, Event, EventHash, MemberIndex};
 use crate::identity::{PublicKey, SIGNATURE_LEN, SignatureError};
 use crate::time::TimeNs;
+use std::hash::BuildHasherDefault;
 
 mod rows;
 pub mod shared;
@@ -326,7 +327,7 @@ pub struct Hashgraph {
     /// `(creator, sequence number)` by event id: what a view's membership
     /// test reads, dense so that it stays in cache (a record is ~250 bytes).
     positions: Vec<(MemberIndex, u32)>,
-    index: HashMap<EventHash, EventId>, // tidy: lookup-only
+    index: HashMap<EventHash, EventId, BuildHasherDefault<DigestHasher>>, // tidy: lookup-only
     /// First event registered at each (member, sequence number).
     by_seq: Vec<ChainIndex>,
     forked: Vec<bool>,
@@ -398,7 +399,7 @@ impl Hashgraph {
             config,
             records: Vec::new(),
             positions: Vec::new(),
-            index: HashMap::new(), // tidy: lookup-only
+            index: HashMap::default(), // tidy: lookup-only
             by_seq: vec![ChainIndex::default(); count],
             forked: vec![false; count],
             forked_members: Vec::new(),
@@ -2024,7 +2025,8 @@ impl Hashgraph {
         for id in self.pending.iter_mut().chain(self.prune_queue.iter_mut()) {
             *id = map_event(*id).expect("unordered and unpruned events are kept");
         }
-        self.index = HashMap::with_capacity(records.len()); // tidy: lookup-only
+        self.index =
+            HashMap::with_capacity_and_hasher(records.len(), BuildHasherDefault::default()); // tidy: lookup-only
         for (id, record) in records.iter().enumerate() {
             self.index.insert(record.hash, id as EventId);
         }

@@ -101,12 +101,25 @@ impl EventBody {
 }
 
 /// A signed event with its hash computed once.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Event {
     body: EventBody,
     signature: Signature,
     hash: EventHash,
+    /// blake3 of each transaction, computed on first use: a pure function
+    /// of the event's content, so every holder of a shared `Arc<Event>`
+    /// reuses it.
+    transaction_ids: std::sync::OnceLock<Box<[[u8; 32]]>>,
 }
+
+/// Equal events have equal hashes: the hash covers every byte.
+impl PartialEq for Event {
+    fn eq(&self, other: &Event) -> bool {
+        self.hash == other.hash
+    }
+}
+
+impl Eq for Event {}
 
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -137,6 +150,7 @@ impl Event {
             body,
             signature,
             hash,
+            transaction_ids: std::sync::OnceLock::new(),
         }
     }
 
@@ -162,6 +176,18 @@ impl Event {
 
     pub fn transactions(&self) -> &[Vec<u8>] {
         &self.body.transactions
+    }
+
+    /// blake3 of each transaction, in order (a transaction's id: for a
+    /// signed message, `Message::hash`), computed once per event.
+    pub fn transaction_ids(&self) -> &[[u8; 32]] {
+        self.transaction_ids.get_or_init(|| {
+            self.body
+                .transactions
+                .iter()
+                .map(|transaction| *blake3::hash(transaction).as_bytes())
+                .collect()
+        })
     }
 
     pub fn signature(&self) -> &Signature {
@@ -266,6 +292,28 @@ impl Event {
             },
             signature,
         ))
+    }
+}
+
+/// Hashes a blake3-derived key (an event hash, a message hash) for the
+/// lookup-only caches: the key is already uniform, so its first 8 bytes are
+/// a good hash, and SipHash would cost more than the rest of a lookup.
+#[derive(Default)]
+pub struct DigestHasher(u64);
+
+impl std::hash::Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        if let Some(word) = bytes.get(..8) {
+            self.0 ^= u64::from_le_bytes(word.try_into().expect("8 bytes"));
+        } else {
+            for &byte in bytes {
+                self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+            }
+        }
     }
 }
 

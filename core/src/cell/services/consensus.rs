@@ -150,8 +150,7 @@ impl ConsensusService {
                 .expect("a learned event has its facts");
             recording.learned(event.clone(), round, witness);
         }
-        for transaction in event.transactions() {
-            let tx = *blake3::hash(transaction).as_bytes();
+        for &tx in event.transaction_ids() {
             if self.seen_transactions.insert(tx) && !self.replaying {
                 self.io
                     .borrow_mut()
@@ -288,16 +287,18 @@ impl ConsensusService {
     /// their ancestry) and on this cell's own progress. A cell that lagged
     /// past it rejoins: its next event rests on a recent other parent.
     fn is_ancient(&self, parents: [Option<EventHash>; 2]) -> bool {
-        let Some(horizon) = self.store.decided_rounds().checked_sub(PRUNE_LAG_ROUNDS) else {
-            return false;
-        };
-        let parent_round = parents
-            .iter()
-            .flatten()
-            .filter_map(|parent| self.store.round(parent).map(|(round, _)| round))
-            .max()
-            .unwrap_or(0);
-        parent_round < horizon
+        self.store
+            .parent_round(parents)
+            .is_some_and(|round| self.is_ancient_above(round))
+    }
+
+    /// Whether an event whose highest parent round is `parent_round` is
+    /// ancient for this cell ([`Self::is_ancient`]).
+    fn is_ancient_above(&self, parent_round: u32) -> bool {
+        self.store
+            .decided_rounds()
+            .checked_sub(PRUNE_LAG_ROUNDS)
+            .is_some_and(|horizon| parent_round < horizon)
     }
 
     /// The transactions this cell's chain reaches for the first time with
@@ -320,12 +321,7 @@ impl ConsensusService {
                 let Some(event) = self.store.chain_event(member as u32, seq) else {
                     continue;
                 };
-                reached.extend(
-                    event
-                        .transactions()
-                        .iter()
-                        .map(|transaction| *blake3::hash(transaction).as_bytes()),
-                );
+                reached.extend_from_slice(event.transaction_ids());
             }
         }
         self.chain_reach = reach;
@@ -541,14 +537,10 @@ impl ConsensusService {
             }
         }
         let parents = [event.self_parent(), event.other_parent()];
-        if !parents
-            .iter()
-            .flatten()
-            .all(|parent| self.store.knows(parent))
-        {
+        let Some(parent_round) = self.store.parent_round(parents) else {
             return Err(EventRejection::UnknownParent);
-        }
-        if self.is_ancient(parents) {
+        };
+        if self.is_ancient_above(parent_round) {
             return Err(EventRejection::Ancient);
         }
         self.learn(event, decisions).map_err(insert_rejection)
@@ -666,12 +658,7 @@ impl Service<CellProtocol> for ConsensusService {
                 self.learn_batch(from, &events, ctx, &mut decisions);
                 // The peer's latest event as this view knows it.
                 let other_parent = {
-                    let known = self
-                        .store
-                        .known_counts()
-                        .get(from.as_usize())
-                        .copied()
-                        .unwrap_or(0);
+                    let known = self.store.known_count(from.0);
                     known.checked_sub(1).and_then(|last| {
                         self.store
                             .chain_event(from.0, last)

@@ -168,6 +168,11 @@ impl SharedHashgraph {
         (0..self.graph.records.len() as EventId).map(StoreEvent)
     }
 
+    /// A stored event's round.
+    pub fn round_of(&self, event: StoreEvent) -> u32 {
+        self.graph.records[event.0 as usize].round
+    }
+
     /// The payload of a stored event (the store keeps every payload).
     pub fn event(&self, event: StoreEvent) -> &Arc<Event> {
         self.graph.records[event.0 as usize]
