@@ -18,9 +18,10 @@
 //! member directory included —, the five journals' storage, the world
 //! handle). [`Cell::recover`] reopens the journals; on `Restart` every
 //! service rebuilds from them: Identity replays its attestations into the
-//! trust network, Consensus re-learns every event it had journaled as
-//! ordered (and its own chain, read back from the world store until own
-//! events are journaled), State replays the re-decided rounds into a fresh
+//! trust network, Consensus takes its latest own event from its journal
+//! (each is journaled before it leaves the cell) and re-learns every event
+//! it had journaled as ordered and its own chain (their bodies still read
+//! from the world's interned events), State replays the re-decided rounds into a fresh
 //! ledger and checks each against its journaled state block, and Message
 //! resubmits the TX/POSTs it had journaled (consensus drops those already
 //! seen). Gossip then catches the cell up.

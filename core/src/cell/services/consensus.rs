@@ -63,6 +63,8 @@ pub struct ConsensusService {
     own_latest: Option<(EventHash, TimeNs)>,
     /// Creators whose fork proof this cell's consensus journal holds.
     journaled_forkers: std::collections::BTreeSet<u32>,
+    /// Own events the consensus journal holds (read at start).
+    journaled_own_events: u64,
 }
 
 /// The rejection for what the store refuses of a received event.
@@ -84,6 +86,10 @@ fn insert_rejection(error: InsertError) -> EventRejection {
 /// Consensus journal block kinds (the first byte of every block).
 const CONSENSUS_BLOCK_ROUND: u8 = 0;
 const CONSENSUS_BLOCK_FORK: u8 = 1;
+/// An event this cell created, journaled before it leaves the cell (write
+/// ahead), so that a restart continues the cell's own chain instead of
+/// forking it.
+const CONSENSUS_BLOCK_OWN_EVENT: u8 = 2;
 
 /// Most transactions one event carries.
 pub const EVENT_TRANSACTIONS_MAX: usize = 256;
@@ -130,6 +136,7 @@ impl ConsensusService {
             recording,
             own_latest: None,
             journaled_forkers: std::collections::BTreeSet::new(),
+            journaled_own_events: 0,
         }
     }
 
@@ -270,6 +277,11 @@ impl ConsensusService {
         };
         let hash = created.hash();
         self.own_latest = Some((hash, timestamp_ns));
+        // Write ahead: journaled before this input's outputs leave the cell.
+        let mut block = Vec::with_capacity(1 + created.encoded_len());
+        block.push(CONSENSUS_BLOCK_OWN_EVENT);
+        block.extend(created.encode());
+        append(ctx, JournalKind::Consensus, block);
         if let Err(error) = self.learn(created, decisions) {
             panic!("an honest cell's own event has known parents and is new: {error}")
         }
@@ -426,6 +438,12 @@ impl ConsensusService {
                     self.journaled_forkers.insert(forker);
                     continue;
                 }
+                CONSENSUS_BLOCK_OWN_EVENT => {
+                    let event = Event::decode(&block[1..]).expect("own journal");
+                    self.own_latest = Some((event.hash(), event.timestamp_ns()));
+                    self.journaled_own_events += 1;
+                    continue;
+                }
                 other => panic!("own consensus journal block of unknown kind {other}"),
             }
             let round = reader.u32("round").expect("own journal");
@@ -580,7 +598,7 @@ impl Service<CellProtocol> for ConsensusService {
     fn on_start(&mut self, ctx: &mut Ctx<'_>) {
         let journaled = self.read_journal();
         let mut decisions = Decisions::default();
-        if journaled.is_empty() && self.world.borrow().chain(self.me.0).is_empty() {
+        if self.journaled_own_events == 0 {
             // First boot: the parentless first event.
             self.create_event(None, ctx, &mut decisions);
             self.publish(decisions, 0, ctx);
@@ -590,17 +608,9 @@ impl Service<CellProtocol> for ConsensusService {
         // (with their ancestry), so the next event continues its own chain.
         self.replaying = true;
         let mut targets = journaled;
-        // Its own latest event is read back from the world's record of
-        // what it created (a later change journals own events write-ahead,
-        // and recovers them from there).
-        let own_latest = {
-            let world = self.world.borrow();
-            world.chain(self.me.0).last().map(|&hash| {
-                let time = world.event(&hash).map_or(0, |event| event.timestamp_ns());
-                (hash, time)
-            })
-        };
-        self.own_latest = own_latest;
+        // Its own latest event is the last one its journal holds (written
+        // before it left the cell), read by `read_journal`.
+        let own_latest = self.own_latest;
         if let Some((own_latest, _)) = own_latest {
             targets.push(own_latest);
         }
