@@ -298,6 +298,16 @@ impl InvariantChecker {
         if self.dishonest.get(cell.as_usize()).copied().unwrap_or(true) {
             return;
         }
+        if let CellObservation::ReplayDiverged { round, journal } = observed.observation {
+            self.violation(
+                time_ns,
+                format!(
+                    "cell {cell} re-decided round {round} after a restart otherwise than its \
+                     {journal} journal holds"
+                ),
+            );
+            return;
+        }
         let CellObservation::RoundDecided {
             round,
             ordered_events,
@@ -909,6 +919,29 @@ mod tests {
             "{violations:?}"
         );
         assert_eq!(first.kind.label(), "state_hash");
+    }
+
+    #[test]
+    fn a_restarted_cell_that_re_decides_otherwise_is_a_violation_not_a_panic() {
+        let mut checker = InvariantChecker::new(3);
+        checker.mark_dishonest(CellIndex(2));
+        for cell in [1, 2] {
+            checker.observe(&Observed {
+                time_ns: 70,
+                cell: CellIndex(cell),
+                observation: CellObservation::ReplayDiverged {
+                    round: 4,
+                    journal: "state",
+                },
+            });
+        }
+        let violations = checker.violations();
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert!(
+            violations[0].contains("cell #1") && violations[0].contains("round 4"),
+            "{violations:?}"
+        );
+        assert!(violations[0].contains("state journal"), "{violations:?}");
     }
 
     #[test]

@@ -98,6 +98,11 @@ pub enum CellObservation {
     Authenticated { peer: CellIndex },
     /// Consensus found two signed events of `creator` that fork.
     ForkDetected { creator: CellIndex },
+    /// A restarted cell re-decided `round` otherwise than its `journal`
+    /// ("consensus": the round's order, "state": the state after it) holds
+    /// from before the crash: a disagreement with itself, recorded rather
+    /// than a panic. It keeps what it decided now.
+    ReplayDiverged { round: u32, journal: &'static str },
     /// A restarted cell rebuilt its services from its journals.
     Recovered {
         decided_rounds: u32,
