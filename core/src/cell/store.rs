@@ -19,6 +19,7 @@ use crate::hashgraph::{
 };
 
 use super::shared::WorldHandle;
+use crate::hashgraph::{ParentKind, ViewError};
 
 /// Which store a cell's consensus runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -80,11 +81,27 @@ impl EventStore for SharedStore {
 
     fn learn(&mut self, event: Arc<Event>) -> Result<Decisions, InsertError> {
         let mut world = self.world.borrow_mut();
+        let hash = event.hash();
+        let self_parent = event.self_parent();
         let found = world.accept(event)?;
-        Ok(self
-            .view
+        // The view refuses what a full engine would: an event it knows, or
+        // one whose parent it lacks (callers check both first).
+        self.view
             .learn_event(&world.store, found)
-            .expect("the caller checked that the view lacks the event and knows its parents"))
+            .map_err(|error| match error {
+                ViewError::ParentNotKnown { event, parent } => InsertError::UnknownParent {
+                    event,
+                    kind: if Some(parent) == self_parent {
+                        ParentKind::SelfParent
+                    } else {
+                        ParentKind::OtherParent
+                    },
+                    parent,
+                },
+                ViewError::AlreadyKnown(_) | ViewError::UnknownEvent(_) => {
+                    InsertError::Duplicate(hash)
+                }
+            })
     }
 
     fn known_counts(&self) -> Vec<u32> {

@@ -77,9 +77,9 @@ fn insert_rejection(error: InsertError) -> EventRejection {
             EventRejection::Ancient
         }
         InsertError::BadSignature { .. } => EventRejection::BadSignature,
-        InsertError::Duplicate(_) => {
-            unreachable!("SharedWorld::accept finds an event the store holds")
-        }
+        // Callers skip events this cell knows; should one slip through, it
+        // is refused, not a panic.
+        InsertError::Duplicate(_) => EventRejection::UnknownParent,
     }
 }
 
