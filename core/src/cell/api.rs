@@ -105,6 +105,8 @@ pub enum CellObservation {
     ReplayDiverged { round: u32, journal: &'static str },
     /// A restarted cell rebuilt its services from its journals.
     Recovered {
+        /// Rounds it had decided before the crash (its state journal's
+        /// blocks), which it re-decides as gossip brings the history back.
         decided_rounds: u32,
         journal_blocks: u64,
     },

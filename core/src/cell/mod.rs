@@ -18,13 +18,15 @@
 //! member directory included —, the five journals' storage, the world
 //! handle). [`Cell::recover`] reopens the journals; on `Restart` every
 //! service rebuilds from them: Identity replays its attestations into the
-//! trust network, Consensus takes its latest own event from its journal
-//! (each is journaled before it leaves the cell) and re-learns every event
-//! it had journaled as ordered and its own chain (their bodies still read
-//! from the world's interned events), State replays the re-decided rounds into a fresh
+//! trust network; Consensus starts from an empty store, takes its own events
+//! from its journal (each is journaled before it leaves the cell), learns
+//! the history back by gossip (its first sync asks for everything),
+//! re-deciding each journaled round and checking it against the journal,
+//! learns its own journaled events as their parents arrive and creates no
+//! event before the latest; State replays the re-decided rounds into a fresh
 //! ledger and checks each against its journaled state block, and Message
 //! resubmits the TX/POSTs it had journaled (consensus drops those already
-//! seen). Gossip then catches the cell up.
+//! seen).
 
 pub mod api;
 pub mod protocol;
@@ -308,11 +310,13 @@ impl Cell {
                 .borrow()
                 .as_ref()
                 .map_or(0, JournalSet::total_blocks);
+            // Rounds its state journal holds: decided before the crash, and
+            // re-decided (and checked) as gossip brings the history back.
             let decided_rounds = self
-                .ledger
+                .journals
                 .borrow()
-                .last_round()
-                .map_or(0, |round| round as u32 + 1);
+                .as_ref()
+                .map_or(0, |set| set.journal(JournalKind::State).length() as u32);
             ctx.observe(CellObservation::Recovered {
                 decided_rounds,
                 journal_blocks,

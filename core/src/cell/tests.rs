@@ -674,7 +674,11 @@ fn restart_rebuilds_from_journals_and_catches_up() {
             _ => None,
         })
         .expect("recovered");
-    assert!(recovered.0 > 0, "rounds replayed from the journals");
+    assert_eq!(
+        u64::from(recovered.0),
+        before[JournalKind::State as usize],
+        "the rounds its journal holds, to be re-decided"
+    );
     assert!(
         recovered.1 >= before.iter().sum::<u64>(),
         "nothing journaled is lost"

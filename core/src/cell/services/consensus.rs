@@ -51,7 +51,6 @@ pub struct ConsensusService {
     journaled_rounds: u32,
     /// Per journaled round: its ordered event hashes, to check the replay.
     journaled: Vec<Vec<EventHash>>,
-    replaying: bool,
     /// Per member, one plus the highest sequence number among the ancestors
     /// of this cell's latest own event: which events its chain has reached
     /// (empty before the first event).
@@ -65,6 +64,11 @@ pub struct ConsensusService {
     journaled_forkers: std::collections::BTreeSet<u32>,
     /// Own events the consensus journal holds (read at start).
     journaled_own_events: u64,
+    /// After a restart: this cell's journaled own events it has not
+    /// re-learned yet, in chain order. Each is learned from the journal as
+    /// soon as gossip has brought its parents; until the last one is, the
+    /// cell creates no event (its next one must continue its chain).
+    awaiting_own: std::collections::VecDeque<Arc<Event>>,
 }
 
 /// The rejection for what the store refuses of a received event.
@@ -131,19 +135,17 @@ impl ConsensusService {
             order_digest: [0; 32],
             journaled_rounds: 0,
             journaled: Vec::new(),
-            replaying: false,
             chain_reach: Vec::new(),
             recording,
             own_latest: None,
             journaled_forkers: std::collections::BTreeSet::new(),
             journaled_own_events: 0,
+            awaiting_own: std::collections::VecDeque::new(),
         }
     }
 
     fn observe(&self, observation: CellObservation) {
-        if !self.replaying {
-            self.io.borrow_mut().observations.push(observation);
-        }
+        self.io.borrow_mut().observations.push(observation);
     }
 
     /// Learn one event this cell lacks, created or accepted by it; its
@@ -158,7 +160,7 @@ impl ConsensusService {
             recording.learned(event.clone(), round, witness);
         }
         for &tx in event.transaction_ids() {
-            if self.seen_transactions.insert(tx) && !self.replaying {
+            if self.seen_transactions.insert(tx) {
                 self.io
                     .borrow_mut()
                     .observations
@@ -171,40 +173,21 @@ impl ConsensusService {
         Ok(())
     }
 
-    /// Learn `targets` and every ancestor the view lacks, parents first.
-    fn learn_closure(&mut self, targets: &[EventHash], decisions: &mut Decisions) {
-        let mut order: Vec<EventHash> = Vec::new();
-        {
-            let world = self.world.borrow();
-            let mut visited: HashSet<EventHash> = HashSet::new(); // tidy: lookup-only
-            // Iterative post-order DFS over parents.
-            for &target in targets {
-                let mut stack = vec![(target, false)];
-                while let Some((hash, expanded)) = stack.pop() {
-                    if expanded {
-                        order.push(hash);
-                        continue;
-                    }
-                    if self.store.knows(&hash) || !visited.insert(hash) {
-                        continue;
-                    }
-                    let Some(event) = world.event(&hash) else {
-                        continue;
-                    };
-                    stack.push((hash, true));
-                    for parent in [event.other_parent(), event.self_parent()]
-                        .into_iter()
-                        .flatten()
-                    {
-                        stack.push((parent, false));
-                    }
-                }
+    /// After a restart: learn the journaled own events whose parents this
+    /// cell now knows, in chain order.
+    fn relearn_own(&mut self, decisions: &mut Decisions) {
+        while let Some(event) = self.awaiting_own.front() {
+            if self.store.knows(&event.hash()) {
+                self.awaiting_own.pop_front();
+                continue;
             }
-        }
-        for hash in order {
-            let event = self.world.borrow().event(&hash).cloned();
-            if let Some(event) = event {
-                let _ = self.learn(event, decisions);
+            let parents = [event.self_parent(), event.other_parent()];
+            if self.store.parent_round(parents).is_none() {
+                return;
+            }
+            let event = self.awaiting_own.pop_front().expect("front exists");
+            if self.learn(event, decisions).is_err() {
+                return;
             }
         }
     }
@@ -216,6 +199,19 @@ impl ConsensusService {
         ctx: &mut Ctx<'_>,
         decisions: &mut Decisions,
     ) {
+        self.relearn_own(decisions);
+        if let Some((latest, _)) = self.own_latest
+            && !self.store.knows(&latest)
+        {
+            // Restarted, and its chain not re-learned yet: wait.
+            return;
+        }
+        if self.chain_reach.is_empty()
+            && let Some((latest, _)) = self.own_latest
+        {
+            // What the chain had reached before a restart.
+            self.chain_reach = self.store.ancestor_reach(&latest).unwrap_or_default();
+        }
         let now = self.io.borrow().now;
         let creator = self.me.0;
         // The cell's own chain is its own: the self-parent is its latest
@@ -445,8 +441,13 @@ impl ConsensusService {
                     continue;
                 }
                 CONSENSUS_BLOCK_OWN_EVENT => {
-                    let event = Event::decode(&block[1..]).expect("own journal");
+                    let event = Arc::new(Event::decode(&block[1..]).expect("own journal"));
                     self.own_latest = Some((event.hash(), event.timestamp_ns()));
+                    // Its transactions are in consensus already: a
+                    // resubmission of one must not enter another event.
+                    self.seen_transactions
+                        .extend(event.transaction_ids().iter().copied());
+                    self.awaiting_own.push_back(event);
                     self.journaled_own_events += 1;
                     continue;
                 }
@@ -610,24 +611,12 @@ impl Service<CellProtocol> for ConsensusService {
             self.publish(decisions, 0, ctx);
             return;
         }
-        // Restart: re-learn the journaled order and this cell's own events
-        // (with their ancestry), so the next event continues its own chain.
-        self.replaying = true;
-        let mut targets = journaled;
-        // Its own latest event is the last one its journal holds (written
-        // before it left the cell), read by `read_journal`.
-        let own_latest = self.own_latest;
-        if let Some((own_latest, _)) = own_latest {
-            targets.push(own_latest);
-        }
-        ctx.charge_cpu(cost::EVENT_LEARN_NS * targets.len() as u64);
-        self.learn_closure(&targets, &mut decisions);
-        if let Some((own_latest, _)) = own_latest {
-            // What the chain had reached before the crash.
-            self.chain_reach = self.store.ancestor_reach(&own_latest).unwrap_or_default();
-        }
-        self.publish(decisions, 0, ctx);
-        self.replaying = false;
+        // Restart: the store starts empty. Gossip brings the history back
+        // (a first sync asks for everything), rounds are re-decided and
+        // checked against the journal as they come, and the cell's own
+        // journaled events are learned as soon as their parents are known
+        // ([`Self::relearn_own`]); no event is created before the latest.
+        let _ = journaled;
     }
 
     fn on_call(&mut self, request: CellRequest, ctx: &mut Ctx<'_>) -> CallResult {
@@ -698,6 +687,7 @@ impl Service<CellProtocol> for ConsensusService {
                 let decided_before = self.store.decided_rounds();
                 let mut decisions = Decisions::default();
                 self.learn_batch(from, &events, ctx, &mut decisions);
+                self.relearn_own(&mut decisions);
                 self.publish(decisions, decided_before, ctx);
                 Ok(CellResponse::Done)
             }
