@@ -135,8 +135,8 @@ pub struct RecordedEvent {
 /// `CellConfig::record_consensus` is set (`celluler run --dag`): every event
 /// it learned, in the order it learned them (parents first), the fame it
 /// decided for each witness and the place it gave each ordered event. A
-/// restarted cell records again from its restart (it re-learns its
-/// journaled history first).
+/// restarted cell records again from its restart (it learns its history
+/// back by gossip, from an empty store).
 #[derive(Debug, Clone, Default)]
 pub struct ConsensusRecording {
     pub events: Vec<RecordedEvent>,

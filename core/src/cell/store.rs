@@ -186,7 +186,7 @@ impl LocalStore {
 
 impl EventStore for LocalStore {
     fn knows(&self, hash: &EventHash) -> bool {
-        self.graph.contains_event(hash)
+        self.graph.contains(hash)
     }
 
     fn learn(&mut self, event: Arc<Event>) -> Result<Decisions, InsertError> {
@@ -226,11 +226,7 @@ impl EventStore for LocalStore {
     }
 
     fn known_count(&self, member: u32) -> u32 {
-        self.graph
-            .chain_counts()
-            .get(member as usize)
-            .copied()
-            .unwrap_or(0)
+        self.graph.chain_count(member)
     }
 
     fn parent_round(&self, parents: [Option<EventHash>; 2]) -> Option<u32> {

@@ -444,15 +444,17 @@ impl Hashgraph {
         Ok(graph)
     }
 
-    /// Whether `hash` is an event this engine holds.
-    pub fn contains_event(&self, hash: &EventHash) -> bool {
-        self.index.contains_key(hash)
-    }
-
     /// Per member, how many events of its first-registered chain this
     /// engine holds (all of them, when it forgets none).
     pub fn chain_counts(&self) -> Vec<u32> {
         self.by_seq.iter().map(ChainIndex::next_seq).collect()
+    }
+
+    /// [`Self::chain_counts`] of one member.
+    pub fn chain_count(&self, member: MemberIndex) -> u32 {
+        self.by_seq
+            .get(member as usize)
+            .map_or(0, ChainIndex::next_seq)
     }
 
     /// The first-registered event of `member` at `seq`, if held.

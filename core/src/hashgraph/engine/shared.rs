@@ -163,11 +163,6 @@ impl SharedHashgraph {
         self.graph.records[id as usize].event.as_ref()
     }
 
-    /// Every event of the store in insertion order (a topological order).
-    pub fn events(&self) -> impl Iterator<Item = StoreEvent> + '_ {
-        (0..self.graph.records.len() as EventId).map(StoreEvent)
-    }
-
     /// A stored event's round.
     pub fn round_of(&self, event: StoreEvent) -> u32 {
         self.graph.records[event.0 as usize].round
