@@ -410,7 +410,7 @@ fn check_shared_store_matches_full_engines(
     forkers: Vec<u32>,
 ) {
     use celluler_core::hashgraph::SharedHashgraph;
-    let (keys, dag) = gossip(members, events, seed, forkers);
+    let (keys, dag) = gossip(members, events, seed, forkers.clone());
     let mut store = SharedHashgraph::with_equal_stake(keys.clone(), Config::default()).unwrap();
     for event in &dag {
         store.insert_verified(event.clone()).unwrap();
@@ -420,9 +420,19 @@ fn check_shared_store_matches_full_engines(
         let order = shuffle_topologically(&dag, &mut rng);
         let cut = events * 3 / 4 + rng::index(&mut rng, events / 4 + 1);
         let mut engine = Hashgraph::with_equal_stake(keys.clone(), Config::default()).unwrap();
+        let keeping = || {
+            Hashgraph::keeping_every_event(
+                celluler_core::hashgraph::Member::equal_stake(keys.clone()),
+                Config::default(),
+            )
+            .unwrap()
+        };
+        // A cell's own engine that forgets nothing: what `LocalStore` runs.
+        let mut local = keeping();
         let mut view = store.new_view();
         let mut ordered_total = 0;
         for (step, event) in order[..cut].iter().enumerate() {
+            local.insert(event.clone()).unwrap();
             let from_engine = engine.insert(event.clone()).unwrap();
             let from_view = view.learn(&store, &event.hash()).unwrap();
             let mut fame_engine = from_engine.fame.clone();
@@ -444,18 +454,63 @@ fn check_shared_store_matches_full_engines(
             ordered_total > 0,
             "seed {seed} cell {cell}: nothing ordered"
         );
-        // Gossip sync: what this view has that an empty peer lacks is all of it.
-        let missing = view.missing_for(&store, &vec![0; members as usize]);
-        assert_eq!(missing.len(), cut);
-        let mut peer = store.new_view();
-        for hash in &missing {
-            peer.learn(&store, hash).unwrap();
-        }
-        assert!(
-            peer.missing_for(&store, view.known_counts())
-                .iter()
-                .all(|h| peer.knows(&store, h))
+        // Fork-aware sync is a function of what a holder knows, not of the
+        // order anything arrived in: the view (over a store that got the
+        // events in the global order) and the cell's own engine (in the
+        // cell's order) tell and serve alike.
+        assert_eq!(
+            view.frontier(&store),
+            local.frontier(),
+            "seed {seed} cell {cell}"
         );
+        for member in 0..members {
+            assert_eq!(
+                view.latest_of(&store, member),
+                local.latest_of(member),
+                "seed {seed} cell {cell}: latest of {member}"
+            );
+        }
+        // Gossip sync: what this view has that an empty peer lacks is all of it.
+        let missing = view.missing_for(&store, &Default::default());
+        assert_eq!(missing.len(), cut);
+        // A peer that knows a down-closed part of it, in yet another order.
+        let mut peer = store.new_view();
+        let mut peer_local = keeping();
+        for event in &order[..cut / 2] {
+            peer.learn(&store, &event.hash()).unwrap();
+            peer_local.insert(event.clone()).unwrap();
+        }
+        let peer_frontier = peer.frontier(&store);
+        assert_eq!(peer_frontier, peer_local.frontier());
+        let sent = view.missing_for(&store, &peer_frontier);
+        let sent_by_local: Vec<EventHash> = local
+            .missing_for(&peer_frontier)
+            .iter()
+            .map(|event| event.hash())
+            .collect();
+        assert_eq!(sent, sent_by_local, "seed {seed} cell {cell}: what is sent");
+        for event in &order[..cut] {
+            let hash = event.hash();
+            assert!(
+                peer.knows(&store, &hash) || sent.contains(&hash),
+                "seed {seed} cell {cell}: a lacked event is sent"
+            );
+        }
+        for hash in &sent {
+            let creator = store.graph().event_info(hash).unwrap().creator;
+            assert!(
+                !peer.knows(&store, hash) || forkers.contains(&creator),
+                "seed {seed} cell {cell}: only a forker's events may be sent again"
+            );
+        }
+        for hash in &sent {
+            if !peer.knows(&store, hash) {
+                peer.learn(&store, hash).unwrap();
+            }
+        }
+        // Knowing the same, neither lacks anything: forks are not resent.
+        assert_eq!(peer.frontier(&store), view.frontier(&store));
+        assert!(view.missing_for(&store, &peer.frontier(&store)).is_empty());
         assert_eq!(peer.decided_rounds(), view.decided_rounds());
     }
 }

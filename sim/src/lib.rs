@@ -6,6 +6,7 @@
 //! ([`config`]). Every handled input is folded into a trace hash ([`trace`]);
 //! messages and faults are counted ([`metrics`]).
 
+pub mod arena;
 pub mod config;
 pub mod engine;
 pub mod faults;

@@ -2,9 +2,9 @@
 //! the invariant checker that watches every run.
 //!
 //! [`CellWorld::new`] makes one key pair per cell (from the seed), one
-//! shared hashgraph store for the world ([`SharedWorld`]: each event and its
-//! consensus facts held once, each signature checked once), and one
-//! [`Cell`] per simulated node. [`CellWorld::run_until`] advances the
+//! environment for the world ([`SimEnvironment`]: the shared arena, each
+//! event and its ancestry facts held once, each signature checked once),
+//! and one [`Cell`] per simulated node. [`CellWorld::run_until`] advances the
 //! simulation and feeds every new observation to the [`InvariantChecker`],
 //! which compares honest cells' consensus orders position by position and
 //! their state hash per round, and names the first [`Divergence`]. (PRANA
@@ -12,12 +12,11 @@
 //! round.)
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use celluler_core::cell::api::CellNode;
-use celluler_core::cell::{
-    Cell, CellCommand, CellConfig, CellObservation, SharedWorld, StoreMode, WorldHandle,
-};
+use celluler_core::cell::{Cell, CellCommand, CellConfig, CellObservation, MemberInfo};
 use celluler_core::hashgraph::replay::{self, DagEvent, DagFile, RecordedFacts};
 use celluler_core::hashgraph::{self, EventHash};
 use celluler_core::identity::{CellKeys, hex};
@@ -26,6 +25,7 @@ use celluler_core::node::CellIndex;
 use celluler_core::time::{NS_PER_MS, TimeNs};
 use celluler_core::trust::{AccessPolicy, TrustConfig};
 
+use crate::arena::{SimEnvironment, StoreMode};
 use crate::{ConfigError, Observed, SimConfig, Simulation, TraceMode};
 
 /// Everything a world of cells needs, as plain data (what `celluler run`
@@ -500,7 +500,7 @@ impl InvariantChecker {
 pub struct CellWorld<N: CellNode = Cell> {
     pub config: WorldConfig,
     simulation: Simulation<N>,
-    world: WorldHandle,
+    environment: Rc<SimEnvironment>,
     checker: InvariantChecker,
     /// Observations already given to the checker.
     checked: usize,
@@ -538,25 +538,19 @@ impl<N: CellNode> CellWorld<N> {
         let keys: Vec<Arc<CellKeys>> = (0..config.cells)
             .map(|index| Arc::new(CellKeys::for_simulated_cell(config.seed, index)))
             .collect();
-        let members = keys
+        let directory: Arc<[MemberInfo]> = keys
             .iter()
-            .map(|keys| (*keys.public(), config.stake))
+            .map(|keys| MemberInfo::new(*keys.public(), config.stake))
             .collect();
-        let mut world = SharedWorld::new(
-            members,
-            hashgraph::Config {
-                coin_round_frequency: config.coin_round_frequency,
-            },
-        )?;
-        if config.store == StoreMode::Independent {
-            world = world.without_arena();
-        }
-        let world = world.handle();
-        let directory = world.borrow().members.clone();
+        let consensus = hashgraph::Config {
+            coin_round_frequency: config.coin_round_frequency,
+        };
+        let environment = Rc::new(SimEnvironment::new(&directory, consensus, config.store)?);
         let cell_config = |index: CellIndex| CellConfig {
             seed: config.seed,
             index,
             members: directory.clone(),
+            consensus,
             gossip_interval_ns: config.gossip_interval_ns,
             genesis_balance: config.genesis_balance,
             ledger: LedgerConfig {
@@ -565,7 +559,6 @@ impl<N: CellNode> CellWorld<N> {
             trust: TrustConfig::default(),
             access: AccessPolicy::default(),
             record_consensus: config.record_consensus.contains(&index.0),
-            store: config.store,
             tie_break: if config.mutated_tie_break.contains(&index.0) {
                 hashgraph::TieBreak::DescendingHash
             } else {
@@ -576,7 +569,7 @@ impl<N: CellNode> CellWorld<N> {
             let cell = Cell::new(
                 cell_config(index),
                 keys[index.as_usize()].clone(),
-                world.clone(),
+                environment.clone(),
             );
             wrap(index, cell)
         })?;
@@ -584,7 +577,7 @@ impl<N: CellNode> CellWorld<N> {
             checker: InvariantChecker::new(config.cells),
             config,
             simulation,
-            world,
+            environment,
             checked: 0,
         })
     }
@@ -620,8 +613,9 @@ impl<N: CellNode> CellWorld<N> {
         &mut self.simulation
     }
 
-    pub fn shared(&self) -> &WorldHandle {
-        &self.world
+    /// The environment every cell was handed (the arena and memos).
+    pub fn environment(&self) -> &SimEnvironment {
+        &self.environment
     }
 
     pub fn checker(&self) -> &InvariantChecker {
@@ -649,9 +643,8 @@ impl<N: CellNode> CellWorld<N> {
         let members: Vec<String> = (0..self.config.cells)
             .map(|member| format!("cell-{member}"))
             .collect();
-        let public_keys = self
-            .world
-            .borrow()
+        let public_keys = cell
+            .config()
             .members
             .iter()
             .map(|member| hex(member.public_key.as_bytes()))

@@ -93,7 +93,7 @@ fn n4_transfers_reach_consensus() {
     let balances: Vec<u64> = (0..4)
         .map(|i| {
             let cell = world.cell(CellIndex(0)).expect("running");
-            let id = world.shared().borrow().members[i].cell_id;
+            let id = cell.config().members[i].cell_id;
             cell.ledger().balance(&id).expect("genesis account")
         })
         .collect();

@@ -11,12 +11,13 @@ use std::sync::Arc;
 
 use celluler_core::cell::api::CellNode;
 use celluler_core::cell::{
-    Cell, CellCommand, CellDurable, CellObservation, CellWire, JournalKind, WireEvent,
+    Cell, CellCommand, CellObservation, CellWire, CrashedCell, JournalKind, WireEvent,
 };
 use celluler_core::hashgraph::{Event, EventBody};
 use celluler_core::node::{CellIndex, Context, Input, Node, Output};
 use celluler_core::time::{NS_PER_MS, NS_PER_S, TimeNs};
 use celluler_sim::TraceMode;
+use celluler_sim::arena::StoreMode;
 use celluler_sim::world::{CellWorld, WorldConfig};
 
 /// Signs a twin of the first own event it pushes after `from_ns`: same
@@ -32,7 +33,7 @@ impl Node for DoubleSigner {
     type Message = CellWire;
     type Observation = CellObservation;
     type Command = CellCommand;
-    type Durable = CellDurable;
+    type Durable = CrashedCell;
 
     fn handle(
         &mut self,
@@ -71,11 +72,11 @@ impl Node for DoubleSigner {
         }
     }
 
-    fn crash(self) -> CellDurable {
+    fn crash(self) -> CrashedCell {
         self.inner.crash()
     }
 
-    fn recover(durable: CellDurable) -> Self {
+    fn recover(durable: CrashedCell) -> Self {
         DoubleSigner {
             inner: Cell::recover(durable),
             from_ns: TimeNs::MAX,
@@ -94,7 +95,7 @@ impl Node for Node8 {
     type Message = CellWire;
     type Observation = CellObservation;
     type Command = CellCommand;
-    type Durable = (bool, CellDurable);
+    type Durable = (bool, CrashedCell);
 
     fn handle(
         &mut self,
@@ -107,14 +108,14 @@ impl Node for Node8 {
         }
     }
 
-    fn crash(self) -> (bool, CellDurable) {
+    fn crash(self) -> (bool, CrashedCell) {
         match self {
             Node8::Honest(cell) => (false, cell.crash()),
             Node8::Forker(forker) => (true, forker.crash()),
         }
     }
 
-    fn recover((forker, durable): (bool, CellDurable)) -> Self {
+    fn recover((forker, durable): (bool, CrashedCell)) -> Self {
         if forker {
             Node8::Forker(DoubleSigner::recover(durable))
         } else {
@@ -134,9 +135,10 @@ impl CellNode for Node8 {
 
 const FORKER: u32 = 3;
 
-#[test]
-fn n8_a_double_signing_cell_is_detected_by_every_honest_cell() {
+/// The 8-cell world with the double signer, run for 15 s.
+fn run_with_forker(store: StoreMode) -> CellWorld<Node8> {
     let mut config = WorldConfig::new(21, 8);
+    config.store = store;
     config.sim.link.latency = celluler_sim::LatencyModel::Uniform {
         min_ns: 5 * NS_PER_MS,
         max_ns: 30 * NS_PER_MS,
@@ -167,7 +169,12 @@ fn n8_a_double_signing_cell_is_detected_by_every_honest_cell() {
         );
     }
     world.run_until(15 * NS_PER_S);
+    world
+}
 
+#[test]
+fn n8_a_double_signing_cell_is_detected_by_every_honest_cell() {
+    let world = run_with_forker(StoreMode::Shared);
     let observations = world.simulation().observations();
     let mut detected_at: Vec<Option<TimeNs>> = vec![None; 8];
     for observed in observations {
@@ -210,4 +217,33 @@ fn n8_a_double_signing_cell_is_detected_by_every_honest_cell() {
         rounds_after.len() > 5,
         "rounds decided after the fork: {rounds_after:?}"
     );
+}
+
+/// Fork bookkeeping (which events are known, what a peer lacks, which tip is
+/// a forker's latest, what an event newly reaches) is each cell's own: a
+/// cell viewing the shared arena (whose first-registered branch is whichever
+/// some cell inserted first) and a cell running its own engine do and
+/// decide the same, event for event, with a forker at work.
+#[test]
+fn n8_with_a_forker_both_store_modes_give_the_same_run() {
+    let shared = run_with_forker(StoreMode::Shared);
+    let independent = run_with_forker(StoreMode::Independent);
+    let forks = |world: &CellWorld<Node8>| {
+        world
+            .simulation()
+            .observations()
+            .iter()
+            .filter(|o| matches!(o.observation, CellObservation::ForkDetected { .. }))
+            .count()
+    };
+    assert!(forks(&shared) >= 7, "every honest cell saw the fork");
+    assert_eq!(
+        shared.simulation().trace().hash_hex(),
+        independent.simulation().trace().hash_hex()
+    );
+    assert_eq!(
+        shared.simulation().observations(),
+        independent.simulation().observations()
+    );
+    assert_eq!(shared.verdict(), independent.verdict());
 }

@@ -106,7 +106,7 @@ pub fn run(args: Args) -> Outcome {
     world_config.record_consensus = args.dag.iter().map(|(cell, _)| *cell).collect();
     world_config.mutated_tie_break = args.mutate_tie_break.clone();
     if args.independent {
-        world_config.store = celluler_core::cell::StoreMode::Independent;
+        world_config.store = celluler_sim::arena::StoreMode::Independent;
     }
     let started = Instant::now();
     let mut world = match CellWorld::with_trace(world_config, mode) {

@@ -4,10 +4,12 @@
 //! - [`protocol`]: the bus protocol ([`CellRequest`], [`CellEvent`]…), the
 //!   wire messages ([`CellWire`]) and the virtual CPU cost model ([`cost`]).
 //! - [`services`]: the five services.
-//! - [`shared`]: what the services of a cell share (journals: the Nucleus
-//!   writes, the others read; the signing capability) and what the cells of
-//!   a simulated world share ([`SharedWorld`]: the hashgraph store, each
-//!   event and its consensus facts held once, and the verification caches).
+//! - [`shared`]: what the services of a cell share (the member directory;
+//!   journals: the Nucleus writes, the others read; the signing capability).
+//! - [`env`]: the environment port — what the cell's host provides (a fresh
+//!   event store at every start, content-only checks it may memoise);
+//!   [`env::Standalone`] is a host of one cell.
+//! - [`store`]: the store port its consensus reaches events through.
 //!
 //! Start order (dependencies first): nucleus, identity, state, consensus,
 //! message. A gossip timer drives consensus: every `gossip_interval_ns` the
@@ -15,8 +17,8 @@
 //! answer is learned and recorded in a new event.
 //!
 //! Crash and restart: only [`CellDurable`] survives (keys, config — the
-//! member directory included —, the five journals' storage, the world
-//! handle). [`Cell::recover`] reopens the journals; on `Restart` every
+//! member directory included —, the five journals' storage); the host hands
+//! the environment back with it ([`CrashedCell`]). [`Cell::recover`] reopens the journals; on `Restart` every
 //! service rebuilds from them: Identity replays its attestations into the
 //! trust network; Consensus starts from an empty store, takes its own events
 //! from its journal (each is journaled before it leaves the cell), learns
@@ -29,6 +31,7 @@
 //! seen).
 
 pub mod api;
+pub mod env;
 pub mod protocol;
 pub mod services;
 pub mod shared;
@@ -44,12 +47,12 @@ use std::sync::Arc;
 pub use api::{
     CellCommand, CellObservation, ConsensusRecording, OrderedFacts, RecordedEvent, TxId,
 };
+pub use env::{Environment, EnvironmentHandle, Standalone};
 pub use protocol::{
     CellEvent, CellProtocol, CellRequest, CellResponse, CellWire, EventRejection, JournalKind,
     WireEvent, cost,
 };
-pub use shared::{MemberInfo, SharedWorld, WorldHandle};
-pub use store::StoreMode;
+pub use shared::MemberInfo;
 
 use crate::bus::{Bus, BusConfig, BusMetrics, Lifecycle};
 use crate::codec::Writer;
@@ -76,11 +79,12 @@ pub struct CellConfig {
     pub seed: u64,
     pub index: CellIndex,
     /// The member directory, in member-index order (= cell-index order):
-    /// every member's public key and cell id. The same list for every cell
-    /// of a world, and the one its [`SharedWorld`] checks signatures
-    /// against; an `Arc` so that each cell and service holds it for the
-    /// price of a pointer.
+    /// every member's public key, cell id and stake. The same list for every
+    /// cell of a world; an `Arc` so that each cell and service holds it for
+    /// the price of a pointer.
     pub members: Arc<[MemberInfo]>,
+    /// The hashgraph engine's parameters (the same for every member).
+    pub consensus: crate::hashgraph::Config,
     /// Time between two syncs this cell starts.
     pub gossip_interval_ns: TimeNs,
     /// Every member's genesis PRANA balance.
@@ -94,25 +98,29 @@ pub struct CellConfig {
     /// How consensus breaks timestamp ties: the paper's rule, or (only to
     /// show that the safety checkers fire) a deliberate mutation.
     pub tie_break: crate::hashgraph::TieBreak,
-    /// Where consensus keeps its events and decisions: a view over the
-    /// world's shared arena, or a full engine of its own.
-    pub store: StoreMode,
 }
 
-/// What survives a crash.
+/// What survives a crash: keys, configuration and the five journals —
+/// nothing the cell read from its environment.
 pub struct CellDurable {
     pub keys: Arc<CellKeys>,
     pub config: CellConfig,
     /// The five journals, in [`JournalKind`] order.
     pub storages: Vec<MemoryStorage>,
-    pub world: WorldHandle,
+}
+
+/// A crashed cell as its host keeps it: its durable state, and the
+/// environment it is handed again at recovery (a host's, not the cell's).
+pub struct CrashedCell {
+    pub durable: CellDurable,
+    pub environment: EnvironmentHandle,
 }
 
 /// One cell: a bus with the five services, and the glue to the node contract.
 pub struct Cell {
     config: CellConfig,
     keys: Arc<CellKeys>,
-    world: WorldHandle,
+    environment: EnvironmentHandle,
     io: IoHandle,
     journals: Rc<RefCell<Option<JournalSet>>>,
     ledger: Rc<RefCell<Ledger>>,
@@ -128,14 +136,14 @@ pub struct Cell {
 
 impl Cell {
     /// A fresh cell (empty journals) that boots on `Input::Start`.
-    pub fn new(config: CellConfig, keys: Arc<CellKeys>, world: WorldHandle) -> Cell {
-        Cell::build(config, keys, world, vec![MemoryStorage::new(); 5])
+    pub fn new(config: CellConfig, keys: Arc<CellKeys>, environment: EnvironmentHandle) -> Cell {
+        Cell::build(config, keys, environment, vec![MemoryStorage::new(); 5])
     }
 
     fn build(
         config: CellConfig,
         keys: Arc<CellKeys>,
-        world: WorldHandle,
+        environment: EnvironmentHandle,
         storages: Vec<MemoryStorage>,
     ) -> Cell {
         let set = JournalSet::open(&keys, storages).expect("a cell's own journal storage reopens");
@@ -145,12 +153,6 @@ impl Cell {
         let io: IoHandle = Rc::new(RefCell::new(CellIo::default()));
         let me = config.index;
         let members = config.members.clone();
-        // The services read the directory from the config, the world's
-        // signature memo from its own copy: they must be the same list.
-        assert!(
-            members == world.borrow().members,
-            "a cell's member directory is its world's"
-        );
         let allocation: Vec<_> = members
             .iter()
             .map(|member| (member.cell_id, config.genesis_balance))
@@ -182,17 +184,16 @@ impl Cell {
             config.record_consensus.then(ConsensusRecording::default),
         ));
         let consensus = ConsensusService::new(
-            me,
+            &config,
             keys.clone(),
-            world.clone(),
+            environment.clone(),
             io.clone(),
             reader.clone(),
             recording.clone(),
-            Self::consensus_store(&config, &world),
         );
         let state = StateService::new(
             members.clone(),
-            world.clone(),
+            environment.clone(),
             io.clone(),
             reader,
             ledger.clone(),
@@ -223,7 +224,7 @@ impl Cell {
             gossip_rng: rng::stream(config.seed, "cell-gossip", stream_index),
             config,
             keys,
-            world,
+            environment,
             io,
             journals,
             ledger,
@@ -231,24 +232,6 @@ impl Cell {
             bus,
             recording,
             call_errors: 0,
-        }
-    }
-
-    fn consensus_store(config: &CellConfig, world: &WorldHandle) -> Box<dyn store::EventStore> {
-        match config.store {
-            StoreMode::Shared => Box::new(store::SharedStore::new(world.clone(), config.tie_break)),
-            StoreMode::Independent => {
-                let graph = world.borrow();
-                let graph = graph.store.graph();
-                Box::new(
-                    store::LocalStore::new(
-                        graph.members().to_vec(),
-                        graph.config(),
-                        config.tie_break,
-                    )
-                    .expect("the world's members and config are valid"),
-                )
-            }
         }
     }
 
@@ -260,8 +243,8 @@ impl Cell {
         &self.keys
     }
 
-    pub fn world(&self) -> &WorldHandle {
-        &self.world
+    pub fn environment(&self) -> &EnvironmentHandle {
+        &self.environment
     }
 
     /// Per-service calls, events, errors and virtual CPU time.
@@ -409,7 +392,7 @@ impl Node for Cell {
     type Message = CellWire;
     type Observation = CellObservation;
     type Command = CellCommand;
-    type Durable = CellDurable;
+    type Durable = CrashedCell;
 
     fn handle(
         &mut self,
@@ -423,16 +406,18 @@ impl Node for Cell {
             _ if self.bus.lifecycle() != Lifecycle::Started => return,
             Input::Deliver { from, message } => {
                 let request = match message {
-                    CellWire::SyncRequest { known_counts } => {
-                        CellRequest::ConsensusSyncRequest { from, known_counts }
+                    CellWire::SyncRequest { frontier } => {
+                        CellRequest::ConsensusSyncRequest { from, frontier }
                     }
                     CellWire::SyncResponse {
                         events,
-                        known_counts,
+                        frontier,
+                        tip,
                     } => CellRequest::ConsensusSyncResponse {
                         from,
                         events,
-                        known_counts,
+                        frontier,
+                        tip,
                     },
                     CellWire::SyncPush { events } => {
                         CellRequest::ConsensusSyncPush { from, events }
@@ -455,22 +440,23 @@ impl Node for Cell {
         self.drain(ctx);
     }
 
-    fn crash(self) -> CellDurable {
+    fn crash(self) -> CrashedCell {
         let set = self.journals.borrow_mut().take().expect("journals open");
-        CellDurable {
-            keys: self.keys,
-            config: self.config,
-            storages: set.into_storages(),
-            world: self.world,
+        CrashedCell {
+            durable: CellDurable {
+                keys: self.keys,
+                config: self.config,
+                storages: set.into_storages(),
+            },
+            environment: self.environment,
         }
     }
 
-    fn recover(durable: CellDurable) -> Cell {
-        Cell::build(
-            durable.config,
-            durable.keys,
-            durable.world,
-            durable.storages,
-        )
+    fn recover(crashed: CrashedCell) -> Cell {
+        let CrashedCell {
+            durable,
+            environment,
+        } = crashed;
+        Cell::build(durable.config, durable.keys, environment, durable.storages)
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::bus::Protocol;
-use crate::hashgraph::{Event, EventHash, OrderedEvent};
+use crate::hashgraph::{Event, EventHash, Frontier, OrderedEvent};
 use crate::identity::CellId;
 use crate::message::{Body, Message};
 use crate::node::{CellIndex, Payload};
@@ -145,16 +145,21 @@ impl EventRejection {
 /// What travels between cells.
 #[derive(Debug, Clone)]
 pub enum CellWire {
-    /// "Here is how many events of each member I know; send what I lack."
-    SyncRequest { known_counts: Arc<[u32]> },
+    /// "Here is what I know (how many events of each member, and the branch
+    /// tips of every member I have seen fork); send what I lack."
+    SyncRequest { frontier: Arc<Frontier> },
     /// The events the requester lacks, parents first. Their wire size is
     /// their encoded size, whatever their form ([`WireEvent::encoded_len`]).
     SyncResponse {
         events: Arc<[WireEvent]>,
-        /// The responder's own counts, so the requester can push back what
-        /// the responder lacks (a push-pull sync: knowledge spreads both
-        /// ways in one exchange).
-        known_counts: Arc<[u32]>,
+        /// The responder's own frontier, so the requester can push back
+        /// what the responder lacks (a push-pull sync: knowledge spreads
+        /// both ways in one exchange).
+        frontier: Arc<Frontier>,
+        /// The responder's latest own event: the other parent of the
+        /// requester's next event (an equivocator names the branch it
+        /// shows this peer).
+        tip: Option<EventHash>,
     },
     /// The requester's push: the events the responder lacks, parents first.
     SyncPush { events: Arc<[WireEvent]> },
@@ -175,13 +180,15 @@ pub fn events_encoded_bytes(events: &[WireEvent]) -> u32 {
 
 impl Payload for CellWire {
     fn wire_bytes(&self) -> u32 {
-        let counts_bytes = |counts: &[u32]| u32::try_from(counts.len() * 4).unwrap_or(u32::MAX);
         let body = match self {
-            CellWire::SyncRequest { known_counts } => counts_bytes(known_counts),
+            CellWire::SyncRequest { frontier } => frontier.wire_bytes(),
             CellWire::SyncResponse {
                 events,
-                known_counts,
-            } => events_encoded_bytes(events).saturating_add(counts_bytes(known_counts)),
+                frontier,
+                tip,
+            } => events_encoded_bytes(events)
+                .saturating_add(frontier.wire_bytes())
+                .saturating_add(if tip.is_some() { 32 } else { 0 }),
             CellWire::SyncPush { events } => events_encoded_bytes(events),
             CellWire::Direct { encoded } => u32::try_from(encoded.len()).unwrap_or(u32::MAX),
         };
@@ -194,11 +201,7 @@ impl Payload for CellWire {
         // raw one), so two syncs that differ in any event differ here.
         let fold = |bytes: &[u8]| u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
         match self {
-            CellWire::SyncRequest { known_counts } => {
-                known_counts.iter().fold(0x5157_u64, |acc, &count| {
-                    acc.rotate_left(5) ^ u64::from(count)
-                })
-            }
+            CellWire::SyncRequest { frontier } => frontier.digest_word(),
             CellWire::SyncResponse { events, .. } | CellWire::SyncPush { events } => {
                 // The variant is folded in: a push and a response of the
                 // same events are different messages. Multiplying by an odd
@@ -209,7 +212,13 @@ impl Payload for CellWire {
                 } else {
                     1
                 };
-                let seed = ((events.len() as u64) << 2) | variant;
+                let mut seed = ((events.len() as u64) << 2) | variant;
+                if let CellWire::SyncResponse { frontier, tip, .. } = self {
+                    seed ^= frontier.digest_word().rotate_left(11);
+                    if let Some(tip) = tip {
+                        seed ^= fold(&tip.0).rotate_left(29);
+                    }
+                }
                 events.iter().fold(seed, |acc, event| {
                     acc.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(23) ^ event.digest_word()
                 })
@@ -273,12 +282,13 @@ pub enum CellRequest {
     ConsensusGossip { peer: Option<CellIndex> },
     ConsensusSyncRequest {
         from: CellIndex,
-        known_counts: Arc<[u32]>,
+        frontier: Arc<Frontier>,
     },
     ConsensusSyncResponse {
         from: CellIndex,
         events: Arc<[WireEvent]>,
-        known_counts: Arc<[u32]>,
+        frontier: Arc<Frontier>,
+        tip: Option<EventHash>,
     },
     ConsensusSyncPush {
         from: CellIndex,

@@ -23,7 +23,7 @@ const SEED: u64 = 11;
 
 struct TestNet {
     cells: Vec<Option<Cell>>,
-    durable: Vec<Option<CellDurable>>,
+    durable: Vec<Option<CrashedCell>>,
     queue: VecDeque<(CellIndex, CellIndex, CellWire)>,
     observations: Vec<(CellIndex, CellObservation)>,
     now: TimeNs,
@@ -37,7 +37,7 @@ fn config(keys: &[Arc<CellKeys>], index: u32, record_consensus: bool) -> CellCon
         index: CellIndex(index),
         members: keys
             .iter()
-            .map(|keys| MemberInfo::new(*keys.public()))
+            .map(|keys| MemberInfo::new(*keys.public(), 1))
             .collect(),
         gossip_interval_ns: 100 * NS_PER_MS,
         genesis_balance: 1_000,
@@ -46,7 +46,7 @@ fn config(keys: &[Arc<CellKeys>], index: u32, record_consensus: bool) -> CellCon
         access: AccessPolicy::default(),
         record_consensus,
         tie_break: Default::default(),
-        store: Default::default(),
+        consensus: crate::hashgraph::Config::default(),
     }
 }
 
@@ -60,19 +60,16 @@ impl TestNet {
         let keys: Vec<Arc<CellKeys>> = (0..count)
             .map(|index| Arc::new(CellKeys::for_simulated_cell(SEED, index)))
             .collect();
-        let world = SharedWorld::new(
-            keys.iter().map(|keys| (*keys.public(), 1)).collect(),
-            crate::hashgraph::Config::default(),
-        )
-        .expect("valid members")
-        .handle();
+        // Each cell a host of its own (the simulator's shared arena has its
+        // own tests in `celluler-sim`).
+        let environment = Standalone::handle();
         let mut net = TestNet {
             cells: (0..count)
                 .map(|index| {
                     Some(Cell::new(
                         config(&keys, index, record_consensus),
                         keys[index as usize].clone(),
-                        world.clone(),
+                        environment.clone(),
                     ))
                 })
                 .collect(),
@@ -711,7 +708,10 @@ fn restart_rebuilds_from_journals_and_catches_up() {
 #[test]
 fn wire_sizes_are_realistic_and_digests_stable() {
     use crate::node::Payload;
-    let counts: Arc<[u32]> = vec![3, 1, 4, 1].into();
+    let frontier = Arc::new(crate::hashgraph::Frontier {
+        counts: vec![3, 1, 4, 1],
+        branch_tips: vec![EventHash([5; 32])],
+    });
     let event = signed_event(&CellKeys::for_simulated_cell(SEED, 0), 0, None, None, 5);
     let shared_bytes = event.encode().len() as u32;
     let events: Arc<[WireEvent]> = vec![
@@ -722,16 +722,17 @@ fn wire_sizes_are_realistic_and_digests_stable() {
     let table: Vec<(CellWire, u32)> = vec![
         (
             CellWire::SyncRequest {
-                known_counts: counts.clone(),
+                frontier: frontier.clone(),
             },
-            16 + 8,
+            16 + 32 + 8,
         ),
         (
             CellWire::SyncResponse {
                 events: events.clone(),
-                known_counts: counts,
+                frontier,
+                tip: Some(EventHash([6; 32])),
             },
-            500 + shared_bytes + 16 + 8,
+            500 + shared_bytes + 16 + 32 + 32 + 8,
         ),
         (CellWire::SyncPush { events }, 500 + shared_bytes + 8),
         (
@@ -830,24 +831,28 @@ fn n3_after_gossip() -> TestNet {
     net
 }
 
-/// The latest event `creator` made (from the world's record of creations).
+/// The latest event `creator` made (the last of its own its recording
+/// learned).
 fn latest_of(net: &TestNet, creator: u32) -> (EventHash, TimeNs) {
-    let world = net.cell(0).world().borrow();
-    let hash = *world.chain(creator).last().expect("a created event");
-    let time = world.event(&hash).expect("stored").timestamp_ns();
-    (hash, time)
+    let recording = net.cell(creator).consensus_recording().expect("recording");
+    let event = recording
+        .events
+        .iter()
+        .rev()
+        .find(|recorded| recorded.event.creator() == creator)
+        .expect("a created event");
+    (event.hash, event.event.timestamp_ns())
 }
 
 #[test]
-fn bad_events_are_rejected_typed_counted_journaled_and_never_stored() {
+fn bad_events_are_rejected_typed_counted_journaled_and_never_learned() {
     let mut net = n3_after_gossip();
     let keys1 = CellKeys::for_simulated_cell(SEED, 1);
     let keys2 = CellKeys::for_simulated_cell(SEED, 2);
     let (latest1, time1) = latest_of(&net, 1);
     let (latest0, time0) = latest_of(&net, 0);
     let next_time = time0.max(time1) + 1;
-    // Cell 2 makes an event that cell 0 has not heard of (it is in the
-    // store: cell 2 created it).
+    // Cell 2 makes an event that cell 0 has not heard of.
     net.request_sync(CellIndex(2), CellIndex(1));
     net.settle();
     let (unheard, _) = latest_of(&net, 2);
@@ -936,7 +941,7 @@ fn bad_events_are_rejected_typed_counted_journaled_and_never_stored() {
         ),
     ];
     let journaled_before = net.cell(0).journal_lengths()[JournalKind::Message as usize];
-    let stored_before = net.cell(0).world().borrow().event_count();
+    let learned_before = net.cell(0).consensus_recording().unwrap().events.len();
     for (count, (name, wire, reason)) in table.iter().enumerate() {
         push(&mut net, 1, 0, vec![wire.clone()]);
         assert_eq!(
@@ -970,14 +975,11 @@ fn bad_events_are_rejected_typed_counted_journaled_and_never_stored() {
         }
         if let Ok(event) = Event::decode(&sent) {
             assert!(!learned(&net, 0, &event.hash()), "{name}: not in the view");
-            let world = net.cell(0).world().borrow();
-            assert!(!world.store.contains(&event.hash()), "{name}: not stored");
-            assert!(world.event(&event.hash()).is_none(), "{name}: not stored");
         }
     }
     assert_eq!(
-        net.cell(0).world().borrow().event_count(),
-        stored_before,
+        net.cell(0).consensus_recording().unwrap().events.len(),
+        learned_before,
         "nothing rejected entered the store"
     );
     let rejections = net.cell(0).rejections();
@@ -992,10 +994,7 @@ fn bad_events_are_rejected_typed_counted_journaled_and_never_stored() {
         assert_eq!(rejections.get(reason), Some(&expected), "{reason}");
     }
     assert_eq!(rejections.values().sum::<u64>(), table.len() as u64);
-    // The forged event's signature was checked once for the world.
-    let checked = net.cell(0).world().borrow().signatures_checked;
     push(&mut net, 1, 2, vec![WireEvent::Raw(forged.encode().into())]);
-    assert_eq!(net.cell(0).world().borrow().signatures_checked, checked);
     assert_eq!(
         net.cell(2).rejections().get("event: bad signature"),
         Some(&1)
@@ -1042,11 +1041,10 @@ fn a_rejected_event_drops_the_rest_of_its_batch_as_one_rejection() {
         "one rejection per batch"
     );
     assert!(!learned(&net, 0, &child.hash()));
-    assert!(!net.cell(0).world().borrow().store.contains(&child.hash()));
 }
 
 #[test]
-fn a_validly_signed_event_no_creation_stored_is_accepted_into_the_store() {
+fn a_validly_signed_event_its_creator_never_made_is_accepted_and_served() {
     let mut net = n3_after_gossip();
     let keys1 = CellKeys::for_simulated_cell(SEED, 1);
     let (latest1, time1) = latest_of(&net, 1);
@@ -1060,7 +1058,6 @@ fn a_validly_signed_event_no_creation_stored_is_accepted_into_the_store() {
         time0.max(time1) + 1,
     );
     let hash = foreign.hash();
-    assert!(!net.cell(0).world().borrow().store.contains(&hash));
     push(
         &mut net,
         1,
@@ -1069,15 +1066,11 @@ fn a_validly_signed_event_no_creation_stored_is_accepted_into_the_store() {
     );
     assert!(net.cell(0).rejections().is_empty());
     assert!(learned(&net, 0, &hash));
-    let world = net.cell(0).world().borrow();
-    assert!(world.store.contains(&hash));
-    assert_eq!(world.event(&hash).map(|event| event.hash()), Some(hash));
     assert_eq!(
-        world.chain(1).last(),
-        Some(&latest1),
-        "an accepted event is not on its creator's record of creations"
+        latest_of(&net, 1).0,
+        latest1,
+        "cell 1's own chain is its own: the event is not on it"
     );
-    drop(world);
     // Others now learn it from cell 0 like any other event.
     net.request_sync(CellIndex(2), CellIndex(0));
     net.settle();
@@ -1120,7 +1113,8 @@ fn honest_events_sent_raw_are_learned_exactly_as_shared_ones() {
         let (from, to, response) = net.queue.pop_front().expect("the sync response");
         let CellWire::SyncResponse {
             events,
-            known_counts,
+            frontier,
+            tip,
         } = response
         else {
             panic!("a sync response");
@@ -1139,7 +1133,8 @@ fn honest_events_sent_raw_are_learned_exactly_as_shared_ones() {
                 from,
                 message: CellWire::SyncResponse {
                     events,
-                    known_counts,
+                    frontier,
+                    tip,
                 },
             },
         );
@@ -1192,7 +1187,11 @@ fn sync_digest_covers_every_event() {
             },
             CellWire::SyncResponse {
                 events: wire,
-                known_counts: vec![1, 2].into(),
+                frontier: Arc::new(crate::hashgraph::Frontier {
+                    counts: vec![1, 2],
+                    branch_tips: Vec::new(),
+                }),
+                tip: None,
             },
         ]
     };

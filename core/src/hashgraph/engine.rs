@@ -26,6 +26,7 @@ use crate::identity::{PublicKey, SIGNATURE_LEN, SignatureError};
 use crate::time::TimeNs;
 use std::hash::BuildHasherDefault;
 
+pub mod frontier;
 mod rows;
 pub mod shared;
 mod votes;
@@ -332,6 +333,11 @@ pub struct Hashgraph {
     by_seq: Vec<ChainIndex>,
     forked: Vec<bool>,
     forked_members: Vec<MemberIndex>,
+    /// Per forking member: its events that are not the first registered at
+    /// their sequence number (what `by_seq` does not list).
+    off_chain: BTreeMap<MemberIndex, Vec<EventId>>,
+    /// Per forking member: the lowest sequence number holding two events.
+    fork_floors: BTreeMap<MemberIndex, u32>,
     forks: Vec<ForkProof>,
     witnesses: Vec<Witness>,
     rounds: Vec<RoundInfo>,
@@ -403,6 +409,8 @@ impl Hashgraph {
             by_seq: vec![ChainIndex::default(); count],
             forked: vec![false; count],
             forked_members: Vec::new(),
+            off_chain: BTreeMap::new(),
+            fork_floors: BTreeMap::new(),
             forks: Vec::new(),
             witnesses: Vec::new(),
             rounds: Vec::new(),
@@ -444,74 +452,12 @@ impl Hashgraph {
         Ok(graph)
     }
 
-    /// Per member, how many events of its first-registered chain this
-    /// engine holds (all of them, when it forgets none).
-    pub fn chain_counts(&self) -> Vec<u32> {
-        self.by_seq.iter().map(ChainIndex::next_seq).collect()
-    }
-
-    /// [`Self::chain_counts`] of one member.
-    pub fn chain_count(&self, member: MemberIndex) -> u32 {
-        self.by_seq
-            .get(member as usize)
-            .map_or(0, ChainIndex::next_seq)
-    }
-
-    /// The first-registered event of `member` at `seq`, if held.
-    pub fn chain_event(&self, member: MemberIndex, seq: u32) -> Option<&Arc<Event>> {
-        let id = self.by_seq.get(member as usize)?.get(seq)?;
-        self.records[id as usize].event.as_ref()
-    }
-
-    /// Events this engine holds that a peer with `peer_counts` (events of
-    /// each member's first-registered chain it knows) lacks, plus every
-    /// event off those chains (forks), in the canonical order every holder
-    /// of the same events computes: by generation, creator, sequence number
-    /// and hash (parents first).
-    pub fn missing_for(&self, peer_counts: &[u32]) -> Vec<Arc<Event>> {
-        let mut ids: Vec<EventId> = Vec::new();
-        for (member, chain) in self.by_seq.iter().enumerate() {
-            let from = peer_counts
-                .get(member)
-                .copied()
-                .unwrap_or(0)
-                .max(chain.base);
-            ids.extend((from..chain.next_seq()).filter_map(|seq| chain.get(seq)));
-        }
-        if !self.forked_members.is_empty() {
-            for (id, record) in self.records.iter().enumerate() {
-                let id = id as EventId;
-                if self.forked[record.creator as usize]
-                    && self.by_seq[record.creator as usize].get(record.seq) != Some(id)
-                {
-                    ids.push(id);
-                }
-            }
-        }
-        self.sort_canonically(&mut ids);
-        ids.dedup();
-        ids.into_iter()
-            .filter_map(|id| self.records[id as usize].event.clone())
-            .collect()
-    }
-
     /// Sorts events into the canonical order of [`Self::missing_for`].
     pub(crate) fn sort_canonically(&self, ids: &mut [EventId]) {
         ids.sort_unstable_by_key(|&id| {
             let record = &self.records[id as usize];
             (record.generation, record.creator, record.seq, record.hash)
         });
-    }
-
-    /// [`Self::reach`] by hash.
-    pub fn ancestor_reach(&self, hash: &EventHash) -> Option<Vec<u32>> {
-        let id = *self.index.get(hash)?;
-        Some(self.reach(id).into_owned())
-    }
-
-    /// Insert an event (already `Arc`-shared) whose signature was checked.
-    pub fn insert_verified_shared(&mut self, event: Arc<Event>) -> Result<Decisions, InsertError> {
-        self.insert_verified(Arc::unwrap_or_clone(event))
     }
 
     pub fn members(&self) -> &[Member] {
@@ -548,7 +494,12 @@ impl Hashgraph {
     /// Insert an event whose signature the caller has already checked with
     /// [`Event::verify`]. Parents must already be inserted.
     pub fn insert_verified(&mut self, event: Event) -> Result<Decisions, InsertError> {
-        let event = Arc::new(event);
+        self.insert_verified_shared(Arc::new(event))
+    }
+
+    /// [`Self::insert_verified`] of an event already behind an `Arc`: the
+    /// engine keeps that one (event bytes are content, shared freely).
+    pub fn insert_verified_shared(&mut self, event: Arc<Event>) -> Result<Decisions, InsertError> {
         let hash = event.hash();
         if self.index.contains_key(&hash) {
             return Err(InsertError::Duplicate(hash));
@@ -783,6 +734,15 @@ impl Hashgraph {
             chain.ids.push(id);
             return;
         }
+        self.off_chain
+            .entry(creator as MemberIndex)
+            .or_default()
+            .push(id);
+        let floor = self
+            .fork_floors
+            .entry(creator as MemberIndex)
+            .or_insert(seq);
+        *floor = (*floor).min(seq);
         // The first event is gone only if it was pruned long ago; the fork
         // is still recorded, without a proof.
         let first = chain
@@ -2011,6 +1971,9 @@ impl Hashgraph {
                 };
             }
             chain.ids.shrink_to_fit();
+        }
+        for ids in self.off_chain.values_mut() {
+            *ids = ids.iter().filter_map(|&id| map_event(id)).collect();
         }
         for chain in &mut self.chains {
             if let Some(counts) = chain {

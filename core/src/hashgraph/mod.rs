@@ -77,6 +77,7 @@ pub mod event;
 pub mod gossip;
 pub mod replay;
 
+pub use engine::frontier::{FRONTIER_TIPS_MAX, Frontier};
 pub use engine::shared::{MemberView, SharedHashgraph, StoreEvent, TieBreak, ViewError};
 pub use engine::{
     Config, ConfigError, Decisions, EventInfo, FameDecision, ForkProof, Hashgraph, InsertError,

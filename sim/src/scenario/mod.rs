@@ -2,8 +2,9 @@
 //! validated [`Scenario`] before anything runs.
 //!
 //! Every quantity is already an integer where it can decide something
-//! (durations in ns, bandwidth in bits per second, rates as reduced fractions);
-//! probabilities are `f64` checked to lie in `0..=1`, with
+//! (durations in ns, bandwidth in bits per second, rates as reduced fractions,
+//! Byzantine shares in parts per million); network probabilities are `f64`
+//! checked to lie in `0..=1`, with
 //! [`core::rng::Probability`](celluler_core::rng::Probability) conversions for
 //! the deciding path. Cell groups are sorted, duplicate-free cell indices, all
 //! below `cells.count`. Field by field documentation: `docs/scenarios.md`.
@@ -32,6 +33,8 @@ pub const FILE_BYTES_MAX: usize = 1 << 20;
 pub const CELLS_MAX: u32 = 100_000;
 /// Most regions in a latency matrix.
 pub const REGIONS_MAX: usize = 64;
+/// Most workload clients (non-member accounts) one scenario may hold.
+pub const CLIENTS_MAX: u32 = 100_000;
 
 /// A cell's position, `0..cells.count`.
 pub type CellIndex = u32;
@@ -51,6 +54,8 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     pub byzantine: Byzantine,
     pub checks: Checks,
+    /// The claims an attack run is judged by; every one unset by default.
+    pub expect: Expect,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -75,7 +80,7 @@ pub struct Consensus {
     /// Where each cell's consensus keeps its events and decisions:
     /// `"shared"` (views over one arena) or `"independent"` (an engine per
     /// cell). Both give the same run.
-    pub store: celluler_core::cell::StoreMode,
+    pub store: crate::arena::StoreMode,
 }
 
 /// A latency distribution; all times in ns.
@@ -211,6 +216,15 @@ pub struct Workload {
     /// Other signed messages (CHAT, AUTH, POST, QUERY, EXEC) per unit time.
     pub message_rate: Rate,
     pub message_mix: MessageMix,
+    /// Accounts that are not consensus members: each signs its own TXs and
+    /// submits them through an entry cell. `0..=CLIENTS_MAX`, default 0.
+    pub clients: u32,
+    /// Cells clients submit through; `None` is every honest cell. Only set
+    /// when `clients > 0`.
+    pub entry: Option<Vec<CellIndex>>,
+    /// A client resubmits through another entry cell when its TX is not
+    /// ordered this long after it was submitted. More than 0.
+    pub retry_after_ns: TimeNs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -388,12 +402,201 @@ impl Fault {
     }
 }
 
-/// Which cells are Byzantine. Their behaviour arrives with a later issue; the
-/// set is validated now. `count = N` makes the last N cells Byzantine.
+/// Which cells are Byzantine, and what each does when.
+///
+/// Two file forms. The table `[byzantine]` (`count = N` for the last N cells,
+/// or `cells = ...`) labels cells that run honest code and are left out of the
+/// honest metrics; `behaviours` is then empty. The array `[[byzantine]]` gives
+/// one [`BehaviourBlock`] per entry; a cell may appear in several.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Byzantine {
-    /// Sorted cell indices; empty when every cell is honest.
+    /// Sorted, without duplicates; empty when every cell is honest. With
+    /// behaviour blocks: the union of their cells. A cell with any behaviour is
+    /// Byzantine for the whole run, not only inside its windows.
     pub cells: Vec<CellIndex>,
+    /// In file order.
+    pub behaviours: Vec<BehaviourBlock>,
+}
+
+impl Byzantine {
+    /// The blocks that give `cell` a behaviour, in file order.
+    pub fn blocks_of(&self, cell: CellIndex) -> impl Iterator<Item = &BehaviourBlock> {
+        self.behaviours
+            .iter()
+            .filter(move |block| block.cells.binary_search(&cell).is_ok())
+    }
+}
+
+/// One `[[byzantine]]` entry: these cells behave so during the window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BehaviourBlock {
+    /// Sorted, without duplicates, never empty. For `eclipse` and `delay`, the
+    /// coalition acting together.
+    pub cells: Vec<CellIndex>,
+    /// The window opens here (default 0), before the end of the run.
+    pub from_ns: TimeNs,
+    /// The window closes here, after `from_ns` and at most the run's
+    /// duration; `None` is the end of the run.
+    pub until_ns: Option<TimeNs>,
+    pub behaviour: Behaviour,
+    /// 1-based line of the block in the scenario file, for messages.
+    pub line: u32,
+}
+
+impl BehaviourBlock {
+    /// Whether the window `from_ns .. until_ns` (end excluded) holds `time_ns`.
+    pub fn is_active_at(&self, time_ns: TimeNs) -> bool {
+        time_ns >= self.from_ns && self.until_ns.is_none_or(|until_ns| time_ns < until_ns)
+    }
+
+    /// Short human form: `equivocate on 12..16 from 5s until 40s`.
+    pub fn describe(&self) -> String {
+        let mut text = format!("{} on {}", self.behaviour.name(), format_cells(&self.cells));
+        if self.from_ns > 0 {
+            text.push_str(&format!(" from {}", format_duration(self.from_ns)));
+        }
+        if let Some(until_ns) = self.until_ns {
+            text.push_str(&format!(" until {}", format_duration(until_ns)));
+        }
+        text
+    }
+}
+
+/// What a Byzantine cell does instead of (or on top of) the honest protocol.
+/// Every parameter is exact: durations in ns, rates as [`Rate`], shares in
+/// parts per million. Meanings and defaults: `docs/scenarios.md`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Behaviour {
+    /// Creates `branches` twin events on each self-parent and sends each branch
+    /// to a disjoint set of peers. `2..=8`.
+    Equivocate { branches: u32 },
+    /// Holds its own events `hold_ns`, then releases them in one burst.
+    Withhold {
+        hold_ns: TimeNs,
+        release: WithholdRelease,
+    },
+    /// The coalition surrounds `victims` (disjoint from the block's cells) and
+    /// drops, or delays by `delay_ns`, what passes between them and the rest.
+    Eclipse {
+        victims: Vec<CellIndex>,
+        mode: EclipseMode,
+        /// Used with [`EclipseMode::Delay`] only.
+        delay_ns: TimeNs,
+    },
+    /// An adversarial scheduler: holds messages `hold_ns` on the links the
+    /// coalition controls (those touching its cells, and those touching
+    /// `victims`), for `share_ppm` of the honest cells' traffic.
+    Delay {
+        hold_ns: TimeNs,
+        /// `None`: no listed links, only links touching the coalition.
+        victims: Option<Vec<CellIndex>>,
+        /// Parts per million of honest cells whose traffic is held, `0..=1_000_000`.
+        share_ppm: u32,
+    },
+    /// Adds `offset_ns` (non-zero) to every timestamp the cell claims in its events.
+    TimestampSkew { offset_ns: i64 },
+    /// As an entry cell, drops or holds the TXs of `clients`.
+    Censor {
+        /// Client indices `0..workload.clients`; `None` is every client.
+        clients: Option<Vec<u32>>,
+        mode: CensorMode,
+        /// Used with [`CensorMode::Hold`] only.
+        hold_ns: TimeNs,
+    },
+    /// Orders its own TX ahead of each TX it sees from `victims`, paying
+    /// `fee_bump` more.
+    FrontRun {
+        /// `None`: every honest cell.
+        victims: Option<Vec<CellIndex>>,
+        fee_bump: u64,
+    },
+    /// Floods valid-looking TXs or events at `rate` (more than 0).
+    Spam { rate: Rate, kind: SpamKind },
+    /// Sends invalid messages of `kinds` (sorted, distinct, non-empty) at
+    /// `rate` (more than 0).
+    Garbage { rate: Rate, kinds: Vec<GarbageKind> },
+    /// Runs `identities` non-member identities with `attack_edges`
+    /// attestations into the honest trust graph.
+    Sybil { identities: u32, attack_edges: u32 },
+    /// At `at_ns` (inside the window) signs two conflicting transfers with one
+    /// nonce to two different honest cells on the two sides.
+    DoubleSpend {
+        at_ns: TimeNs,
+        /// `None`: its whole balance.
+        amount: Option<u64>,
+    },
+}
+
+impl Behaviour {
+    /// The name a scenario file uses: `"timestamp-skew"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Behaviour::Equivocate { .. } => "equivocate",
+            Behaviour::Withhold { .. } => "withhold",
+            Behaviour::Eclipse { .. } => "eclipse",
+            Behaviour::Delay { .. } => "delay",
+            Behaviour::TimestampSkew { .. } => "timestamp-skew",
+            Behaviour::Censor { .. } => "censor",
+            Behaviour::FrontRun { .. } => "front-run",
+            Behaviour::Spam { .. } => "spam",
+            Behaviour::Garbage { .. } => "garbage",
+            Behaviour::Sybil { .. } => "sybil",
+            Behaviour::DoubleSpend { .. } => "double-spend",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum WithholdRelease {
+    /// Each held event is released, with everything held with it, after `hold`.
+    Burst,
+    /// Nothing is released while the window is open; all of it in one burst
+    /// when it closes.
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum EclipseMode {
+    Drop,
+    Delay,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum CensorMode {
+    Drop,
+    Hold,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum SpamKind {
+    /// Transactions (`"tx"`).
+    Transactions,
+    /// Events (`"events"`).
+    Events,
+}
+
+/// Kinds of invalid message, in the order the file syntax lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum GarbageKind {
+    /// Bytes that do not decode (`"malformed"`).
+    Malformed,
+    /// Well formed, signature does not verify (`"bad-signature"`).
+    BadSignature,
+    /// A valid message sent again (`"replay"`).
+    Replay,
+    /// A valid message with a field changed after signing (`"mutated"`).
+    Mutated,
+}
+
+/// `[expect]`: what an attack run claims. `None` makes no claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Expect {
+    /// No two honest cells ever decide different orders.
+    pub agreement: Option<bool>,
+    /// No double spend is finalised and PRANA is conserved.
+    pub state: Option<bool>,
+    /// Rounds keep being decided.
+    pub liveness: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -461,8 +664,20 @@ impl Scenario {
             self.cells.count,
             if self.byzantine.cells.is_empty() {
                 String::new()
-            } else {
+            } else if self.byzantine.behaviours.is_empty() {
                 format!(" ({} Byzantine)", self.byzantine.cells.len())
+            } else {
+                let blocks: Vec<String> = self
+                    .byzantine
+                    .behaviours
+                    .iter()
+                    .map(BehaviourBlock::describe)
+                    .collect();
+                format!(
+                    " ({} Byzantine: {})",
+                    self.byzantine.cells.len(),
+                    blocks.join("; ")
+                )
             },
             format_duration(self.duration_ns),
         );
@@ -480,6 +695,13 @@ impl Scenario {
             self.network.topology.name(),
             format_number(self.workload.tx_rate.per_second())
         ));
+        if self.workload.clients > 0 {
+            text.push_str(&format!(
+                ", {} client{}",
+                self.workload.clients,
+                if self.workload.clients == 1 { "" } else { "s" }
+            ));
+        }
         text.push_str(&format!(
             "; gossip every {}",
             format_duration(self.consensus.gossip_interval_ns)
@@ -579,6 +801,28 @@ pub fn format_duration(ns: TimeNs) -> String {
         }
     }
     format!("{ns}ns")
+}
+
+/// Compact list of cells in the file's syntax: `3, 5..8, 12` (ranges
+/// half-open).
+pub fn format_cells(cells: &[CellIndex]) -> String {
+    let mut parts = Vec::new();
+    let mut index = 0;
+    while index < cells.len() {
+        let start = cells[index];
+        let mut end = start;
+        while index + 1 < cells.len() && cells[index + 1] == end + 1 {
+            index += 1;
+            end = cells[index];
+        }
+        parts.push(if end == start {
+            start.to_string()
+        } else {
+            format!("{start}..{}", u64::from(end) + 1)
+        });
+        index += 1;
+    }
+    parts.join(", ")
 }
 
 fn format_number(value: f64) -> String {

@@ -8,16 +8,18 @@
 
 use std::ops::Range;
 
-use celluler_core::cell::StoreMode;
+use crate::arena::StoreMode;
 use celluler_core::time::{NS_PER_MS, NS_PER_S, TimeNs};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use super::error::line_column;
 use super::units::{self, Rate};
 use super::{
-    Byzantine, CELLS_MAX, CellIndex, Cells, Checks, Consensus, Direction, Distribution,
-    FILE_BYTES_MAX, Fault, Latency, MessageMix, Network, REGIONS_MAX, Regions, Scenario,
-    ScenarioError, Topology, Workload, format_duration,
+    Behaviour, BehaviourBlock, Byzantine, CELLS_MAX, CLIENTS_MAX, CellIndex, Cells, CensorMode,
+    Checks, Consensus, Direction, Distribution, EclipseMode, Expect, FILE_BYTES_MAX, Fault,
+    GarbageKind, Latency, MessageMix, Network, REGIONS_MAX, Regions, Scenario, ScenarioError,
+    SpamKind, Topology, WithholdRelease, Workload, format_cells, format_duration,
 };
 
 type Value<'i> = Spanned<DeValue<'i>>;
@@ -33,6 +35,21 @@ const CLOCK_DRIFT_PPM_MAX: i64 = 100_000;
 const DISTRIBUTIONS: &str = "constant, uniform, normal, lognormal, pareto";
 const TOPOLOGIES: &str = "full-mesh, random-regular, small-world, scale-free, edges";
 const FAULT_KINDS: &str = "partition, crash, link, clock-skew, pause";
+const BEHAVIOURS: &str = "equivocate, withhold, eclipse, delay, timestamp-skew, censor, front-run, spam, garbage, sybil, double-spend";
+const GARBAGE_KINDS: [(&str, GarbageKind); 4] = [
+    ("malformed", GarbageKind::Malformed),
+    ("bad-signature", GarbageKind::BadSignature),
+    ("replay", GarbageKind::Replay),
+    ("mutated", GarbageKind::Mutated),
+];
+/// Most `[[byzantine]]` blocks in one scenario; each may hold every cell.
+const BEHAVIOUR_BLOCKS_MAX: usize = 256;
+/// Most twin events an equivocating cell makes on one self-parent.
+const BRANCHES_MAX: i64 = 8;
+/// Most non-member identities one sybil block runs.
+const SYBIL_IDENTITIES_MAX: i64 = 10_000;
+/// Most attestations one sybil block makes into the honest trust graph.
+const SYBIL_ATTACK_EDGES_MAX: i64 = 1_000;
 
 struct Source<'t> {
     file: &'t str,
@@ -305,27 +322,6 @@ fn rate(source: &Source<'_>, key: &str, value: &Value<'_>) -> Result<Rate> {
         .map_err(|message| source.error(value.span(), format!("{key}: {message}")))
 }
 
-/// Compact list of cells: `3, 5..8, 12`.
-fn format_cells(cells: &[CellIndex]) -> String {
-    let mut parts = Vec::new();
-    let mut index = 0;
-    while index < cells.len() {
-        let start = cells[index];
-        let mut end = start;
-        while index + 1 < cells.len() && cells[index + 1] == end + 1 {
-            index += 1;
-            end = cells[index];
-        }
-        parts.push(if end == start {
-            start.to_string()
-        } else {
-            format!("{start}..{}", end + 1)
-        });
-        index += 1;
-    }
-    parts.join(", ")
-}
-
 /// A set of cells: `"0..8"`, `"all"`, `3`, `"3"`, or an array of those.
 /// Sorted, without duplicates, every index below `cell_count`, never empty.
 fn cell_group(
@@ -334,11 +330,23 @@ fn cell_group(
     value: &Value<'_>,
     cell_count: u32,
 ) -> Result<Vec<CellIndex>> {
+    index_group(source, key, value, cell_count, "cell")
+}
+
+/// A set of indices in the cell-group syntax, each below `count`; `noun`
+/// names one index in messages ("cell", "client").
+fn index_group(
+    source: &Source<'_>,
+    key: &str,
+    value: &Value<'_>,
+    cell_count: u32,
+    noun: &str,
+) -> Result<Vec<CellIndex>> {
     let mut cells = Vec::new();
     match value.get_ref() {
         DeValue::Array(items) => {
             if items.is_empty() {
-                return Err(source.error(value.span(), format!("{key} names no cell")));
+                return Err(source.error(value.span(), format!("{key} names no {noun}")));
             }
             // (cell, entry it came from), to point at the entry repeating a cell.
             let mut sources: Vec<(CellIndex, usize)> = Vec::new();
@@ -347,13 +355,13 @@ fn cell_group(
                     return Err(source.error(
                         item.span(),
                         format!(
-                            "{key}: each entry must be a cell index or a range like \"0..8\", got {}",
+                            "{key}: each entry must be a {noun} index or a range like \"0..8\", got {}",
                             describe(item)
                         ),
                     ));
                 }
                 let before = cells.len();
-                cell_group_item(source, key, item, cell_count, &mut cells)?;
+                cell_group_item(source, key, item, cell_count, noun, &mut cells)?;
                 sources.extend(cells[before..].iter().map(|&cell| (cell, item_index)));
             }
             sources.sort_unstable();
@@ -365,11 +373,11 @@ fn cell_group(
             if let Some((cell, item_index)) = repeated {
                 return Err(source.error(
                     items[item_index].span(),
-                    format!("{key} lists cell {cell} twice"),
+                    format!("{key} lists {noun} {cell} twice"),
                 ));
             }
         }
-        _ => cell_group_item(source, key, value, cell_count, &mut cells)?,
+        _ => cell_group_item(source, key, value, cell_count, noun, &mut cells)?,
     }
     cells.sort_unstable();
     Ok(cells)
@@ -380,14 +388,17 @@ fn cell_group_item(
     key: &str,
     value: &Value<'_>,
     cell_count: u32,
+    noun: &str,
     cells: &mut Vec<CellIndex>,
 ) -> Result<()> {
-    let allowed = "a cell index, a range like \"0..8\" (8 excluded), \"all\", or an array of those";
+    let allowed = format!(
+        "a {noun} index, a range like \"0..8\" (8 excluded), \"all\", or an array of those"
+    );
     let missing = |cell: u64| {
         source.error(
             value.span(),
             format!(
-                "{key} names cell {cell}, which does not exist; cells are 0..{cell_count} ({cell_count} excluded)"
+                "{key} names {noun} {cell}, which does not exist; {noun}s are 0..{cell_count} ({cell_count} excluded)"
             ),
         )
     };
@@ -525,6 +536,7 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Scenario> {
             "faults",
             "byzantine",
             "checks",
+            "expect",
         ],
     )?;
 
@@ -559,13 +571,14 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Scenario> {
         Some(value) => parse_network(&source, value, cells.count)?,
         None => default_network(),
     };
-    let byzantine = match root.get("byzantine") {
-        Some(value) => parse_byzantine(&source, value, cells.count)?,
-        None => Byzantine::default(),
-    };
+    // The workload first: a censor block is checked against its clients.
     let workload = match root.get("workload") {
         Some(value) => parse_workload(&source, value, cells.count)?,
         None => default_workload(),
+    };
+    let byzantine = match root.get("byzantine") {
+        Some(value) => parse_byzantine(&source, value, cells.count, duration_ns, &workload)?,
+        None => Byzantine::default(),
     };
     let faults = match root.get("faults") {
         Some(value) => parse_faults(&source, value, cells.count, duration_ns)?,
@@ -574,6 +587,10 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Scenario> {
     let checks = match root.get("checks") {
         Some(value) => parse_checks(&source, value)?,
         None => default_checks(),
+    };
+    let expect = match root.get("expect") {
+        Some(value) => parse_expect(&source, value)?,
+        None => Expect::default(),
     };
     Ok(Scenario {
         name: name.to_string(),
@@ -586,6 +603,7 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Scenario> {
         faults,
         byzantine,
         checks,
+        expect,
     })
 }
 
@@ -1136,7 +1154,12 @@ fn parse_edge_list(
     Ok(edges.into_iter().collect())
 }
 
-fn parse_byzantine(source: &Source<'_>, value: &Value<'_>, cell_count: u32) -> Result<Byzantine> {
+/// The table form `[byzantine]`: labelled cells running honest code.
+fn parse_byzantine_set(
+    source: &Source<'_>,
+    value: &Value<'_>,
+    cell_count: u32,
+) -> Result<Byzantine> {
     let table = Table::open(source, "[byzantine]", value, &["count", "cells"])?;
     let cells = match (table.get("count"), table.get("cells")) {
         (Some(_), Some(cells_value)) => {
@@ -1180,7 +1203,763 @@ fn parse_byzantine(source: &Source<'_>, value: &Value<'_>, cell_count: u32) -> R
             ),
         ));
     }
-    Ok(Byzantine { cells })
+    Ok(Byzantine {
+        cells,
+        behaviours: Vec::new(),
+    })
+}
+
+/// `[byzantine]` (a table: labelled cells) or `[[byzantine]]` (an array of
+/// behaviour blocks). TOML itself rejects a file that writes both.
+fn parse_byzantine(
+    source: &Source<'_>,
+    value: &Value<'_>,
+    cell_count: u32,
+    duration_ns: TimeNs,
+    workload: &Workload,
+) -> Result<Byzantine> {
+    match value.get_ref() {
+        DeValue::Table(_) => parse_byzantine_set(source, value, cell_count),
+        DeValue::Array(entries) => {
+            if entries.len() > BEHAVIOUR_BLOCKS_MAX {
+                return Err(source.error(
+                    value.span(),
+                    format!(
+                        "{} [[byzantine]] blocks; a scenario has at most {BEHAVIOUR_BLOCKS_MAX}",
+                        entries.len()
+                    ),
+                ));
+            }
+            let context = BlockContext {
+                source,
+                cell_count,
+                duration_ns,
+                workload,
+            };
+            let mut is_byzantine = vec![false; cell_count as usize];
+            let mut byzantine_count: u32 = 0;
+            let mut behaviours = Vec::with_capacity(entries.len());
+            // (block number, span) of the first double-spend, which needs two honest cells.
+            let mut double_spend: Option<(usize, Range<usize>)> = None;
+            for (index, entry) in entries.iter().enumerate() {
+                let number = index + 1;
+                let (block, cells_span) = parse_behaviour_block(&context, number, entry)?;
+                for &cell in &block.cells {
+                    let marked = &mut is_byzantine[cell as usize];
+                    if !*marked {
+                        *marked = true;
+                        byzantine_count += 1;
+                    }
+                }
+                if byzantine_count == cell_count {
+                    return Err(source.error(
+                        cells_span,
+                        format!(
+                            "all {cell_count} cells would be Byzantine (counting every [[byzantine]] block up to block {number}); at least one cell must be honest (at most {} Byzantine)",
+                            cell_count - 1
+                        ),
+                    ));
+                }
+                if matches!(block.behaviour, Behaviour::DoubleSpend { .. }) && double_spend.is_none()
+                {
+                    double_spend = Some((number, entry.span()));
+                }
+                behaviours.push(block);
+            }
+            let honest_count = cell_count - byzantine_count;
+            if let Some((number, span)) = double_spend
+                && honest_count < 2
+            {
+                return Err(source.error(
+                    span,
+                    format!(
+                        "byzantine block {number} (double-spend) pays two different honest cells, but only {honest_count} cell is honest"
+                    ),
+                ));
+            }
+            let cells = (0..cell_count)
+                .filter(|&cell| is_byzantine[cell as usize])
+                .collect();
+            Ok(Byzantine { cells, behaviours })
+        }
+        _ => Err(source.error(
+            value.span(),
+            format!(
+                "byzantine must be a table ([byzantine] with count or cells) or an array of tables ([[byzantine]] with behavior = one of {BEHAVIOURS}), got {}",
+                describe(value)
+            ),
+        )),
+    }
+}
+
+/// What every behaviour block is checked against.
+struct BlockContext<'a> {
+    source: &'a Source<'a>,
+    cell_count: u32,
+    duration_ns: TimeNs,
+    workload: &'a Workload,
+}
+
+/// Keys of a `[[byzantine]]` block itself; a behaviour's own keys go in `params`.
+const BLOCK_KEYS: &[&str] = &["behavior", "cells", "count", "from", "until", "params"];
+
+/// The `params` keys each behaviour accepts.
+fn behaviour_params(name: &str) -> Option<&'static [&'static str]> {
+    Some(match name {
+        "equivocate" => &["branches"],
+        "withhold" => &["hold", "release"],
+        "eclipse" => &["victims", "mode", "delay"],
+        "delay" => &["hold", "victims", "share"],
+        "timestamp-skew" => &["offset"],
+        "censor" => &["clients", "mode", "hold"],
+        "front-run" => &["victims", "fee_bump"],
+        "spam" => &["rate", "kind"],
+        "garbage" => &["rate", "kinds"],
+        "sybil" => &["identities", "attack_edges"],
+        "double-spend" => &["at", "amount"],
+        _ => return None,
+    })
+}
+
+/// One `[[byzantine]]` block, and the span of its `cells` or `count` (where
+/// a message about its cells points).
+fn parse_behaviour_block(
+    context: &BlockContext<'_>,
+    number: usize,
+    value: &Value<'_>,
+) -> Result<(BehaviourBlock, Range<usize>)> {
+    let source = context.source;
+    let cell_count = context.cell_count;
+    let duration_ns = context.duration_ns;
+    let DeValue::Table(entries) = value.get_ref() else {
+        return Err(source.error(
+            value.span(),
+            format!(
+                "byzantine block {number} must be a table, got {}",
+                describe(value)
+            ),
+        ));
+    };
+    let (name, name_value) = tag(
+        source,
+        value,
+        entries,
+        &format!("byzantine block {number}"),
+        "behavior",
+        BEHAVIOURS,
+    )?;
+    let Some(params_allowed) = behaviour_params(name) else {
+        return Err(source.error(
+            name_value.span(),
+            format!("unknown behavior \"{name}\"; allowed: {BEHAVIOURS}"),
+        ));
+    };
+    // A behaviour's setting written beside `behavior` rather than in `params`.
+    let misplaced = entries
+        .keys()
+        .filter(|key| params_allowed.contains(&key.get_ref().as_ref()))
+        .min_by_key(|key| key.span().start);
+    if let Some(key) = misplaced {
+        return Err(source.error(
+            key.span(),
+            format!(
+                "`{}` is a parameter of {name}; write it inside params, like params = {{ {} = ... }}",
+                key.get_ref(),
+                key.get_ref()
+            ),
+        ));
+    }
+    let block_name = format!("byzantine block {number} ({name})");
+    let table = Table::from_entries(
+        source,
+        block_name.clone(),
+        value.span(),
+        entries,
+        BLOCK_KEYS,
+    )?;
+
+    let (cells, cells_span) = match (table.get("count"), table.get("cells")) {
+        (Some(_), Some(cells_value)) => {
+            return Err(source.error(
+                cells_value.span(),
+                format!("{block_name} takes count or cells, not both"),
+            ));
+        }
+        (None, None) => {
+            return Err(source.error(
+                value.span(),
+                format!(
+                    "{block_name} needs cells = \"12..16\" (a cell group) or count = N (the last N cells)"
+                ),
+            ));
+        }
+        (Some(count_value), None) => {
+            let count = integer(source, "count", count_value, 1, i64::from(cell_count))? as u32;
+            (
+                (cell_count - count..cell_count).collect(),
+                count_value.span(),
+            )
+        }
+        (None, Some(cells_value)) => (
+            cell_group(source, "cells", cells_value, cell_count)?,
+            cells_value.span(),
+        ),
+    };
+
+    let from_ns = match table.get("from") {
+        None => 0,
+        Some(from_value) => {
+            let from_ns = duration(source, "from", from_value)?;
+            if from_ns >= duration_ns {
+                return Err(source.error(
+                    from_value.span(),
+                    format!(
+                        "{block_name} starts at {}, at or after the end of the run ({}); it would never happen",
+                        format_duration(from_ns),
+                        format_duration(duration_ns)
+                    ),
+                ));
+            }
+            from_ns
+        }
+    };
+    let until_ns = match table.get("until") {
+        None => None,
+        Some(until_value) => {
+            let until_ns = duration(source, "until", until_value)?;
+            if until_ns <= from_ns {
+                return Err(source.error(
+                    until_value.span(),
+                    format!(
+                        "until ({}) must be after from ({})",
+                        format_duration(until_ns),
+                        format_duration(from_ns)
+                    ),
+                ));
+            }
+            if until_ns > duration_ns {
+                return Err(source.error(
+                    until_value.span(),
+                    format!(
+                        "until ({}) is after the end of the run ({}); leave until out for a window lasting to the end",
+                        format_duration(until_ns),
+                        format_duration(duration_ns)
+                    ),
+                ));
+            }
+            Some(until_ns)
+        }
+    };
+
+    let params = Params {
+        source,
+        name,
+        name_span: name_value.span(),
+        table: match table.get("params") {
+            None => None,
+            Some(params_value) => Some(Table::open(
+                source,
+                format!("the params of {block_name}"),
+                params_value,
+                params_allowed,
+            )?),
+        },
+        span: table
+            .get("params")
+            .map_or(value.span(), |params| params.span()),
+    };
+    let window = Window {
+        from_ns,
+        until_ns,
+        block_span: value.span(),
+    };
+    let behaviour = parse_behaviour(context, &params, &cells, &cells_span, &window)?;
+    let (line, _) = line_column(source.text, value.span().start);
+    Ok((
+        BehaviourBlock {
+            cells,
+            from_ns,
+            until_ns,
+            behaviour,
+            line,
+        },
+        cells_span,
+    ))
+}
+
+/// A block's `params` (absent: every default), read key by key.
+struct Params<'a, 'i> {
+    source: &'a Source<'a>,
+    /// The behaviour's name, for messages, and where the file gives it.
+    name: &'a str,
+    name_span: Range<usize>,
+    table: Option<Table<'a, 'i>>,
+    /// The params table, or the whole block when it has none.
+    span: Range<usize>,
+}
+
+impl<'a, 'i> Params<'a, 'i> {
+    fn get(&self, key: &str) -> Option<&'a Value<'i>> {
+        self.table.as_ref().and_then(|table| table.get(key))
+    }
+
+    fn integer(&self, key: &str, min: i64, max: i64, default: i64) -> Result<i64> {
+        self.get(key).map_or(Ok(default), |value| {
+            integer(self.source, key, value, min, max)
+        })
+    }
+
+    fn duration(&self, key: &str, default_ns: TimeNs) -> Result<TimeNs> {
+        self.get(key).map_or(Ok(default_ns), |value| {
+            positive_duration(self.source, key, value)
+        })
+    }
+
+    /// One of `choices`; the first is the default.
+    fn choice(&self, key: &str, choices: &[&'static str]) -> Result<&'static str> {
+        let Some(value) = self.get(key) else {
+            return Ok(choices[0]);
+        };
+        let text = string(self.source, key, value)?;
+        choices
+            .iter()
+            .find(|choice| **choice == text)
+            .copied()
+            .ok_or_else(|| {
+                self.source.error(
+                    value.span(),
+                    format!("unknown {key} \"{text}\"; allowed: {}", choices.join(", ")),
+                )
+            })
+    }
+
+    /// A key that only applies in another mode is an error, not silently unused.
+    fn reject_outside_mode(&self, key: &str, mode_key: &str, mode: &str) -> Result<()> {
+        match self.get(key) {
+            Some(value) => Err(self.source.error(
+                value.span(),
+                format!("{key} applies only with {mode_key} = \"{mode}\""),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// `victims`: cells other than the block's own.
+    fn victims(
+        &self,
+        required: bool,
+        own_cells: &[CellIndex],
+        cell_count: u32,
+    ) -> Result<Option<Vec<CellIndex>>> {
+        let victims_value = match self.get("victims") {
+            Some(victims_value) => victims_value,
+            None if required => {
+                return Err(self.source.error(
+                    self.span.clone(),
+                    format!(
+                        "{} needs victims, for example: params = {{ victims = \"0..4\" }}",
+                        self.name
+                    ),
+                ));
+            }
+            None => return Ok(None),
+        };
+        let victims = cell_group(self.source, "victims", victims_value, cell_count)?;
+        if let Some(&cell) = victims
+            .iter()
+            .find(|cell| own_cells.binary_search(cell).is_ok())
+        {
+            return Err(self.source.error(
+                victims_value.span(),
+                format!(
+                    "victims: cell {cell} is one of the block's own cells ({}); the victims must be other cells",
+                    format_cells(own_cells)
+                ),
+            ));
+        }
+        Ok(Some(victims))
+    }
+
+    /// A rate above zero: a block that sends nothing does nothing.
+    fn positive_rate(&self, key: &str, default: Rate) -> Result<Rate> {
+        let Some(rate_value) = self.get(key) else {
+            return Ok(default);
+        };
+        let parsed = rate(self.source, key, rate_value)?;
+        if parsed.is_zero() {
+            return Err(self.source.error(
+                rate_value.span(),
+                format!(
+                    "{key} must be more than 0 (a {} block that sends nothing does nothing)",
+                    self.name
+                ),
+            ));
+        }
+        Ok(parsed)
+    }
+}
+
+/// A block's window, already checked against the run.
+struct Window {
+    from_ns: TimeNs,
+    until_ns: Option<TimeNs>,
+    block_span: Range<usize>,
+}
+
+/// The behaviour a block names, with its params checked and defaulted.
+fn parse_behaviour(
+    context: &BlockContext<'_>,
+    params: &Params<'_, '_>,
+    cells: &[CellIndex],
+    cells_span: &Range<usize>,
+    window: &Window,
+) -> Result<Behaviour> {
+    let source = context.source;
+    let cell_count = context.cell_count;
+    Ok(match params.name {
+        "equivocate" => Behaviour::Equivocate {
+            branches: params.integer("branches", 2, BRANCHES_MAX, 2)? as u32,
+        },
+        "withhold" => {
+            let release = match params.choice("release", &["burst", "never"])? {
+                "burst" => WithholdRelease::Burst,
+                _ => {
+                    params.reject_outside_mode("hold", "release", "burst")?;
+                    WithholdRelease::Never
+                }
+            };
+            Behaviour::Withhold {
+                hold_ns: params.duration("hold", 2 * NS_PER_S)?,
+                release,
+            }
+        }
+        "eclipse" => {
+            let victims = params.victims(true, cells, cell_count)?.unwrap_or_default();
+            let mode = match params.choice("mode", &["drop", "delay"])? {
+                "drop" => {
+                    params.reject_outside_mode("delay", "mode", "delay")?;
+                    EclipseMode::Drop
+                }
+                _ => EclipseMode::Delay,
+            };
+            Behaviour::Eclipse {
+                victims,
+                mode,
+                delay_ns: params.duration("delay", 2 * NS_PER_S)?,
+            }
+        }
+        "delay" => Behaviour::Delay {
+            hold_ns: params.duration("hold", 300 * NS_PER_MS)?,
+            victims: params.victims(false, cells, cell_count)?,
+            share_ppm: match params.get("share") {
+                Some(share_value) => fraction_ppm(source, "share", share_value)?,
+                None => 340_000,
+            },
+        },
+        "timestamp-skew" => {
+            let offset_ns = match params.get("offset") {
+                None => 60 * NS_PER_S as i64,
+                Some(offset_value) => {
+                    let text = string(source, "offset", offset_value)?;
+                    let offset_ns = units::parse_signed_duration(text).map_err(|message| {
+                        source.error(offset_value.span(), format!("offset: {message}"))
+                    })?;
+                    if offset_ns == 0 || offset_ns.unsigned_abs() > CLOCK_OFFSET_NS_MAX as u64 {
+                        return Err(source.error(
+                            offset_value.span(),
+                            format!("offset must be non-zero and within ±60m, got {text}"),
+                        ));
+                    }
+                    offset_ns
+                }
+            };
+            Behaviour::TimestampSkew { offset_ns }
+        }
+        "censor" => parse_censor(context, params, cells, cells_span)?,
+        "front-run" => Behaviour::FrontRun {
+            victims: params.victims(false, cells, cell_count)?,
+            fee_bump: params.integer("fee_bump", 0, i64::MAX, 1)? as u64,
+        },
+        "spam" => Behaviour::Spam {
+            // 200/s, reduced: one every 5 ms.
+            rate: params.positive_rate(
+                "rate",
+                Rate {
+                    count: 1,
+                    per_ns: 5 * NS_PER_MS,
+                },
+            )?,
+            kind: match params.choice("kind", &["tx", "events"])? {
+                "tx" => SpamKind::Transactions,
+                _ => SpamKind::Events,
+            },
+        },
+        "garbage" => Behaviour::Garbage {
+            // 20/s, reduced: one every 50 ms.
+            rate: params.positive_rate(
+                "rate",
+                Rate {
+                    count: 1,
+                    per_ns: 50 * NS_PER_MS,
+                },
+            )?,
+            kinds: match params.get("kinds") {
+                None => GARBAGE_KINDS.iter().map(|&(_, kind)| kind).collect(),
+                Some(kinds_value) => garbage_kinds(source, kinds_value)?,
+            },
+        },
+        "sybil" => Behaviour::Sybil {
+            identities: params.integer("identities", 1, SYBIL_IDENTITIES_MAX, 20)? as u32,
+            attack_edges: params.integer("attack_edges", 0, SYBIL_ATTACK_EDGES_MAX, 2)? as u32,
+        },
+        _ => {
+            let window_end_ns = window.until_ns.unwrap_or(context.duration_ns);
+            let (at_ns, at_span, given) = match params.get("at") {
+                Some(at_value) => (duration(source, "at", at_value)?, at_value.span(), true),
+                None => (5 * NS_PER_S, window.block_span.clone(), false),
+            };
+            if at_ns < window.from_ns || at_ns >= window_end_ns {
+                return Err(source.error(
+                    at_span,
+                    format!(
+                        "double-spend at {}{} is outside the block's window ({} until {}); set params = {{ at = ... }} inside it",
+                        format_duration(at_ns),
+                        if given { "" } else { " (the default)" },
+                        format_duration(window.from_ns),
+                        format_duration(window_end_ns)
+                    ),
+                ));
+            }
+            Behaviour::DoubleSpend {
+                at_ns,
+                amount: match params.get("amount") {
+                    Some(amount_value) => {
+                        Some(integer(source, "amount", amount_value, 1, i64::MAX)? as u64)
+                    }
+                    None => None,
+                },
+            }
+        }
+    })
+}
+
+/// A censor acts on client TXs that enter through its cells: it needs
+/// clients, and each of its cells must be an entry cell.
+fn parse_censor(
+    context: &BlockContext<'_>,
+    params: &Params<'_, '_>,
+    cells: &[CellIndex],
+    cells_span: &Range<usize>,
+) -> Result<Behaviour> {
+    let source = context.source;
+    let workload = context.workload;
+    if workload.clients == 0 {
+        return Err(source.error(
+            params.name_span.clone(),
+            "censor acts on client TXs, and there are none; set clients = N (more than 0) in [workload]",
+        ));
+    }
+    let not_entry: Vec<CellIndex> = match &workload.entry {
+        // By default only honest cells are entry cells.
+        None => cells.to_vec(),
+        Some(entry) => cells
+            .iter()
+            .copied()
+            .filter(|cell| entry.binary_search(cell).is_err())
+            .collect(),
+    };
+    if !not_entry.is_empty() {
+        return Err(source.error(
+            cells_span.clone(),
+            format!(
+                "censor cells {} are not entry cells, so no client submits through them; list them in [workload] entry (by default only honest cells are entry cells)",
+                format_cells(&not_entry)
+            ),
+        ));
+    }
+    let clients = match params.get("clients") {
+        None => None,
+        Some(clients_value) => Some(index_group(
+            source,
+            "clients",
+            clients_value,
+            workload.clients,
+            "client",
+        )?),
+    };
+    let mode = match params.choice("mode", &["drop", "hold"])? {
+        "drop" => {
+            params.reject_outside_mode("hold", "mode", "hold")?;
+            CensorMode::Drop
+        }
+        _ => CensorMode::Hold,
+    };
+    Ok(Behaviour::Censor {
+        clients,
+        mode,
+        hold_ns: params.duration("hold", 5 * NS_PER_S)?,
+    })
+}
+
+/// `kinds = ["replay", "mutated"]`: distinct, known, at least one; sorted.
+fn garbage_kinds(source: &Source<'_>, value: &Value<'_>) -> Result<Vec<GarbageKind>> {
+    let allowed = GARBAGE_KINDS
+        .iter()
+        .map(|(name, _)| *name)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let DeValue::Array(items) = value.get_ref() else {
+        return Err(source.error(
+            value.span(),
+            format!(
+                "kinds must be an array of strings, some of: {allowed}; got {}",
+                describe(value)
+            ),
+        ));
+    };
+    if items.is_empty() {
+        return Err(source.error(
+            value.span(),
+            format!("kinds names no kind; give at least one of: {allowed}"),
+        ));
+    }
+    let mut kinds = Vec::with_capacity(items.len().min(GARBAGE_KINDS.len()));
+    for item in items.iter() {
+        let text = string(source, "kinds", item)?;
+        let Some(&(_, kind)) = GARBAGE_KINDS.iter().find(|(name, _)| *name == text) else {
+            return Err(source.error(
+                item.span(),
+                format!("unknown garbage kind \"{text}\"; allowed: {allowed}"),
+            ));
+        };
+        if kinds.contains(&kind) {
+            return Err(source.error(item.span(), format!("kinds lists \"{text}\" twice")));
+        }
+        kinds.push(kind);
+    }
+    kinds.sort_unstable();
+    Ok(kinds)
+}
+
+/// A number in `0..=1` as exact parts per million, read from the number's
+/// text so no float decides it: `0.34` is 340 000. Integers 0 and 1 are
+/// accepted; a value finer than a millionth is an error.
+fn fraction_ppm(source: &Source<'_>, key: &str, value: &Value<'_>) -> Result<u32> {
+    let text = match value.get_ref() {
+        DeValue::Integer(integer) if integer.radix() == 10 => integer.as_str(),
+        DeValue::Float(float) => float.as_str(),
+        _ => {
+            return Err(source.error(
+                value.span(),
+                format!(
+                    "{key} must be a number between 0 and 1 (a decimal such as 0.34), got {}",
+                    describe(value)
+                ),
+            ));
+        }
+    };
+    decimal_ppm(text).map_err(|problem| {
+        source.error(
+            value.span(),
+            match problem {
+                PpmProblem::OutOfRange => format!("{key} must be between 0 and 1, got {text}"),
+                PpmProblem::TooFine => format!(
+                    "{key} must be a whole number of millionths (at most 6 decimals), got {text}"
+                ),
+            },
+        )
+    })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum PpmProblem {
+    OutOfRange,
+    TooFine,
+}
+
+/// `[+-]digits[.digits][e[+-]digits]` in `0..=1` as millionths, exactly.
+fn decimal_ppm(text: &str) -> std::result::Result<u32, PpmProblem> {
+    let (negative, unsigned) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (significand, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((significand, exponent)) => (significand, Some(exponent)),
+        None => (unsigned, None),
+    };
+    let (whole, fraction) = significand.split_once('.').unwrap_or((significand, ""));
+    let is_digits = |part: &str| part.bytes().all(|byte| byte.is_ascii_digit());
+    if whole.is_empty() || !is_digits(whole) || !is_digits(fraction) {
+        // nan, inf, or anything else that is not a plain decimal.
+        return Err(PpmProblem::OutOfRange);
+    }
+    // Far beyond any exponent that could still give a value in 0..=1 with
+    // this many digits; saturating keeps the arithmetic in range.
+    const EXPONENT_LIMIT: i64 = 100_000_000;
+    let exponent: i64 = match exponent {
+        None => 0,
+        Some(exponent) => {
+            let (sign, digits) = match exponent.as_bytes().first() {
+                Some(b'-') => (-1, &exponent[1..]),
+                Some(b'+') => (1, &exponent[1..]),
+                _ => (1, exponent),
+            };
+            if digits.is_empty() || !is_digits(digits) {
+                return Err(PpmProblem::OutOfRange);
+            }
+            let significant = digits.trim_start_matches('0');
+            let magnitude = match significant.len() {
+                0 => 0,
+                1..=9 => significant
+                    .parse::<i64>()
+                    .map_or(EXPONENT_LIMIT, |magnitude| magnitude.min(EXPONENT_LIMIT)),
+                _ => EXPONENT_LIMIT,
+            };
+            sign * magnitude
+        }
+    };
+    // value = digits · 10^(exponent - fraction length); in millionths, 6 more.
+    let digits = format!("{whole}{fraction}");
+    let digits = digits.trim_start_matches('0');
+    let significant = digits.trim_end_matches('0');
+    if significant.is_empty() {
+        return Ok(0);
+    }
+    if negative {
+        return Err(PpmProblem::OutOfRange);
+    }
+    let trailing_zeros = (digits.len() - significant.len()) as i64;
+    let shift = exponent - fraction.len() as i64 + 6 + trailing_zeros;
+    if shift < 0 {
+        return Err(PpmProblem::TooFine);
+    }
+    // 1 000 000 has 7 digits; anything longer is more than 1.
+    if significant.len() as i64 + shift > 7 {
+        return Err(PpmProblem::OutOfRange);
+    }
+    let ppm = significant
+        .parse::<u64>()
+        .map_err(|_| PpmProblem::OutOfRange)?
+        * 10u64.pow(shift as u32);
+    if ppm > 1_000_000 {
+        return Err(PpmProblem::OutOfRange);
+    }
+    Ok(ppm as u32)
+}
+
+fn parse_expect(source: &Source<'_>, value: &Value<'_>) -> Result<Expect> {
+    let table = Table::open(
+        source,
+        "[expect]",
+        value,
+        &["agreement", "state", "liveness"],
+    )?;
+    Ok(Expect {
+        agreement: table.boolean("agreement")?,
+        state: table.boolean("state")?,
+        liveness: table.boolean("liveness")?,
+    })
 }
 
 fn default_workload() -> Workload {
@@ -1192,6 +1971,9 @@ fn default_workload() -> Workload {
         submitters: None,
         message_rate: Rate::ZERO,
         message_mix: MessageMix::default(),
+        clients: 0,
+        entry: None,
+        retry_after_ns: 2 * NS_PER_S,
     }
 }
 
@@ -1200,7 +1982,14 @@ fn parse_workload(source: &Source<'_>, value: &Value<'_>, cell_count: u32) -> Re
         source,
         "[workload]",
         value,
-        &["tx_rate", "submitters", "messages"],
+        &[
+            "tx_rate",
+            "submitters",
+            "messages",
+            "clients",
+            "entry",
+            "retry_after",
+        ],
     )?;
     let mut workload = default_workload();
     if let Some(value) = table.get("tx_rate") {
@@ -1208,6 +1997,29 @@ fn parse_workload(source: &Source<'_>, value: &Value<'_>, cell_count: u32) -> Re
     }
     if let Some(value) = table.get("submitters") {
         workload.submitters = Some(cell_group(source, "submitters", value, cell_count)?);
+    }
+    workload.clients = table
+        .integer("clients", 0, i64::from(CLIENTS_MAX))?
+        .unwrap_or(0) as u32;
+    // Entry cells and retries only concern clients; without clients they
+    // would be silently unused.
+    for key in ["entry", "retry_after"] {
+        if let Some(value) = table.get(key)
+            && workload.clients == 0
+        {
+            return Err(source.error(
+                value.span(),
+                format!(
+                    "{key} only applies to clients; set clients = N (more than 0) in [workload]"
+                ),
+            ));
+        }
+    }
+    if let Some(value) = table.get("entry") {
+        workload.entry = Some(cell_group(source, "entry", value, cell_count)?);
+    }
+    if let Some(value) = table.get("retry_after") {
+        workload.retry_after_ns = positive_duration(source, "retry_after", value)?;
     }
     if let Some(messages_value) = table.get("messages") {
         let messages = Table::open(

@@ -742,6 +742,18 @@ const FRAGMENTS: &[&str] = &[
     "count = 3",
     "cells = [1, [2]]",
     "tx_rate = \"0.0000000000000000001/s\"",
+    "[[byzantine]]",
+    "behavior = \"eclipse\"",
+    "behavior = \"double-spend\"",
+    "behavior = \"censor\"",
+    "params = { victims = \"all\", share = 1e-7, kinds = [\"replay\", 3] }",
+    "params = { at = \"40s\", offset = \"-\", branches = 99 }",
+    "from = \"29.999999999s\"",
+    "until = \"30s\"",
+    "clients = 3",
+    "entry = \"all\"",
+    "[expect]",
+    "agreement = 1",
 ];
 
 proptest! {
@@ -795,8 +807,9 @@ fn documentation_examples_validate() {
         .collect();
     assert!(blocks.len() >= 2, "docs/scenarios.md has its toml examples");
     for block in blocks {
-        // The fault examples use 16 cells, the region example 45.
-        let count = if block.contains("[[faults]]") { 16 } else { 45 };
+        // The fault, Byzantine and workload examples use 16 cells, the
+        // region example 45.
+        let count = if block.contains("[network]") { 45 } else { 16 };
         let header =
             format!("name = \"docs\"\nseed = 1\nduration = \"30s\"\n[cells]\ncount = {count}\n");
         let text = format!("{header}{block}");
@@ -852,10 +865,7 @@ fn scenario_serializes_for_reports() {
 #[test]
 fn consensus_store_is_shared_by_default_or_independent() {
     let scenario = parse(ISSUE_EXAMPLE).unwrap();
-    assert_eq!(
-        scenario.consensus.store,
-        celluler_core::cell::StoreMode::Shared
-    );
+    assert_eq!(scenario.consensus.store, crate::arena::StoreMode::Shared);
     let text = variant(
         "coin_round_frequency = 10",
         "coin_round_frequency = 10\nstore = \"independent\"",
@@ -863,11 +873,11 @@ fn consensus_store_is_shared_by_default_or_independent() {
     let scenario = parse(&text).unwrap();
     assert_eq!(
         scenario.consensus.store,
-        celluler_core::cell::StoreMode::Independent
+        crate::arena::StoreMode::Independent
     );
     assert_eq!(
         scenario.world_config().store,
-        celluler_core::cell::StoreMode::Independent
+        crate::arena::StoreMode::Independent
     );
     for (bad, says) in [
         (
@@ -884,4 +894,816 @@ fn consensus_store_is_shared_by_default_or_independent() {
         // Line 10: the line after `coin_round_frequency` (line 9).
         assert_eq!(error.line, 10, "{bad}: {error}");
     }
+}
+
+/// The issue's example with `blocks` inserted before `[checks]`; the first
+/// inserted line is line 23.
+fn with_byzantine(blocks: &str) -> String {
+    variant("[checks]", &format!("{blocks}\n[checks]"))
+}
+
+/// One `[[byzantine]]` block on cells 12..16 with `extra` lines after it.
+fn block(behavior: &str, extra: &str) -> String {
+    format!("[[byzantine]]\nbehavior = \"{behavior}\"\ncells = \"12..16\"\n{extra}")
+}
+
+/// The behaviour of a lone block on cells 12..16.
+fn behaviour_of(text: &str) -> Behaviour {
+    let scenario = parse(text).unwrap_or_else(|error| panic!("{error}\n{text}"));
+    assert_eq!(scenario.byzantine.cells, (12..16).collect::<Vec<_>>());
+    assert_eq!(scenario.byzantine.behaviours.len(), 1);
+    let block = &scenario.byzantine.behaviours[0];
+    assert_eq!(block.cells, (12..16).collect::<Vec<_>>());
+    assert_eq!((block.from_ns, block.until_ns), (0, None));
+    block.behaviour.clone()
+}
+
+/// The issue's example with 50 clients entering through cells 8..16, so the
+/// censor cells 12..16 are entry cells.
+fn with_clients(blocks: &str) -> String {
+    with_byzantine(blocks).replacen(
+        "tx_rate = \"20/s\"",
+        "tx_rate = \"20/s\"\nclients = 50\nentry = \"8..16\"",
+        1,
+    )
+}
+
+fn rate_of(text: &str) -> Rate {
+    units::parse_rate(text).unwrap()
+}
+
+#[test]
+fn every_behaviour_parses_with_its_defaults() {
+    let table = [
+        ("equivocate", "", Behaviour::Equivocate { branches: 2 }),
+        (
+            "withhold",
+            "",
+            Behaviour::Withhold {
+                hold_ns: 2 * NS_PER_S,
+                release: WithholdRelease::Burst,
+            },
+        ),
+        (
+            "eclipse",
+            "params = { victims = \"0..4\" }",
+            Behaviour::Eclipse {
+                victims: (0..4).collect(),
+                mode: EclipseMode::Drop,
+                delay_ns: 2 * NS_PER_S,
+            },
+        ),
+        (
+            "delay",
+            "",
+            Behaviour::Delay {
+                hold_ns: 300 * NS_PER_MS,
+                victims: None,
+                share_ppm: 340_000,
+            },
+        ),
+        (
+            "timestamp-skew",
+            "",
+            Behaviour::TimestampSkew {
+                offset_ns: 60 * NS_PER_S as i64,
+            },
+        ),
+        (
+            "front-run",
+            "",
+            Behaviour::FrontRun {
+                victims: None,
+                fee_bump: 1,
+            },
+        ),
+        (
+            "spam",
+            "",
+            Behaviour::Spam {
+                rate: rate_of("200/s"),
+                kind: SpamKind::Transactions,
+            },
+        ),
+        (
+            "garbage",
+            "",
+            Behaviour::Garbage {
+                rate: rate_of("20/s"),
+                kinds: vec![
+                    GarbageKind::Malformed,
+                    GarbageKind::BadSignature,
+                    GarbageKind::Replay,
+                    GarbageKind::Mutated,
+                ],
+            },
+        ),
+        (
+            "sybil",
+            "",
+            Behaviour::Sybil {
+                identities: 20,
+                attack_edges: 2,
+            },
+        ),
+        (
+            "double-spend",
+            "",
+            Behaviour::DoubleSpend {
+                at_ns: 5 * NS_PER_S,
+                amount: None,
+            },
+        ),
+    ];
+    for (name, extra, expected) in table {
+        let behaviour = behaviour_of(&with_byzantine(&block(name, extra)));
+        assert_eq!(behaviour, expected, "{name}");
+        assert_eq!(behaviour.name(), name);
+    }
+    assert_eq!(
+        behaviour_of(&with_clients(&block("censor", ""))),
+        Behaviour::Censor {
+            clients: None,
+            mode: CensorMode::Drop,
+            hold_ns: 5 * NS_PER_S,
+        }
+    );
+}
+
+#[test]
+fn every_behaviour_parses_with_explicit_params() {
+    let table = [
+        (
+            "equivocate",
+            "params = { branches = 8 }",
+            Behaviour::Equivocate { branches: 8 },
+        ),
+        (
+            "withhold",
+            "params = { hold = \"500ms\", release = \"burst\" }",
+            Behaviour::Withhold {
+                hold_ns: 500 * NS_PER_MS,
+                release: WithholdRelease::Burst,
+            },
+        ),
+        (
+            "withhold",
+            "params = { release = \"never\" }",
+            Behaviour::Withhold {
+                hold_ns: 2 * NS_PER_S,
+                release: WithholdRelease::Never,
+            },
+        ),
+        (
+            "eclipse",
+            "params = { victims = [0, 2], mode = \"delay\", delay = \"750ms\" }",
+            Behaviour::Eclipse {
+                victims: vec![0, 2],
+                mode: EclipseMode::Delay,
+                delay_ns: 750 * NS_PER_MS,
+            },
+        ),
+        (
+            "delay",
+            "params = { hold = \"1s\", victims = \"0..2\", share = 0.5 }",
+            Behaviour::Delay {
+                hold_ns: NS_PER_S,
+                victims: Some(vec![0, 1]),
+                share_ppm: 500_000,
+            },
+        ),
+        (
+            "timestamp-skew",
+            "params = { offset = \"-30s\" }",
+            Behaviour::TimestampSkew {
+                offset_ns: -30 * NS_PER_S as i64,
+            },
+        ),
+        (
+            "front-run",
+            "params = { victims = 3, fee_bump = 0 }",
+            Behaviour::FrontRun {
+                victims: Some(vec![3]),
+                fee_bump: 0,
+            },
+        ),
+        (
+            "spam",
+            "params = { rate = \"50/s\", kind = \"events\" }",
+            Behaviour::Spam {
+                rate: rate_of("50/s"),
+                kind: SpamKind::Events,
+            },
+        ),
+        (
+            "garbage",
+            "params = { rate = \"0.5/s\", kinds = [\"replay\", \"malformed\"] }",
+            Behaviour::Garbage {
+                rate: rate_of("0.5/s"),
+                kinds: vec![GarbageKind::Malformed, GarbageKind::Replay],
+            },
+        ),
+        (
+            "sybil",
+            "params = { identities = 10000, attack_edges = 0 }",
+            Behaviour::Sybil {
+                identities: 10_000,
+                attack_edges: 0,
+            },
+        ),
+        (
+            // A params sub-table is the same as an inline table.
+            "double-spend",
+            "[byzantine.params]\nat = \"7s\"\namount = 500",
+            Behaviour::DoubleSpend {
+                at_ns: 7 * NS_PER_S,
+                amount: Some(500),
+            },
+        ),
+    ];
+    for (name, extra, expected) in table {
+        assert_eq!(
+            behaviour_of(&with_byzantine(&block(name, extra))),
+            expected,
+            "{name}: {extra}"
+        );
+    }
+    assert_eq!(
+        behaviour_of(&with_clients(&block(
+            "censor",
+            "params = { clients = \"0..10\", mode = \"hold\", hold = \"3s\" }"
+        ))),
+        Behaviour::Censor {
+            clients: Some((0..10).collect()),
+            mode: CensorMode::Hold,
+            hold_ns: 3 * NS_PER_S,
+        }
+    );
+}
+
+#[test]
+fn delay_share_is_exact_parts_per_million() {
+    for (share, expected_ppm) in [
+        ("0.34", 340_000),
+        ("0", 0),
+        ("1", 1_000_000),
+        ("1.0", 1_000_000),
+        ("0.000001", 1),
+        ("3.4e-1", 340_000),
+        ("34E-2", 340_000),
+        ("0.1000000000", 100_000),
+        ("-0.0", 0),
+        ("+0.25", 250_000),
+        ("0.333_333", 333_333),
+    ] {
+        let text = with_byzantine(&block("delay", &format!("params = {{ share = {share} }}")));
+        let Behaviour::Delay { share_ppm, .. } = behaviour_of(&text) else {
+            panic!("a delay block");
+        };
+        assert_eq!(share_ppm, expected_ppm, "{share}");
+    }
+    for (share, fragment) in [
+        ("0.0000001", "at most 6 decimals"),
+        ("0.3333333", "at most 6 decimals"),
+        ("1.000001", "between 0 and 1, got 1.000001"),
+        ("2", "between 0 and 1, got 2"),
+        ("-0.1", "between 0 and 1, got -0.1"),
+        ("1e9999999999999", "between 0 and 1"),
+        ("1e-9999999999999", "at most 6 decimals"),
+        ("nan", "between 0 and 1"),
+        ("inf", "between 0 and 1"),
+        ("0x1", "must be a number between 0 and 1"),
+        ("\"34%\"", "must be a number between 0 and 1"),
+    ] {
+        let error = error_of(&with_byzantine(&block(
+            "delay",
+            &format!("params = {{ share = {share} }}"),
+        )));
+        assert!(error.message.contains(fragment), "{share}: {error}");
+        // The params table is on line 26; share's value starts at column 20.
+        assert_eq!((error.line, error.column), (26, 20), "{share}: {error}");
+    }
+}
+
+#[test]
+fn several_blocks_combine_into_one_byzantine_set() {
+    let text = with_byzantine(
+        r#"[[byzantine]]
+behavior = "equivocate"
+cells = "12..16"
+from = "5s"
+until = "20s"
+params = { branches = 3 }
+
+[[byzantine]]
+behavior = "withhold"
+count = 2
+
+[[byzantine]]
+behavior = "eclipse"
+cells = [1, 13]
+params = { victims = "2..4", mode = "delay" }"#,
+    );
+    let scenario = parse(&text).unwrap();
+    let byzantine = &scenario.byzantine;
+    // The union, sorted and without duplicates: 14 and 15 are in two blocks, 13 in two.
+    assert_eq!(byzantine.cells, vec![1, 12, 13, 14, 15]);
+    assert_eq!(
+        scenario.honest_cells(),
+        [0].into_iter().chain(2..12).collect::<Vec<_>>()
+    );
+    assert_eq!(byzantine.behaviours.len(), 3);
+    let [equivocate, withhold, eclipse] = &byzantine.behaviours[..] else {
+        panic!("three blocks");
+    };
+    assert_eq!(
+        equivocate,
+        &BehaviourBlock {
+            cells: (12..16).collect(),
+            from_ns: 5 * NS_PER_S,
+            until_ns: Some(20 * NS_PER_S),
+            behaviour: Behaviour::Equivocate { branches: 3 },
+            line: 23,
+        }
+    );
+    assert_eq!(withhold.cells, vec![14, 15]);
+    assert_eq!(withhold.line, 30);
+    assert_eq!(eclipse.cells, vec![1, 13]);
+    assert_eq!(eclipse.line, 34);
+
+    // Windows are half-open; a window without until lasts to the end.
+    assert!(!equivocate.is_active_at(5 * NS_PER_S - 1));
+    assert!(equivocate.is_active_at(5 * NS_PER_S));
+    assert!(equivocate.is_active_at(20 * NS_PER_S - 1));
+    assert!(!equivocate.is_active_at(20 * NS_PER_S));
+    assert!(withhold.is_active_at(0) && withhold.is_active_at(30 * NS_PER_S));
+
+    let names = |cell| {
+        byzantine
+            .blocks_of(cell)
+            .map(|block| block.behaviour.name())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(13), ["equivocate", "eclipse"]);
+    assert_eq!(names(15), ["equivocate", "withhold"]);
+    assert_eq!(names(1), ["eclipse"]);
+    assert!(names(0).is_empty());
+
+    let summary = scenario.summary();
+    assert!(
+        summary.contains(
+            "16 cells (5 Byzantine: equivocate on 12..16 from 5s until 20s; withhold on 14..16; eclipse on 1, 13) for 30s"
+        ),
+        "{summary}"
+    );
+    let json = serde_json::to_value(&scenario).unwrap();
+    assert_eq!(
+        json["byzantine"]["behaviours"][0]["behaviour"]["Equivocate"]["branches"],
+        3
+    );
+    assert_eq!(
+        json["byzantine"]["behaviours"][2]["behaviour"]["Eclipse"]["mode"],
+        "Delay"
+    );
+}
+
+#[test]
+fn table_form_labels_cells_without_behaviours() {
+    let scenario = parse(&with_byzantine("[byzantine]\ncells = \"10..12\"")).unwrap();
+    assert_eq!(scenario.byzantine.cells, vec![10, 11]);
+    assert!(scenario.byzantine.behaviours.is_empty());
+    assert!(scenario.byzantine.blocks_of(10).next().is_none());
+    assert!(
+        scenario
+            .summary()
+            .contains("16 cells (2 Byzantine) for 30s"),
+        "{}",
+        scenario.summary()
+    );
+    // An empty array is no Byzantine cell at all.
+    let scenario = parse(&variant("seed = 7", "seed = 7\nbyzantine = []")).unwrap();
+    assert_eq!(scenario.byzantine, Byzantine::default());
+}
+
+#[test]
+fn table_and_array_forms_cannot_be_mixed() {
+    let error = error_of(&with_byzantine(&format!(
+        "[byzantine]\ncount = 2\n{}",
+        block("equivocate", "")
+    )));
+    assert_eq!(error.file, "test.toml");
+    assert_eq!(error.line, 25, "{error}");
+    assert!(error.message.starts_with("invalid TOML"), "{error}");
+    let error = error_of(&variant("seed = 7", "seed = 7\nbyzantine = [1]"));
+    assert_eq!(
+        error.to_string(),
+        "test.toml:4:14: byzantine block 1 must be a table, got integer 1"
+    );
+    let error = error_of(&variant("seed = 7", "seed = 7\nbyzantine = 3"));
+    assert!(
+        error
+            .message
+            .contains("byzantine must be a table ([byzantine] with count or cells) or an array of tables ([[byzantine]] with behavior = one of equivocate, withhold"),
+        "{error}"
+    );
+}
+
+/// `(blocks inserted at line 23, expected line:column, message fragment)`.
+const INVALID_BYZANTINE: &[(&str, &str, &str)] = &[
+    (
+        "[[byzantine]]\nbehavior = \"lie\"\ncells = 1",
+        "24:12",
+        "unknown behavior \"lie\"; allowed: equivocate, withhold, eclipse, delay, timestamp-skew, censor, front-run, spam, garbage, sybil, double-spend",
+    ),
+    (
+        "[[byzantine]]\ncells = 1",
+        "23:1",
+        "byzantine block 1 needs `behavior`, one of: equivocate, withhold",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"equivocate\"",
+        "23:1",
+        "byzantine block 1 (equivocate) needs cells = \"12..16\" (a cell group) or count = N",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"equivocate\"\ncount = 2\ncells = 1",
+        "26:9",
+        "takes count or cells, not both",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"equivocate\"\ncount = 0",
+        "25:9",
+        "count must be an integer from 1 to 16, got 0",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"equivocate\"\ncells = 1\nparams = { branches = 2, twins = 3 }",
+        "26:26",
+        "unknown key `twins` in the params of byzantine block 1 (equivocate); allowed keys: branches",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"withhold\"\ncells = 1\nparams = { hold = \"1s\", branches = 2 }",
+        "26:25",
+        "unknown key `branches` in the params of byzantine block 1 (withhold); allowed keys: hold, release",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"equivocate\"\ncells = 1\nbranches = 3",
+        "26:1",
+        "`branches` is a parameter of equivocate; write it inside params, like params = { branches = ... }",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"equivocate\"\ncells = 1\nstart = \"1s\"",
+        "26:1",
+        "unknown key `start` in byzantine block 1 (equivocate); allowed keys: behavior, cells, count, from, until, params",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"equivocate\"\ncells = 1\nparams = 2",
+        "26:10",
+        "the params of byzantine block 1 (equivocate) must be a table, got integer 2",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"equivocate\"\ncells = 1\nfrom = \"10s\"\nuntil = \"10s\"",
+        "27:9",
+        "until (10s) must be after from (10s)",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"equivocate\"\ncells = 1\nfrom = \"10s\"\nuntil = \"5s\"",
+        "27:9",
+        "until (5s) must be after from (10s)",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"equivocate\"\ncells = 1\nuntil = \"31s\"",
+        "26:9",
+        "until (31s) is after the end of the run (30s)",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"equivocate\"\ncells = 1\nfrom = \"30s\"",
+        "26:8",
+        "byzantine block 1 (equivocate) starts at 30s, at or after the end of the run (30s)",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"eclipse\"\ncells = \"12..16\"\nparams = { victims = [0, 13] }",
+        "26:22",
+        "victims: cell 13 is one of the block's own cells (12..16); the victims must be other cells",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"eclipse\"\ncells = \"12..16\"",
+        "23:1",
+        "eclipse needs victims, for example: params = { victims = \"0..4\" }",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"eclipse\"\ncells = 1\nparams = { victims = 2, delay = \"1s\" }",
+        "26:33",
+        "delay applies only with mode = \"delay\"",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"eclipse\"\ncells = 1\nparams = { victims = 2, mode = \"partial\" }",
+        "26:32",
+        "unknown mode \"partial\"; allowed: drop, delay",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"delay\"\ncells = 1\nparams = { victims = 1 }",
+        "26:22",
+        "victims: cell 1 is one of the block's own cells",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"withhold\"\ncells = 1\nparams = { hold = \"0s\" }",
+        "26:19",
+        "hold must be longer than 0",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"withhold\"\ncells = 1\nparams = { release = \"never\", hold = \"1s\" }",
+        "26:38",
+        "hold applies only with release = \"burst\"",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"equivocate\"\ncells = 1\nparams = { branches = 9 }",
+        "26:23",
+        "branches must be an integer from 2 to 8, got 9",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"equivocate\"\ncells = 1\nparams = { branches = 1 }",
+        "26:23",
+        "branches must be an integer from 2 to 8, got 1",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"timestamp-skew\"\ncells = 1\nparams = { offset = \"0s\" }",
+        "26:21",
+        "offset must be non-zero and within ±60m",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"timestamp-skew\"\ncells = 1\nparams = { offset = \"-61m\" }",
+        "26:21",
+        "offset must be non-zero and within ±60m, got -61m",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"front-run\"\ncells = 1\nparams = { fee_bump = -1 }",
+        "26:23",
+        "fee_bump must be an integer of at least 0, got -1",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"spam\"\ncells = 1\nparams = { rate = \"0/s\" }",
+        "26:19",
+        "rate must be more than 0",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"spam\"\ncells = 1\nparams = { kind = \"votes\" }",
+        "26:19",
+        "unknown kind \"votes\"; allowed: tx, events",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"garbage\"\ncells = 1\nparams = { kinds = [] }",
+        "26:20",
+        "kinds names no kind; give at least one of: malformed, bad-signature, replay, mutated",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"garbage\"\ncells = 1\nparams = { kinds = [\"replay\", \"replay\"] }",
+        "26:31",
+        "kinds lists \"replay\" twice",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"garbage\"\ncells = 1\nparams = { kinds = [\"noise\"] }",
+        "26:21",
+        "unknown garbage kind \"noise\"; allowed: malformed, bad-signature, replay, mutated",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"garbage\"\ncells = 1\nparams = { kinds = \"replay\" }",
+        "26:20",
+        "kinds must be an array of strings",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"sybil\"\ncells = 1\nparams = { identities = 0 }",
+        "26:25",
+        "identities must be an integer from 1 to 10000, got 0",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"sybil\"\ncells = 1\nparams = { attack_edges = 1001 }",
+        "26:27",
+        "attack_edges must be an integer from 0 to 1000, got 1001",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"double-spend\"\ncells = 1\nfrom = \"10s\"",
+        "23:1",
+        "double-spend at 5s (the default) is outside the block's window (10s until 30s)",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"double-spend\"\ncells = 1\nuntil = \"20s\"\nparams = { at = \"20s\" }",
+        "27:17",
+        "double-spend at 20s is outside the block's window (0s until 20s)",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"double-spend\"\ncells = 1\nparams = { amount = 0 }",
+        "26:21",
+        "amount must be an integer of at least 1, got 0",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"censor\"\ncells = 1",
+        "24:12",
+        "censor acts on client TXs, and there are none; set clients = N (more than 0) in [workload]",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"equivocate\"\ncells = \"0..8\"\n[[byzantine]]\nbehavior = \"spam\"\ncells = \"8..16\"",
+        "28:9",
+        "all 16 cells would be Byzantine (counting every [[byzantine]] block up to block 2); at least one cell must be honest (at most 15 Byzantine)",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"equivocate\"\ncount = 16",
+        "25:9",
+        "all 16 cells would be Byzantine",
+    ),
+    (
+        "[[byzantine]]\nbehavior = \"equivocate\"\ncells = \"0..15\"\n[[byzantine]]\nbehavior = \"double-spend\"\ncells = 0",
+        "26:1",
+        "byzantine block 2 (double-spend) pays two different honest cells, but only 1 cell is honest",
+    ),
+];
+
+#[test]
+fn invalid_byzantine_blocks_give_one_located_message() {
+    for &(blocks, position, fragment) in INVALID_BYZANTINE {
+        let error = error_of(&with_byzantine(blocks));
+        let shown = error.to_string();
+        assert_eq!(
+            format!("{}:{}", error.line, error.column),
+            position,
+            "{blocks}: {shown}"
+        );
+        assert!(shown.contains(fragment), "{blocks}: {shown}");
+    }
+}
+
+#[test]
+fn censor_needs_clients_entering_through_its_cells() {
+    // Entry cells default to the honest cells, so a censor never sees a client TX.
+    let text = with_byzantine(&block("censor", "")).replacen(
+        "tx_rate = \"20/s\"",
+        "tx_rate = \"20/s\"\nclients = 50",
+        1,
+    );
+    let error = error_of(&text);
+    assert!(
+        error.message.contains(
+            "censor cells 12..16 are not entry cells, so no client submits through them; list them in [workload] entry"
+        ),
+        "{error}"
+    );
+    assert_eq!((error.line, error.column), (26, 9), "{error}");
+    let text = with_clients(&block("censor", "")).replacen("\"8..16\"", "\"8..14\"", 1);
+    assert!(
+        error_of(&text)
+            .message
+            .contains("censor cells 14..16 are not entry cells")
+    );
+    // Clients are numbered 0..clients, like cells.
+    let error = error_of(&with_clients(&block(
+        "censor",
+        "params = { clients = \"40..60\" }",
+    )));
+    assert!(
+        error
+            .message
+            .contains("clients names client 59, which does not exist; clients are 0..50"),
+        "{error}"
+    );
+    let error = error_of(&with_clients(&block(
+        "censor",
+        "params = { hold = \"1s\" }",
+    )));
+    assert!(
+        error
+            .message
+            .contains("hold applies only with mode = \"hold\""),
+        "{error}"
+    );
+}
+
+#[test]
+fn expect_claims_parse_and_reject_non_booleans() {
+    let scenario = parse(ISSUE_EXAMPLE).unwrap();
+    assert_eq!(scenario.expect, Expect::default());
+    assert_eq!(
+        (
+            scenario.expect.agreement,
+            scenario.expect.state,
+            scenario.expect.liveness
+        ),
+        (None, None, None)
+    );
+    let scenario = parse(&format!(
+        "{ISSUE_EXAMPLE}[expect]\nagreement = true\nliveness = false\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        scenario.expect,
+        Expect {
+            agreement: Some(true),
+            state: None,
+            liveness: Some(false),
+        }
+    );
+    let scenario = parse(&format!("{ISSUE_EXAMPLE}[expect]\nstate = true\n")).unwrap();
+    assert_eq!(scenario.expect.state, Some(true));
+    for (line, expected) in [
+        (
+            "agreement = \"yes\"",
+            "test.toml:28:13: agreement must be true or false, got string \"yes\"",
+        ),
+        (
+            "state = 1",
+            "test.toml:28:9: state must be true or false, got integer 1",
+        ),
+        (
+            "safety = true",
+            "test.toml:28:1: unknown key `safety` in [expect]; allowed keys: agreement, state, liveness",
+        ),
+    ] {
+        let error = error_of(&format!("{ISSUE_EXAMPLE}[expect]\n{line}\n"));
+        assert_eq!(error.to_string(), expected);
+    }
+    let error = error_of(&variant("seed = 7", "seed = 7\nexpect = true"));
+    assert!(
+        error
+            .message
+            .contains("[expect] must be a table, got boolean true"),
+        "{error}"
+    );
+}
+
+#[test]
+fn workload_clients_entry_and_retry_parse() {
+    let scenario = parse(ISSUE_EXAMPLE).unwrap();
+    assert_eq!(scenario.workload.clients, 0);
+    assert_eq!(scenario.workload.entry, None);
+    assert_eq!(scenario.workload.retry_after_ns, 2 * NS_PER_S);
+    let text = variant(
+        "tx_rate = \"20/s\"",
+        "tx_rate = \"20/s\"\nclients = 200\nentry = \"0..4\"\nretry_after = \"1.5s\"",
+    );
+    let scenario = parse(&text).unwrap();
+    assert_eq!(scenario.workload.clients, 200);
+    assert_eq!(scenario.workload.entry, Some(vec![0, 1, 2, 3]));
+    assert_eq!(scenario.workload.retry_after_ns, 1_500 * NS_PER_MS);
+    assert!(
+        scenario.summary().contains("20 TX/s, 200 clients;"),
+        "{}",
+        scenario.summary()
+    );
+    // Clients without entry: every honest cell is an entry cell.
+    let scenario = parse(&variant("tx_rate = \"20/s\"", "clients = 100000")).unwrap();
+    assert_eq!(
+        (scenario.workload.clients, scenario.workload.entry),
+        (100_000, None)
+    );
+    for (lines, expected) in [
+        (
+            "clients = 100001",
+            "test.toml:17:11: clients must be an integer from 0 to 100000, got 100001",
+        ),
+        (
+            "clients = -1",
+            "test.toml:17:11: clients must be an integer from 0 to 100000, got -1",
+        ),
+        (
+            "entry = \"0..4\"",
+            "test.toml:17:9: entry only applies to clients; set clients = N (more than 0) in [workload]",
+        ),
+        (
+            "clients = 0\nretry_after = \"1s\"",
+            "test.toml:18:15: retry_after only applies to clients",
+        ),
+        (
+            "clients = 5\nentry = \"0..17\"",
+            "test.toml:18:9: entry names cell 16, which does not exist",
+        ),
+        (
+            "clients = 5\nretry_after = \"0s\"",
+            "test.toml:18:15: retry_after must be longer than 0",
+        ),
+        (
+            "client = 5",
+            "test.toml:17:1: unknown key `client` in [workload]; allowed keys: tx_rate, submitters, messages, clients, entry, retry_after",
+        ),
+    ] {
+        let error = error_of(&variant("tx_rate = \"20/s\"", lines));
+        assert!(error.to_string().starts_with(expected), "{lines}: {error}");
+    }
+}
+
+#[test]
+fn too_many_behaviour_blocks_are_refused() {
+    let blocks = (0..257)
+        .map(|_| "[[byzantine]]\nbehavior = \"spam\"\ncells = 0\n")
+        .collect::<String>();
+    let error = error_of(&with_byzantine(&blocks));
+    assert!(
+        error
+            .message
+            .contains("257 [[byzantine]] blocks; a scenario has at most 256"),
+        "{error}"
+    );
+    let blocks = (0..256)
+        .map(|_| "[[byzantine]]\nbehavior = \"spam\"\ncells = 0\n")
+        .collect::<String>();
+    let scenario = parse(&with_byzantine(&blocks)).unwrap();
+    assert_eq!(scenario.byzantine.behaviours.len(), 256);
+    assert_eq!(scenario.byzantine.cells, vec![0]);
 }

@@ -145,8 +145,8 @@ pub fn run(args: Args) -> Outcome {
     let peak_rss_mb = process::peak_rss_mb().unwrap_or(f64::NAN);
     let events_per_s = ordered_events as f64 / wall_s;
     let txs_ordered_per_s = txs_ordered as f64 / wall_s;
-    let store_events = world.shared().borrow().event_count();
-    let signatures_checked = world.shared().borrow().signatures_checked;
+    let store_events = world.environment().arena().event_count();
+    let signatures_checked = world.environment().arena().signatures_checked;
     let verdict = world.verdict();
     let trace_hash = world.simulation().trace().hash_hex();
 

@@ -8,17 +8,20 @@ use crate::bus::{Service, ServiceSpec};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::hashgraph::engine::PRUNE_LAG_ROUNDS;
 use crate::hashgraph::event::EVENT_BYTES_MAX;
-use crate::hashgraph::{Decisions, Event, EventBody, EventHash, InsertError, OrderedEvent};
+use crate::hashgraph::{
+    Decisions, Event, EventBody, EventHash, Frontier, InsertError, OrderedEvent,
+};
 use crate::identity::CellKeys;
 use crate::node::CellIndex;
 
 use crate::cell::api::CellObservation;
 use crate::cell::api::RecordingHandle;
+use crate::cell::env::EnvironmentHandle;
 use crate::cell::protocol::{
     CellEvent, CellProtocol, CellRequest, CellResponse, CellWire, EventRejection, JournalKind,
     RoundOrdered, WireEvent, cost, events_encoded_bytes,
 };
-use crate::cell::shared::{IoHandle, JournalReader, WorldHandle};
+use crate::cell::shared::{IoHandle, JournalReader, MemberInfo};
 use crate::cell::store::EventStore;
 use crate::time::TimeNs;
 
@@ -35,7 +38,10 @@ use super::{
 pub struct ConsensusService {
     me: CellIndex,
     keys: Arc<CellKeys>,
-    world: WorldHandle,
+    /// The member directory ([`crate::cell::CellConfig::members`]).
+    members: Arc<[MemberInfo]>,
+    /// Signature checks (a host may make each once for all its cells).
+    environment: EnvironmentHandle,
     io: IoHandle,
     journals: JournalReader,
     /// This cell's events and decisions (a view over the world's arena, or
@@ -51,10 +57,6 @@ pub struct ConsensusService {
     journaled_rounds: u32,
     /// Per journaled round: its ordered event hashes, to check the replay.
     journaled: Vec<Vec<EventHash>>,
-    /// Per member, one plus the highest sequence number among the ancestors
-    /// of this cell's latest own event: which events its chain has reached
-    /// (empty before the first event).
-    chain_reach: Vec<u32>,
     /// What this cell decided, event by event (`CellConfig::record_consensus`).
     recording: RecordingHandle,
     /// This cell's latest own event and its timestamp: the self-parent of
@@ -113,19 +115,24 @@ impl ConsensusService {
             .action("consensus.submit")
     }
 
+    /// The service of the cell configured by `config`, over a fresh store
+    /// from its environment.
     pub fn new(
-        me: CellIndex,
+        config: &crate::cell::CellConfig,
         keys: Arc<CellKeys>,
-        world: WorldHandle,
+        environment: EnvironmentHandle,
         io: IoHandle,
         journals: JournalReader,
         recording: RecordingHandle,
-        store: Box<dyn EventStore>,
     ) -> Self {
+        let me = config.index;
+        let members = config.members.clone();
+        let store = environment.new_store(config);
         ConsensusService {
             me,
             keys,
-            world,
+            members,
+            environment,
             io,
             journals,
             store,
@@ -135,7 +142,6 @@ impl ConsensusService {
             order_digest: [0; 32],
             journaled_rounds: 0,
             journaled: Vec::new(),
-            chain_reach: Vec::new(),
             recording,
             own_latest: None,
             journaled_forkers: std::collections::BTreeSet::new(),
@@ -206,12 +212,6 @@ impl ConsensusService {
             // Restarted, and its chain not re-learned yet: wait.
             return;
         }
-        if self.chain_reach.is_empty()
-            && let Some((latest, _)) = self.own_latest
-        {
-            // What the chain had reached before a restart.
-            self.chain_reach = self.store.ancestor_reach(&latest).unwrap_or_default();
-        }
         let now = self.io.borrow().now;
         let creator = self.me.0;
         // The cell's own chain is its own: the self-parent is its latest
@@ -236,7 +236,7 @@ impl ConsensusService {
             if self.is_ancient([self_parent, other_parent]) {
                 continue;
             }
-            let event = Event::sign(
+            let event = Arc::new(Event::sign(
                 EventBody {
                     creator,
                     self_parent,
@@ -245,19 +245,16 @@ impl ConsensusService {
                     transactions: transactions.clone(),
                 },
                 &self.keys,
-            );
+            ));
             ctx.charge_cpu(cost::SIGNATURE_SIGN_NS + cost::EVENT_LEARN_NS);
-            let inserted = self.world.borrow_mut().insert_created(event);
-            match inserted {
-                Ok(inserted) => {
-                    created = self.world.borrow().event(&inserted).cloned();
+            match self.learn(Arc::clone(&event), decisions) {
+                Ok(()) => {
+                    created = Some(event);
                     break;
                 }
-                Err(InsertError::AncientParent { .. } | InsertError::AncientRound { .. }) => {
-                    if other_parent.is_none() {
-                        break;
-                    }
-                }
+                // A store shared with cells that have pruned further than
+                // this one (a restarted cell's) may refuse old parents.
+                Err(InsertError::AncientParent { .. } | InsertError::AncientRound { .. }) => {}
                 Err(error) => {
                     panic!("an honest cell's event has known parents and is new: {error}")
                 }
@@ -278,13 +275,10 @@ impl ConsensusService {
         block.push(CONSENSUS_BLOCK_OWN_EVENT);
         block.extend(created.encode());
         append(ctx, JournalKind::Consensus, block);
-        if let Err(error) = self.learn(created, decisions) {
-            panic!("an honest cell's own event has known parents and is new: {error}")
-        }
         self.observe(CellObservation::EventCreated {
             transactions: count,
         });
-        self.observe_reach(&hash, timestamp_ns);
+        self.observe_reach(&hash, self_parent.as_ref(), timestamp_ns);
     }
 
     /// This cell's one ancient-event rule, applied alike to the events it
@@ -316,23 +310,18 @@ impl ConsensusService {
     /// timestamp whenever one of its witnesses is famous (Baird 2016,
     /// findOrder: the timestamp of the creator's earliest self-ancestor of
     /// the witness that has the transaction as an ancestor).
-    fn observe_reach(&mut self, own: &EventHash, timestamp_ns: TimeNs) {
-        let Some(reach) = self.store.ancestor_reach(own) else {
-            return;
-        };
-        if self.chain_reach.len() != reach.len() {
-            self.chain_reach = vec![0; reach.len()];
-        }
-        let mut reached = Vec::new();
-        for (member, (&before, &after)) in self.chain_reach.iter().zip(&reach).enumerate() {
-            for seq in before..after {
-                let Some(event) = self.store.chain_event(member as u32, seq) else {
-                    continue;
-                };
-                reached.extend_from_slice(event.transaction_ids());
-            }
-        }
-        self.chain_reach = reach;
+    fn observe_reach(
+        &mut self,
+        own: &EventHash,
+        self_parent: Option<&EventHash>,
+        timestamp_ns: TimeNs,
+    ) {
+        let reached: Vec<[u8; 32]> = self
+            .store
+            .reached_since(own, self_parent)
+            .iter()
+            .flat_map(|event| event.transaction_ids().iter().copied())
+            .collect();
         for tx in reached {
             self.observe(CellObservation::TxReached {
                 tx,
@@ -538,10 +527,9 @@ impl ConsensusService {
             return Ok(());
         }
         {
-            let mut world = self.world.borrow_mut();
-            if event.creator() as usize >= world.members.len() {
+            let Some(creator) = self.members.get(event.creator() as usize) else {
                 return Err(EventRejection::UnknownCreator);
-            }
+            };
             // Every receiver pays for the checks, though the world makes
             // each once: the event's signature and each transaction's two
             // (its decode and its signature), and the bytes unless a raw
@@ -557,7 +545,10 @@ impl ConsensusService {
                     + bytes_ns
                     + 2 * cost::SIGNATURE_VERIFY_NS * event.transactions().len() as u64,
             );
-            if !world.signature_valid(&event) {
+            if !self
+                .environment
+                .signature_valid(&event, &creator.public_key)
+            {
                 return Err(EventRejection::BadSignature);
             }
         }
@@ -592,9 +583,9 @@ impl ConsensusService {
 
     /// The events this view knows that a peer with `peer_counts` lacks,
     /// parents first, as an honest sender sends them: by pointer.
-    fn missing_events(&self, peer_counts: &[u32]) -> Arc<[WireEvent]> {
+    fn missing_events(&self, peer: &Frontier) -> Arc<[WireEvent]> {
         self.store
-            .missing_for(peer_counts)
+            .missing_for(peer)
             .into_iter()
             .map(WireEvent::Shared)
             .collect()
@@ -633,22 +624,28 @@ impl Service<CellProtocol> for ConsensusService {
                 Ok(CellResponse::Done)
             }
             CellRequest::ConsensusGossip { peer: Some(peer) } => {
-                let known_counts: Arc<[u32]> = self.store.known_counts().into();
+                let frontier = Arc::new(self.store.frontier());
                 self.io
                     .borrow_mut()
                     .sends
-                    .push((peer, CellWire::SyncRequest { known_counts }));
+                    .push((peer, CellWire::SyncRequest { frontier }));
                 Ok(CellResponse::Done)
             }
-            CellRequest::ConsensusSyncRequest { from, known_counts } => {
-                let events = self.missing_events(&known_counts);
+            CellRequest::ConsensusSyncRequest { from, frontier } => {
+                let events = self.missing_events(&frontier);
                 ctx.charge_cpu(cost::bytes_ns(events_encoded_bytes(&events) as usize));
-                let own_counts: Arc<[u32]> = self.store.known_counts().into();
+                // Its latest own event, once its store knows it (a restarted
+                // cell's, once re-learned).
+                let tip = self
+                    .own_latest
+                    .map(|(hash, _)| hash)
+                    .filter(|hash| self.store.knows(hash));
                 self.io.borrow_mut().sends.push((
                     from,
                     CellWire::SyncResponse {
                         events,
-                        known_counts: own_counts,
+                        frontier: Arc::new(self.store.frontier()),
+                        tip,
                     },
                 ));
                 Ok(CellResponse::Done)
@@ -656,24 +653,22 @@ impl Service<CellProtocol> for ConsensusService {
             CellRequest::ConsensusSyncResponse {
                 from,
                 events,
-                known_counts,
+                frontier,
+                tip,
             } => {
                 let decided_before = self.store.decided_rounds();
                 let mut decisions = Decisions::default();
                 self.learn_batch(from, &events, ctx, &mut decisions);
-                // The peer's latest event as this view knows it.
-                let other_parent = {
-                    let known = self.store.known_count(from.0);
-                    known.checked_sub(1).and_then(|last| {
-                        self.store
-                            .chain_event(from.0, last)
-                            .map(|event| event.hash())
-                    })
-                };
+                // The tip the peer sent, if it is the peer's own and this
+                // cell knows it; otherwise the peer's latest event this
+                // cell knows.
+                let other_parent = tip
+                    .filter(|tip| self.store.creator(tip) == Some(from.0))
+                    .or_else(|| self.store.latest_of(from.0));
                 self.create_event(other_parent, ctx, &mut decisions);
                 self.publish(decisions, decided_before, ctx);
                 // Push back what the responder lacks (this new event included).
-                let events = self.missing_events(&known_counts);
+                let events = self.missing_events(&frontier);
                 if !events.is_empty() {
                     ctx.charge_cpu(cost::bytes_ns(events_encoded_bytes(&events) as usize));
                     self.io

@@ -15,10 +15,11 @@ use crate::message::{
 use crate::node::CellIndex;
 
 use crate::cell::api::CellObservation;
+use crate::cell::env::EnvironmentHandle;
 use crate::cell::protocol::{
     CellError, CellEvent, CellProtocol, CellRequest, CellResponse, JournalKind, RoundOrdered, cost,
 };
-use crate::cell::shared::{IoHandle, JournalReader, MemberInfo, WorldHandle};
+use crate::cell::shared::{IoHandle, JournalReader, MemberInfo};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -30,9 +31,9 @@ use super::{CallResult, Ctx, NucleusService, append, misrouted};
 pub struct StateService {
     /// The member directory ([`crate::cell::CellConfig::members`]).
     members: Arc<[MemberInfo]>,
-    /// Only for [`crate::cell::SharedWorld::transaction`]: each consensus
-    /// transaction decoded and verified once per world.
-    world: WorldHandle,
+    /// Decodes and verifies each consensus transaction (a host may do it
+    /// once for all its cells).
+    environment: EnvironmentHandle,
     io: IoHandle,
     journals: JournalReader,
     ledger: Rc<RefCell<Ledger>>,
@@ -68,7 +69,7 @@ impl StateService {
 
     pub fn new(
         members: Arc<[MemberInfo]>,
-        world: WorldHandle,
+        environment: EnvironmentHandle,
         io: IoHandle,
         journals: JournalReader,
         ledger: Rc<RefCell<Ledger>>,
@@ -76,7 +77,7 @@ impl StateService {
         let journaled_rounds = journals.with(JournalKind::State, |journal| journal.length());
         StateService {
             members,
-            world,
+            environment,
             io,
             journals,
             ledger,
@@ -102,10 +103,10 @@ impl StateService {
         let mut items = Vec::new();
         let mut tx_slots: Vec<(usize, [u8; 32], &OrderedEvent)> = Vec::new();
         {
-            let mut world = self.world.borrow_mut();
+            let environment = &self.environment;
             for ordered in &round.events {
                 for bytes in ordered.event.transactions() {
-                    let Some(message) = world.transaction(bytes) else {
+                    let Some(message) = environment.transaction(bytes) else {
                         continue;
                     };
                     let item = match &message.body {
@@ -292,7 +293,11 @@ impl StateService {
                     return;
                 };
                 ctx.charge_cpu(cost::SIGNATURE_VERIFY_NS);
-                let key = self.members[asked.as_usize()].public_key;
+                // The asked cell came from this cell's own command; one
+                // outside the directory has no key to verify against.
+                let Some(key) = self.members.get(asked.as_usize()).map(|m| m.public_key) else {
+                    return;
+                };
                 let (verified, items) = verify_query_answer(&key, &topic, data, proof);
                 self.io
                     .borrow_mut()
@@ -335,9 +340,11 @@ impl StateService {
                         verified,
                         charged: *charged,
                     });
-                if verified && *charged > 0 {
+                if verified
+                    && *charged > 0
+                    && let Some(to) = self.members.get(executor.as_usize()).map(|m| m.cell_id)
+                {
                     // Pay the executor through consensus.
-                    let to = self.members[executor.as_usize()].cell_id;
                     ctx.call(CellRequest::MessageSubmit {
                         to: executor,
                         body: Body::Tx(crate::message::Tx {

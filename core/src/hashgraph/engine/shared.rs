@@ -32,15 +32,16 @@
 //! ([`InsertError::AncientParent`]).
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
+use super::frontier::{self, Frontier, Known};
 use super::{
     Config, ConfigError, Decisions, EventId, FameDecision, ForkProof, Hashgraph, InsertError,
     Member, OrderedEvent, PRUNE_LAG_ROUNDS, WitnessId,
 };
-use crate::hashgraph::event::{Event, EventHash};
+use crate::hashgraph::event::{Event, EventHash, MemberIndex};
 use crate::identity::PublicKey;
 use crate::time::TimeNs;
 
@@ -97,7 +98,13 @@ impl SharedHashgraph {
     /// Insert an event whose signature was checked once by the caller. The
     /// returned decisions are those of a view that knows every event.
     pub fn insert_verified(&mut self, event: Event) -> Result<Decisions, InsertError> {
-        let decisions = self.graph.insert_verified(event)?;
+        self.insert_verified_shared(Arc::new(event))
+    }
+
+    /// [`Self::insert_verified`] of an event already behind an `Arc` (the
+    /// store keeps that one: no copy).
+    pub fn insert_verified_shared(&mut self, event: Arc<Event>) -> Result<Decisions, InsertError> {
+        let decisions = self.graph.insert_verified_shared(event)?;
         self.prune();
         Ok(decisions)
     }
@@ -145,22 +152,6 @@ impl SharedHashgraph {
     /// The event with this hash, if the store holds it.
     pub fn find(&self, hash: &EventHash) -> Option<StoreEvent> {
         self.graph.index.get(hash).map(|&id| StoreEvent(id))
-    }
-
-    /// For each member, one plus the highest sequence number of its
-    /// first-registered chain among the ancestors of `hash` (itself
-    /// included): the event's last-ancestor vector, or, once the store has
-    /// pruned that, the same found by a walk down its ancestry (the store
-    /// forgets no event, so the walk is exact). `None` if unknown.
-    pub fn ancestor_reach(&self, hash: &EventHash) -> Option<Vec<u32>> {
-        let id = *self.graph.index.get(hash)?;
-        Some(self.graph.reach(id).into_owned())
-    }
-
-    /// The first-registered event of `member` at sequence number `seq`.
-    pub fn chain_event(&self, member: u32, seq: u32) -> Option<&Arc<Event>> {
-        let id = self.graph.by_seq.get(member as usize)?.get(seq)?;
-        self.graph.records[id as usize].event.as_ref()
     }
 
     /// A stored event's round.
@@ -237,7 +228,8 @@ impl SharedHashgraph {
     pub fn new_view(&self) -> MemberView {
         MemberView {
             known_prefix: vec![0; self.graph.members.len()],
-            known_off_prefix: BTreeSet::new(),
+            known_off_prefix: BTreeMap::new(),
+            fork_floors: BTreeMap::new(),
             rounds: VecDeque::new(),
             first_open_round: 0,
             pending: Vec::new(),
@@ -306,8 +298,12 @@ pub struct MemberView {
     /// Per member: the view knows that member's first-registered events at
     /// sequence numbers `0..known_prefix[m]` (all of an honest member's).
     known_prefix: Vec<u32>,
-    /// Known events off that prefix (forks).
-    known_off_prefix: BTreeSet<EventId>,
+    /// Known events off that prefix (forks and what follows them), by
+    /// creator.
+    known_off_prefix: BTreeMap<MemberIndex, BTreeSet<EventId>>,
+    /// Per creator this view has seen fork: the lowest sequence number at
+    /// which it knows two events.
+    fork_floors: BTreeMap<MemberIndex, u32>,
     /// Rounds from `first_open_round` on (the ones not yet ordered).
     rounds: VecDeque<ViewRound>,
     first_open_round: u32,
@@ -345,7 +341,10 @@ impl MemberView {
         // An unforked creator has one event per sequence number.
         (seq < self.known_prefix[creator]
             && (!graph.forked[creator] || graph.by_seq[creator].get(seq) == Some(id)))
-            || self.known_off_prefix.contains(&id)
+            || self
+                .known_off_prefix
+                .get(&(creator as MemberIndex))
+                .is_some_and(|ids| ids.contains(&id))
     }
 
     pub fn knows(&self, store: &SharedHashgraph, hash: &EventHash) -> bool {
@@ -363,33 +362,25 @@ impl MemberView {
         self.first_open_round
     }
 
-    /// How many events of each member this view knows on that member's
-    /// main chain: what a peer sends to ask for what it lacks.
-    pub fn known_counts(&self) -> &[u32] {
-        &self.known_prefix
+    /// What this view knows, as it tells a peer ([`Frontier`]): a
+    /// function of its known events alone.
+    pub fn frontier(&self, store: &SharedHashgraph) -> Frontier {
+        frontier::frontier(&ViewKnown { view: self, store })
     }
 
-    /// Events this view knows that a peer whose [`known_counts`] are
-    /// `peer_counts` lacks (fork events off the main chains are always
-    /// offered), parents first.
-    ///
-    /// [`known_counts`]: MemberView::known_counts
-    pub fn missing_for(&self, store: &SharedHashgraph, peer_counts: &[u32]) -> Vec<EventHash> {
-        let mut ids: Vec<EventId> = Vec::new();
-        for (member, &count) in self.known_prefix.iter().enumerate() {
-            let from = peer_counts.get(member).copied().unwrap_or(0);
-            if from < count {
-                ids.extend(store.graph.by_seq[member].range(from, count));
-            }
-        }
-        ids.extend(self.known_off_prefix.iter().copied());
-        // The canonical order (by generation…), which a cell holding the
-        // same events in its own engine computes alike.
-        store.graph.sort_canonically(&mut ids);
-        ids.dedup();
-        ids.into_iter()
+    /// Events this view knows that a peer with frontier `peer` lacks, in
+    /// the canonical order (parents first; see [`frontier`]).
+    pub fn missing_for(&self, store: &SharedHashgraph, peer: &Frontier) -> Vec<EventHash> {
+        frontier::missing_for(&ViewKnown { view: self, store }, peer)
+            .into_iter()
             .map(|id| store.graph.records[id as usize].hash)
             .collect()
+    }
+
+    /// `member`'s latest event this view knows (see [`frontier`]).
+    pub fn latest_of(&self, store: &SharedHashgraph, member: MemberIndex) -> Option<EventHash> {
+        frontier::latest_of(&ViewKnown { view: self, store }, member as usize)
+            .map(|id| store.graph.records[id as usize].hash)
     }
 
     /// Learn one event (parents first). Returns what this view newly decided:
@@ -432,24 +423,26 @@ impl MemberView {
         // A view is down-closed, so it knows two events of one creator
         // neither of which is the other's self-ancestor exactly when it
         // knows two at one sequence number: a fork, seen by this view.
-        if let Some(other) = self.known_at(store, record.creator, record.seq)
-            && self.forkers_seen.insert(record.creator)
-        {
-            decisions.forks.push(ForkProof {
-                creator: record.creator,
-                first: store.event(StoreEvent(other)).clone(),
-                second: store.event(event).clone(),
-            });
+        if let Some(other) = self.known_at(store, record.creator, record.seq) {
+            let floor = self.fork_floors.entry(record.creator).or_insert(record.seq);
+            *floor = (*floor).min(record.seq);
+            if self.forkers_seen.insert(record.creator) {
+                decisions.forks.push(ForkProof {
+                    creator: record.creator,
+                    first: store.event(StoreEvent(other)).clone(),
+                    second: store.event(event).clone(),
+                });
+            }
         }
         if record.seq == self.known_prefix[creator]
             && graph.by_seq[creator].get(record.seq) == Some(id)
         {
             self.known_prefix[creator] += 1;
-            // Absorb fork events that now continue the prefix... none: the
-            // prefix only follows first-registered events, which are never
-            // in `known_off_prefix`.
         } else {
-            self.known_off_prefix.insert(id);
+            self.known_off_prefix
+                .entry(record.creator)
+                .or_default()
+                .insert(id);
         }
         self.pending.push(id);
         if let Some(witness) = record.witness {
@@ -467,9 +460,10 @@ impl MemberView {
         }
         // Off the prefix: only forks and what follows them, a short list.
         self.known_off_prefix
+            .get(&creator)?
             .iter()
             .copied()
-            .find(|&id| graph.positions[id as usize] == (creator, seq))
+            .find(|&id| graph.positions[id as usize].1 == seq)
     }
 
     fn round_mut(&mut self, round: u32) -> &mut ViewRound {
@@ -623,5 +617,52 @@ impl MemberView {
             self.first_open_round += 1;
             self.progress.set(self.first_open_round);
         }
+    }
+}
+
+/// A view's known events, as the fork-aware sync reads them.
+struct ViewKnown<'a> {
+    view: &'a MemberView,
+    store: &'a SharedHashgraph,
+}
+
+impl Known for ViewKnown<'_> {
+    fn graph(&self) -> &Hashgraph {
+        &self.store.graph
+    }
+
+    fn extend_known_from(&self, member: usize, floor: u32, ids: &mut Vec<EventId>) {
+        let prefix = self.view.known_prefix[member];
+        if floor < prefix {
+            ids.extend(self.store.graph.by_seq[member].range(floor, prefix));
+        }
+        if let Some(off) = self.view.known_off_prefix.get(&(member as MemberIndex)) {
+            ids.extend(
+                off.iter()
+                    .copied()
+                    .filter(|&id| self.store.graph.positions[id as usize].1 >= floor),
+            );
+        }
+    }
+
+    fn chain_length(&self, member: usize) -> u32 {
+        let off_end = self
+            .view
+            .known_off_prefix
+            .get(&(member as MemberIndex))
+            .into_iter()
+            .flatten()
+            .map(|&id| self.store.graph.positions[id as usize].1 + 1)
+            .max()
+            .unwrap_or(0);
+        self.view.known_prefix[member].max(off_end)
+    }
+
+    fn fork_floor(&self, member: usize) -> Option<u32> {
+        self.view.fork_floors.get(&(member as MemberIndex)).copied()
+    }
+
+    fn knows(&self, id: EventId) -> bool {
+        self.view.knows_id(self.store, id)
     }
 }
