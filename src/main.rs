@@ -25,6 +25,9 @@ enum Command {
     Dag(cli::dag::Args),
     /// Run a scenario: simulate, check, and write metrics, CSVs, plots and a report.
     Run(cli::run::Args),
+    /// Run an attack scenario over many seeds against its honest baseline,
+    /// in parallel, and judge its [expect] claims (attack.json, attack.md).
+    Attack(cli::attack::Args),
     /// Check a scenario file without running it.
     Validate(cli::validate::Args),
     /// Measure the speed of one part of the system.
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
         Command::Identity(args) => cli::identity::run(args),
         Command::Dag(args) => cli::dag::run(args),
         Command::Run(args) => cli::run::run(args),
+        Command::Attack(args) => cli::attack::run(args),
         Command::Validate(args) => cli::validate::run(args),
         Command::Bench(command) => cli::bench::run(command),
     };

@@ -7,6 +7,8 @@
 //! SVG/PNG plots by [`write_run_outputs`]. This crate depends on neither the
 //! simulator nor the cell stack: its inputs are the plain types of [`record`].
 
+pub mod attack;
+pub mod attack_report;
 pub mod checks;
 pub mod markdown;
 pub mod metrics;
@@ -18,6 +20,10 @@ pub mod tables;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+pub use attack::{AdversaryAct, AttackRecord, AttackSummary};
+pub use attack_report::{
+    ArmRun, AttackCampaign, AttackReport, Claims, ScriptBlock, SeedRuns, write_attack_outputs,
+};
 pub use checks::{CheckResult, evaluate_checks};
 pub use markdown::render_report;
 pub use metrics::{

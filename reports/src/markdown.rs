@@ -230,6 +230,8 @@ pub fn render_report(record: &RunRecord, metrics: &Metrics, checks: &[CheckResul
         let _ = writeln!(out);
     }
 
+    render_attack_section(&mut out, record);
+
     let _ = writeln!(out, "## Faults\n");
     if record.faults.is_empty() {
         let _ = writeln!(out, "No fault was injected.\n");
@@ -268,4 +270,80 @@ pub fn render_report(record: &RunRecord, metrics: &Metrics, checks: &[CheckResul
          - [timeseries.csv](timeseries.csv): one row per virtual second"
     );
     out
+}
+
+/// The run's attack, when there was one: what the Byzantine cells did and
+/// how the honest cells reacted (docs/metrics.md "Attack"). Nothing for a
+/// run where nothing happened.
+fn render_attack_section(out: &mut String, record: &RunRecord) {
+    let attack = crate::attack::AttackSummary::new(record);
+    let nothing = attack.adversary_actions.is_empty()
+        && attack.rejections.is_empty()
+        && attack.network_adversary.dropped == 0
+        && attack.network_adversary.delayed == 0;
+    if nothing {
+        return;
+    }
+    let _ = writeln!(out, "## Attack\n");
+    if !attack.adversary_actions.is_empty() {
+        let _ = writeln!(out, "| Behaviour | Action | Count |\n|---|---|---|");
+        for (behaviour, actions) in &attack.adversary_actions {
+            for (action, count) in actions {
+                let _ = writeln!(out, "| {} | {} | {count} |", cell(behaviour), cell(action));
+            }
+        }
+        let _ = writeln!(out);
+    }
+    if attack.messages_held > 0 || attack.messages_released > 0 {
+        let _ = writeln!(
+            out,
+            "Withheld: {} message(s) held, {} released.\n",
+            attack.messages_held, attack.messages_released
+        );
+    }
+    let network = attack.network_adversary;
+    if network.dropped > 0 || network.delayed > 0 {
+        let _ = writeln!(
+            out,
+            "The network adversary dropped {} message(s) and delayed {}.\n",
+            network.dropped, network.delayed
+        );
+    }
+    if !attack.rejections.is_empty() {
+        let _ = writeln!(
+            out,
+            "Honest cells rejected {} message(s) and event(s):\n\n| Reason | Count |\n|---|---|",
+            attack.rejections_total
+        );
+        for (reason, count) in &attack.rejections {
+            let _ = writeln!(out, "| {} | {count} |", cell(reason));
+        }
+        let _ = writeln!(out);
+    }
+    let front_running = attack.front_running;
+    if front_running.pairs > 0 {
+        let _ = writeln!(
+            out,
+            "Front-running: {} pair(s), {} measured, {} ordered attacker-first (advantage {}).\n",
+            front_running.pairs,
+            front_running.measured_pairs,
+            front_running.attacker_first,
+            or_na(front_running.advantage, 3)
+        );
+    }
+    for attempt in &attack.double_spends.detail {
+        let _ = writeln!(
+            out,
+            "Double spend by cell {} at {:.3} ms ({} TXs): the most any honest cell applied is {}{}.\n",
+            attempt.attacker,
+            attempt.time_ms,
+            attempt.txs.len(),
+            attempt.max_applied,
+            if attempt.max_applied > 1 {
+                " — **finalized twice**"
+            } else {
+                ""
+            }
+        );
+    }
 }

@@ -10,6 +10,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use crate::attack::{AdversaryAct, AttackRecord, AttackTracker};
+
 /// Virtual time, or a span of it, in nanoseconds (same meaning as
 /// `celluler_core::time::TimeNs`; redefined here to keep this crate independent).
 pub type TimeNs = u64;
@@ -72,6 +74,10 @@ pub struct RunRecord {
     /// ordered by (forker, time, cell).
     #[serde(default)]
     pub forks_detected: Vec<ForkDetection>,
+    /// What Byzantine cells did and how honest cells reacted (rejections,
+    /// double spends applied); empty for a run without an attack.
+    #[serde(default)]
+    pub attack: AttackRecord,
     pub liveness: LivenessRecord,
     /// Observations about transaction ids that were never submitted; ignored.
     pub unknown_tx_observations: u64,
@@ -331,6 +337,7 @@ pub struct RunRecorder {
     counters: BTreeMap<u64, CounterBucket>,
     /// round → (honest cell → when it decided the round).
     round_decisions: BTreeMap<u64, BTreeMap<CellIndex, TimeNs>>,
+    attack: AttackTracker,
 }
 
 impl RunRecorder {
@@ -368,6 +375,7 @@ impl RunRecorder {
                 safety_violations: Vec::new(),
                 first_divergence: None,
                 forks_detected: Vec::new(),
+                attack: AttackRecord::default(),
                 liveness: LivenessRecord::default(),
                 unknown_tx_observations: 0,
                 checks,
@@ -377,6 +385,7 @@ impl RunRecorder {
             down: vec![false; cell_count as usize],
             counters: BTreeMap::new(),
             round_decisions: BTreeMap::new(),
+            attack: AttackTracker::default(),
         }
     }
 
@@ -567,6 +576,72 @@ impl RunRecorder {
                 time_ns,
             }),
         }
+    }
+
+    /// Honest cell `cell` rejected a message or event for `reason` (a fixed
+    /// label). A dishonest cell's rejections are not counted.
+    pub fn message_rejected(&mut self, cell: CellIndex, reason: &str) {
+        if !self.is_honest(cell) {
+            return;
+        }
+        *self
+            .record
+            .attack
+            .rejections
+            .entry(reason.to_string())
+            .or_default() += 1;
+    }
+
+    /// Byzantine cell `cell` acted for `behaviour`. Recorded whoever the
+    /// cell is: the actor's own account of its attack.
+    pub fn adversary(
+        &mut self,
+        time_ns: TimeNs,
+        cell: CellIndex,
+        behaviour: &str,
+        act: AdversaryAct,
+    ) {
+        self.attack
+            .adversary(&mut self.record.attack, time_ns, cell, behaviour, act);
+    }
+
+    /// Honest cell `cell` ordered TX `id` and its ledger applied it or not
+    /// (`tx_ordered` records the order). Only double-spend TXs are kept.
+    pub fn tx_applied(&mut self, cell: CellIndex, id: &str, applied: bool) {
+        if !self.is_honest(cell) {
+            return;
+        }
+        self.attack
+            .tx_applied(&mut self.record.attack, cell, id, applied);
+    }
+
+    /// The network adversary's totals over the run: messages dropped, and
+    /// messages held and delivered late.
+    pub fn network_adversary(&mut self, dropped: u64, delayed: u64) {
+        self.record.attack.network_dropped = dropped;
+        self.record.attack.network_delayed = delayed;
+    }
+
+    /// Forkers some honest cell holds a proof of, ascending.
+    pub fn forkers_detected(&self) -> Vec<CellIndex> {
+        let mut forkers: Vec<CellIndex> = self
+            .record
+            .forks_detected
+            .iter()
+            .map(|detection| detection.forker)
+            .collect();
+        forkers.sort_unstable();
+        forkers.dedup();
+        forkers
+    }
+
+    /// At the end of the run: the highest reputation (ppm) an honest live
+    /// cell gives `forker`.
+    pub fn forker_trust(&mut self, forker: CellIndex, trust_ppm: u64) {
+        self.record
+            .attack
+            .forker_trust_ppm
+            .insert(forker, trust_ppm);
     }
 
     /// Closes the record at the end of the run.

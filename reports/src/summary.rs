@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::attack::AttackSummary;
 use crate::checks::CheckResult;
 use crate::metrics::{Metrics, Percentiles};
 use crate::record::{CellIndex, DivergenceRecord, NS_PER_MS, RunRecord, TimeNs};
@@ -31,6 +32,9 @@ pub struct Summary {
     pub fairness: FairnessSummary,
     pub safety: SafetySummary,
     pub liveness: LivenessSummary,
+    /// What an attack did and how honest cells reacted: zeros and empty
+    /// lists for a run without one (docs/metrics.md "Attack").
+    pub attack: AttackSummary,
     /// Check name → "pass" or "fail".
     pub checks: BTreeMap<String, String>,
     /// Check name → what was measured against what was required.
@@ -202,6 +206,7 @@ impl Summary {
                 last_decided_round: metrics.liveness.last_decided_round,
                 longest_stall_ms: ns_to_ms(metrics.liveness.longest_stall_ns),
             },
+            attack: AttackSummary::new(record),
             checks: check_results
                 .iter()
                 .map(|r| {

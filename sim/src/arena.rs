@@ -302,6 +302,7 @@ mod tests {
             gossip_interval_ns: 1,
             genesis_balance: 0,
             ledger: celluler_core::ledger::LedgerConfig { fee_min: 0 },
+            accounts: Vec::new().into(),
             trust: Default::default(),
             access: Default::default(),
             record_consensus: false,

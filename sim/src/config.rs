@@ -7,6 +7,8 @@ use celluler_core::node::CellIndex;
 use celluler_core::rng::Probability;
 use celluler_core::time::TimeNs;
 
+use crate::links::NetworkAdversary;
+
 /// A latency distribution. Every parameter is integer: nanoseconds, or a
 /// dimensionless shape in thousandths, so a configuration means the same on
 /// every machine. Draws are rounded to integer nanoseconds, never negative.
@@ -216,6 +218,10 @@ pub struct SimConfig {
     pub regions: Option<RegionMatrix>,
     /// Applied in time order; equal times in list order.
     pub faults: Vec<ScheduledFault>,
+    /// Scripted control of links by Byzantine actors (`eclipse`, `delay`):
+    /// drops or delays what crosses them. Empty by default, which changes
+    /// nothing in a run.
+    pub adversary: NetworkAdversary,
 }
 
 /// Drift slower than this would stop or reverse a clock.
@@ -236,6 +242,8 @@ pub enum ConfigError {
     Regions(String),
     #[error("link: {0}")]
     Link(String),
+    #[error("network adversary: {0}")]
+    Adversary(String),
     #[error("fault {index} at {at_ns} ns: {reason}")]
     Fault {
         index: usize,
@@ -271,6 +279,7 @@ impl SimConfig {
             link: LinkModel::default(),
             regions: None,
             faults: Vec::new(),
+            adversary: NetworkAdversary::default(),
         }
     }
 
@@ -390,6 +399,9 @@ impl SimConfig {
                 _ => {}
             }
         }
+        self.adversary
+            .validate(self.cells)
+            .map_err(ConfigError::Adversary)?;
         Ok(())
     }
 }
@@ -432,5 +444,20 @@ mod tests {
         assert!(matches!(config.validate(), Err(ConfigError::Fault { .. })));
         config.faults[0].fault = Fault::Crash { cell: CellIndex(7) };
         assert!(matches!(config.validate(), Err(ConfigError::Fault { .. })));
+        config.faults.clear();
+        config.adversary.push(crate::links::LinkRule {
+            name: "eclipse",
+            from: crate::links::CellSet::all_but([4]),
+            to: crate::links::CellSet::only([5]),
+            from_ns: 0,
+            until_ns: None,
+            action: crate::links::LinkAction::Drop,
+        });
+        assert_eq!(
+            config.validate(),
+            Err(ConfigError::Adversary(
+                "rule 0 (eclipse): cell 5 does not exist (5 cells)".into()
+            ))
+        );
     }
 }

@@ -7,6 +7,10 @@
 //! its outputs are applied here. A `ChargeCpu` output moves the emission time
 //! of every later output of the same input, and the cell is busy until the
 //! total charge has elapsed: inputs arriving meanwhile wait for it.
+//!
+//! A message the network routes is then judged by the configured
+//! [`NetworkAdversary`] (scripted Byzantine control of links; see
+//! [`crate::links`]), which may drop it or hold it longer.
 
 use std::cmp::Ordering;
 
@@ -16,6 +20,7 @@ use celluler_core::time::TimeNs;
 
 use crate::config::{ConfigError, Fault, ScheduledFault, SimConfig};
 use crate::faults::{FaultState, LocalClock};
+use crate::links::{LinkAction, NetworkAdversary};
 use crate::metrics::{DropReason, MessageEvent, Metrics};
 use crate::network::{Network, Route, Transmission};
 use crate::queue::{EventQueue, Keyed};
@@ -128,6 +133,8 @@ pub struct Simulation<N: Node> {
     slots: Vec<CellSlot<N>>,
     topology: Topology,
     network: Network,
+    /// Judges every routed message; empty = no effect, one branch per message.
+    adversary: NetworkAdversary,
     fault_state: FaultState,
     faults: Vec<ScheduledFault>,
     metrics: Metrics,
@@ -171,6 +178,7 @@ impl<N: Node> Simulation<N> {
             slots,
             topology,
             network: Network::new(config.cells, link_slot_count, config.link, config.regions),
+            adversary: config.adversary,
             fault_state: FaultState::default(),
             faults: Vec::new(),
             metrics: Metrics::new(config.cells, link_slot_keys),
@@ -429,9 +437,34 @@ impl<N: Node> Simulation<N> {
                     .record(from, to, slot, MessageEvent::Dropped(reason))
             }
             Route::Deliver {
-                arrival_ns,
-                duplicate_arrival_ns,
+                mut arrival_ns,
+                mut duplicate_arrival_ns,
             } => {
+                // The adversary sits after the sender's transmitter: what the
+                // network delivers, it may still drop or hold (module doc of
+                // `links`). It draws nothing, so routing is unchanged.
+                if !self.adversary.is_empty() {
+                    match self.adversary.judge(from, to, send_ns) {
+                        None => {}
+                        Some((_, LinkAction::Drop)) => {
+                            // The message and any network copy of it: one drop.
+                            self.metrics.record(
+                                from,
+                                to,
+                                slot,
+                                MessageEvent::Dropped(DropReason::Adversary),
+                            );
+                            return;
+                        }
+                        Some((_, LinkAction::Delay { extra_ns })) => {
+                            self.metrics
+                                .record(from, to, slot, MessageEvent::AdversaryDelayed);
+                            arrival_ns = arrival_ns.saturating_add(extra_ns);
+                            duplicate_arrival_ns =
+                                duplicate_arrival_ns.map(|ns| ns.saturating_add(extra_ns));
+                        }
+                    }
+                }
                 if let Some(duplicate_ns) = duplicate_arrival_ns {
                     self.metrics
                         .record(from, to, slot, MessageEvent::Duplicated);
@@ -635,6 +668,11 @@ impl<N: Node> Simulation<N> {
             CellState::Crashed(durable) => Some(durable),
             _ => None,
         }
+    }
+
+    /// The network adversary the run was configured with.
+    pub fn adversary(&self) -> &NetworkAdversary {
+        &self.adversary
     }
 
     pub fn topology(&self) -> &Topology {

@@ -6,12 +6,15 @@
 //! ([`config`]). Every handled input is folded into a trace hash ([`trace`]);
 //! messages and faults are counted ([`metrics`]).
 
+pub mod adversary;
 pub mod arena;
+pub mod clients;
 pub mod config;
 pub mod engine;
 pub mod faults;
 pub mod gossip;
 pub mod latency;
+pub mod links;
 pub mod metrics;
 pub mod network;
 pub mod queue;
@@ -26,4 +29,5 @@ pub use config::{
     TopologySpec,
 };
 pub use engine::{Observed, Simulation};
+pub use links::{CellSet, LinkAction, LinkRule, NetworkAdversary};
 pub use trace::{TraceMode, TraceRecord};

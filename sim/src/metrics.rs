@@ -21,16 +21,22 @@ pub enum DropReason {
     CellDown,
     /// The destination index names no cell.
     UnknownCell,
+    /// A drop rule of the network adversary (`links::NetworkAdversary`).
+    Adversary,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 6] = [
+    /// How many reasons there are (the length of the counter arrays).
+    pub const COUNT: usize = 7;
+
+    pub const ALL: [DropReason; DropReason::COUNT] = [
         DropReason::Loss,
         DropReason::Partition,
         DropReason::LinkCut,
         DropReason::QueueOverflow,
         DropReason::CellDown,
         DropReason::UnknownCell,
+        DropReason::Adversary,
     ];
 
     pub fn name(self) -> &'static str {
@@ -41,6 +47,7 @@ impl DropReason {
             DropReason::QueueOverflow => "queue_overflow",
             DropReason::CellDown => "cell_down",
             DropReason::UnknownCell => "unknown_cell",
+            DropReason::Adversary => "adversary",
         }
     }
 }
@@ -51,9 +58,13 @@ pub struct MessageCounters {
     pub sent: u64,
     pub delivered: u64,
     /// Indexed by `DropReason as usize`.
-    pub dropped: [u64; 6],
+    pub dropped: [u64; DropReason::COUNT],
     /// Extra copies the network made.
     pub duplicated: u64,
+    /// Messages a delay rule of the network adversary held (a message the
+    /// network duplicated counts once; both copies were held). Not a drop:
+    /// they are delivered, late.
+    pub adversary_delayed: u64,
 }
 
 impl MessageCounters {
@@ -61,14 +72,21 @@ impl MessageCounters {
         self.dropped[reason as usize]
     }
 
+    /// Every drop, the network adversary's included.
     pub fn dropped_total(&self) -> u64 {
         self.dropped.iter().sum()
+    }
+
+    /// Messages a drop rule of the network adversary removed.
+    pub fn adversary_dropped(&self) -> u64 {
+        self.dropped(DropReason::Adversary)
     }
 
     fn add(&mut self, other: &MessageCounters) {
         self.sent += other.sent;
         self.delivered += other.delivered;
         self.duplicated += other.duplicated;
+        self.adversary_delayed += other.adversary_delayed;
         for (total, count) in self.dropped.iter_mut().zip(other.dropped) {
             *total += count;
         }
@@ -90,6 +108,8 @@ pub(crate) enum MessageEvent {
     Sent,
     Dropped(DropReason),
     Duplicated,
+    /// Held by a delay rule of the network adversary.
+    AdversaryDelayed,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -100,8 +120,9 @@ struct CellEvents {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct RareCounters {
-    dropped: [u64; 6],
+    dropped: [u64; DropReason::COUNT],
     duplicated: u64,
+    adversary_delayed: u64,
 }
 
 /// The hot path writes one 8-byte counter per message event, in the lines the
@@ -166,6 +187,7 @@ impl Metrics {
                     self.dense_rare[slot].dropped[reason as usize] += 1
                 }
                 MessageEvent::Duplicated => self.dense_rare[slot].duplicated += 1,
+                MessageEvent::AdversaryDelayed => self.dense_rare[slot].adversary_delayed += 1,
             },
             None => {
                 let link = self.sparse(from, to);
@@ -173,6 +195,7 @@ impl Metrics {
                     MessageEvent::Sent => link.sent += 1,
                     MessageEvent::Dropped(reason) => link.dropped[reason as usize] += 1,
                     MessageEvent::Duplicated => link.duplicated += 1,
+                    MessageEvent::AdversaryDelayed => link.adversary_delayed += 1,
                 }
             }
         }
@@ -234,6 +257,7 @@ impl Metrics {
             delivered: self.dense_delivered[reverse],
             dropped: self.dense_rare[slot].dropped,
             duplicated: self.dense_rare[slot].duplicated,
+            adversary_delayed: self.dense_rare[slot].adversary_delayed,
         }
     }
 
@@ -278,5 +302,38 @@ impl Metrics {
 
     pub fn faults_applied(&self) -> u64 {
         self.faults_applied
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_drop_reason_has_its_own_counter() {
+        for (index, reason) in DropReason::ALL.into_iter().enumerate() {
+            assert_eq!(reason as usize, index, "{}", reason.name());
+        }
+        let mut metrics = Metrics::new(2, Vec::new());
+        let (a, b) = (CellIndex(0), CellIndex(1));
+        metrics.record(a, b, LinkSlot::NONE, MessageEvent::Sent);
+        metrics.record(a, b, LinkSlot::NONE, MessageEvent::Sent);
+        metrics.record(
+            a,
+            b,
+            LinkSlot::NONE,
+            MessageEvent::Dropped(DropReason::Adversary),
+        );
+        metrics.record(a, b, LinkSlot::NONE, MessageEvent::AdversaryDelayed);
+        let totals = metrics.totals();
+        assert_eq!(
+            (
+                totals.adversary_dropped(),
+                totals.dropped_total(),
+                totals.adversary_delayed
+            ),
+            (1, 1, 1)
+        );
+        assert_eq!(metrics.cell(a).messages.adversary_delayed, 1);
     }
 }

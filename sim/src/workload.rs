@@ -123,7 +123,8 @@ pub fn schedule(scenario: &Scenario) -> Vec<ScheduledCommand> {
         None => honest.clone(),
     };
     let mut commands = Vec::new();
-    if !submitters.is_empty() {
+    // With clients, TXs come from them (`client_arrivals`).
+    if !submitters.is_empty() && workload.clients == 0 {
         let mut rng = rng::stream(scenario.seed, "workload-tx", 0);
         for at_ns in arrivals(&mut rng, workload.tx_rate, scenario.duration_ns) {
             let cell = pick(&mut rng, &submitters);
@@ -155,6 +156,28 @@ pub fn schedule(scenario: &Scenario) -> Vec<ScheduledCommand> {
     }
     commands.sort_by_key(|scheduled| scheduled.at_ns); // stable: ties keep draw order
     commands
+}
+
+/// With `[workload] clients`, the TX arrivals of the run: each from a
+/// client drawn at random, to a random honest cell, in time order (the
+/// same rate as cells' TXs without clients).
+pub fn client_arrivals(scenario: &Scenario) -> Vec<crate::clients::ClientArrival> {
+    let workload = &scenario.workload;
+    let honest: Vec<CellIndex> = scenario.honest_cells().into_iter().map(CellIndex).collect();
+    if workload.clients == 0 || honest.is_empty() {
+        return Vec::new();
+    }
+    let mut rng = rng::stream(scenario.seed, "workload-client-tx", 0);
+    arrivals(&mut rng, workload.tx_rate, scenario.duration_ns)
+        .into_iter()
+        .map(|at_ns| crate::clients::ClientArrival {
+            at_ns,
+            client: rng::below(&mut rng, u64::from(workload.clients)) as u32,
+            to: pick(&mut rng, &honest),
+            amount: 1 + rng::below(&mut rng, TRANSFER_AMOUNT_MAX),
+            fee: TRANSFER_FEE,
+        })
+        .collect()
 }
 
 #[cfg(test)]

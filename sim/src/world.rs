@@ -16,7 +16,9 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use celluler_core::cell::api::CellNode;
-use celluler_core::cell::{Cell, CellCommand, CellConfig, CellObservation, MemberInfo};
+use celluler_core::cell::{
+    AdversaryAction, Cell, CellCommand, CellConfig, CellObservation, MemberInfo,
+};
 use celluler_core::hashgraph::replay::{self, DagEvent, DagFile, RecordedFacts};
 use celluler_core::hashgraph::{self, EventHash};
 use celluler_core::identity::{CellKeys, hex};
@@ -26,6 +28,7 @@ use celluler_core::time::{NS_PER_MS, TimeNs};
 use celluler_core::trust::{AccessPolicy, TrustConfig};
 
 use crate::arena::{SimEnvironment, StoreMode};
+use crate::clients::ClientPool;
 use crate::{ConfigError, Observed, SimConfig, Simulation, TraceMode};
 
 /// Everything a world of cells needs, as plain data (what `celluler run`
@@ -57,6 +60,9 @@ pub struct WorldConfig {
     /// over one shared arena (fast), or an engine per cell (the proof that
     /// the arena decides nothing for anyone: the same run, bit for bit).
     pub store: StoreMode,
+    /// Accounts of workload clients (not consensus members) at genesis,
+    /// each with `genesis_balance`.
+    pub client_accounts: Vec<celluler_core::identity::CellId>,
 }
 
 /// The default gossip interval: 100 ms. Over a WAN with tens of
@@ -81,6 +87,7 @@ impl WorldConfig {
             record_consensus: Vec::new(),
             mutated_tie_break: Vec::new(),
             store: StoreMode::Shared,
+            client_accounts: Vec::new(),
         }
     }
 }
@@ -233,6 +240,17 @@ pub struct InvariantChecker {
     violations: Vec<(TimeNs, String)>,
     /// Rounds decided, summed over cells.
     pub rounds_checked: u64,
+    /// Some honest cells ordered differently (an order or event-count
+    /// divergence).
+    agreement_violated: bool,
+    /// Honest cells reached different states, or one finalized a double
+    /// spend.
+    state_violated: bool,
+    /// Each TX of a Byzantine double-spend attempt, with its attempt's
+    /// number (lookup only).
+    double_spend_txs: BTreeMap<[u8; 32], usize>,
+    /// Per (honest cell, attempt): how many of its TXs the cell applied.
+    double_spend_applied: BTreeMap<(CellIndex, usize), u32>,
 }
 
 /// Most violations kept besides the first divergence (the first ones explain
@@ -266,6 +284,12 @@ impl InvariantChecker {
     }
 
     fn divergence(&mut self, divergence: Divergence) {
+        match divergence.kind {
+            DivergenceKind::StateHash { .. } => self.state_violated = true,
+            DivergenceKind::Order | DivergenceKind::EventCount { .. } => {
+                self.agreement_violated = true;
+            }
+        }
         for cell in [divergence.cells.0, divergence.cells.1] {
             if let Some(flag) = self.diverged.get_mut(cell.as_usize()) {
                 *flag = true;
@@ -293,9 +317,54 @@ impl InvariantChecker {
         self.reporters[run - 1].1
     }
 
+    /// Whether some honest cells ordered differently.
+    pub fn agreement_violated(&self) -> bool {
+        self.agreement_violated
+    }
+
+    /// Whether honest cells reached different states or one finalized a
+    /// double spend.
+    pub fn state_violated(&self) -> bool {
+        self.state_violated
+    }
+
     pub fn observe(&mut self, observed: &Observed<CellObservation>) {
         let (time_ns, cell) = (observed.time_ns, observed.cell);
+        if let CellObservation::Adversary {
+            action: AdversaryAction::DoubleSpend { txs },
+            ..
+        } = &observed.observation
+        {
+            let attempt = self.double_spend_txs.len();
+            for tx in txs {
+                self.double_spend_txs.insert(*tx, attempt);
+            }
+        }
         if self.dishonest.get(cell.as_usize()).copied().unwrap_or(true) {
+            return;
+        }
+        if let CellObservation::TxOrdered {
+            tx, applied: true, ..
+        } = observed.observation
+            && let Some(&attempt) = self.double_spend_txs.get(&tx)
+        {
+            let applied = self
+                .double_spend_applied
+                .entry((cell, attempt))
+                .or_insert(0);
+            *applied += 1;
+            if *applied == 2 {
+                self.state_violated = true;
+                self.violation(
+                    time_ns,
+                    format!(
+                        "double spend finalized: cell {} applied two conflicting spends of \
+                         one attempt (the second: TX {})",
+                        cell.0,
+                        hex(&tx)
+                    ),
+                );
+            }
             return;
         }
         if let CellObservation::ReplayDiverged { round, journal } = observed.observation {
@@ -504,6 +573,8 @@ pub struct CellWorld<N: CellNode = Cell> {
     checker: InvariantChecker,
     /// Observations already given to the checker.
     checked: usize,
+    /// Workload clients, which act at exact times within `run_until`.
+    clients: Option<ClientPool>,
 }
 
 impl CellWorld<Cell> {
@@ -546,7 +617,13 @@ impl<N: CellNode> CellWorld<N> {
             coin_round_frequency: config.coin_round_frequency,
         };
         let environment = Rc::new(SimEnvironment::new(&directory, consensus, config.store)?);
+        let accounts: Arc<[(celluler_core::identity::CellId, u64)]> = config
+            .client_accounts
+            .iter()
+            .map(|&account| (account, config.genesis_balance))
+            .collect();
         let cell_config = |index: CellIndex| CellConfig {
+            accounts: accounts.clone(),
             seed: config.seed,
             index,
             members: directory.clone(),
@@ -579,19 +656,48 @@ impl<N: CellNode> CellWorld<N> {
             simulation,
             environment,
             checked: 0,
+            clients: None,
         })
     }
 
+    /// Workload clients that submit through entry cells (their accounts
+    /// must be in `WorldConfig::client_accounts`).
+    pub fn set_clients(&mut self, clients: ClientPool) {
+        self.clients = Some(clients);
+    }
+
     /// Run until `end_ns` of true virtual time, checking invariants over
-    /// everything observed. Returns the inputs handled.
+    /// everything observed. Clients act at their exact times on the way.
+    /// Returns the inputs handled.
     pub fn run_until(&mut self, end_ns: TimeNs) -> u64 {
-        let handled = self.simulation.run_until(end_ns);
+        let mut handled = 0;
+        loop {
+            let wakeup = self
+                .clients
+                .as_ref()
+                .and_then(ClientPool::next_wakeup)
+                .filter(|&at| at <= end_ns);
+            handled += self.simulation.run_until(wakeup.unwrap_or(end_ns));
+            self.check_new_observations();
+            let Some(now) = wakeup else {
+                return handled;
+            };
+            let commands = self.clients.as_mut().expect("woken").wake(now);
+            for (entry, command) in commands {
+                self.simulation.schedule_command(now, entry, command);
+            }
+        }
+    }
+
+    fn check_new_observations(&mut self) {
         let observations = self.simulation.observations();
         for observed in &observations[self.checked..] {
             self.checker.observe(observed);
+            if let Some(clients) = &mut self.clients {
+                clients.observe(observed);
+            }
         }
         self.checked = observations.len();
-        handled
     }
 
     /// Hand over the observations so far (already checked); keeps memory
@@ -838,6 +944,7 @@ mod tests {
             )
         );
         assert_eq!(checker.timed_violations()[0].0, 22);
+        assert!(checker.agreement_violated() && !checker.state_violated());
     }
 
     #[test]
@@ -912,6 +1019,53 @@ mod tests {
             "{violations:?}"
         );
         assert_eq!(first.kind.label(), "state_hash");
+    }
+
+    #[test]
+    fn a_double_spend_finalized_by_an_honest_cell_is_a_state_violation() {
+        let mut checker = InvariantChecker::new(3);
+        checker.mark_dishonest(CellIndex(2));
+        let ordered = |time_ns: TimeNs, cell: u32, tx: u8| Observed {
+            time_ns,
+            cell: CellIndex(cell),
+            observation: CellObservation::TxOrdered {
+                tx: [tx; 32],
+                round_received: 3,
+                consensus_timestamp_ns: 5,
+                position: u64::from(tx),
+                applied: true,
+            },
+        };
+        checker.observe(&Observed {
+            time_ns: 10,
+            cell: CellIndex(2),
+            observation: CellObservation::Adversary {
+                behaviour: "double-spend",
+                action: AdversaryAction::DoubleSpend {
+                    txs: vec![[7; 32], [8; 32]],
+                },
+            },
+        });
+        // Cell 0 applies one spend: fine. The attacker's own ledger is not
+        // judged. Cell 1 applies both: the violation, with where.
+        for observed in [
+            ordered(20, 0, 7),
+            ordered(20, 2, 7),
+            ordered(20, 2, 8),
+            ordered(21, 1, 7),
+        ] {
+            checker.observe(&observed);
+        }
+        assert!(checker.violations().is_empty() && !checker.state_violated());
+        checker.observe(&ordered(30, 1, 8));
+        let violations = checker.timed_violations();
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert_eq!(violations[0].0, 30);
+        assert!(
+            violations[0].1.contains("double spend finalized: cell 1"),
+            "{violations:?}"
+        );
+        assert!(checker.state_violated() && !checker.agreement_violated());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+pub mod attack;
 pub mod bench;
 pub mod dag;
 pub mod identity;
@@ -13,7 +14,7 @@ pub mod validate;
 /// How a command ended.
 #[allow(
     dead_code,
-    reason = "CheckFailed and BadInput serve the run, validate and dag commands"
+    reason = "CheckFailed and BadInput serve the run, attack, validate and dag commands"
 )]
 #[derive(Debug)]
 pub enum Outcome {

@@ -1,24 +1,26 @@
-//! `celluler run FILE [--seed N] [--out DIR] [--trace FILE] [--replay FILE] [--quiet]`:
+//! `celluler run FILE [--seed N] [--out DIR] [--trace FILE] [--replay FILE] [--baseline] [--quiet]`:
 //! the main job. Loads and validates a scenario, runs the cell stack over the
 //! simulated network, checks invariants while it runs, folds the recorded
 //! observations into metrics, and writes `summary.json`, the CSVs, plots and
 //! `report.md`. Exit 0 when every check holds, 1 when one fails, 2 on bad
-//! input.
+//! input. [`execute`] is the run without the printing, which `celluler
+//! attack` calls once per seed and arm.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use celluler_core::cell::CellObservation;
+use celluler_core::cell::{AdversaryAction, CellObservation};
 use celluler_core::identity::hex;
 use celluler_core::node::CellIndex;
 use celluler_core::time::{NS_PER_MS, TimeNs};
 use celluler_reports::{
-    Checks, Counter, DivergenceRecord, FaultWindow, RunRecorder, TxOrder, write_run_outputs,
+    AdversaryAct, Checks, Counter, DivergenceRecord, FaultWindow, RunRecorder, RunReport, TxOrder,
+    write_run_outputs,
 };
 use celluler_sim::Observed;
+use celluler_sim::adversary::{AdversaryNode, AdversaryPlan, scenario_world};
 use celluler_sim::scenario::{Fault, Scenario};
-use celluler_sim::workload;
 use celluler_sim::world::CellWorld;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -62,6 +64,12 @@ pub struct Args {
     /// run, bit for bit, as the default shared store.
     #[arg(long)]
     independent: bool,
+    /// Run the scenario's honest baseline instead: the same seed with its
+    /// Byzantine cells present but silent (no behaviour, no workload), as
+    /// `celluler attack` compares against. Default out:
+    /// `runs/<name>-<seed>-baseline/`.
+    #[arg(long)]
+    baseline: bool,
 }
 
 fn parse_dag_target(text: &str) -> Result<(u32, PathBuf), String> {
@@ -77,53 +85,75 @@ fn parse_dag_target(text: &str) -> Result<(u32, PathBuf), String> {
     Ok((cell, PathBuf::from(path)))
 }
 
-pub fn run(args: Args) -> Outcome {
-    let mut scenario = match Scenario::load(&args.file) {
-        Ok(scenario) => scenario,
-        Err(error) => return Outcome::BadInput(error.to_string()),
-    };
-    if let Some(seed) = args.seed {
-        scenario = scenario.with_seed(seed);
-    }
-    let mode = match process::trace_mode(args.trace.as_deref(), args.replay.as_deref()) {
-        Ok(mode) => mode,
-        Err(outcome) => return outcome,
-    };
-    let out_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("runs").join(format!("{}-{}", scenario.name, scenario.seed)));
+/// How to run a scenario: everything `celluler run` takes besides the
+/// scenario itself.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Where the outputs go.
+    pub out_dir: PathBuf,
+    /// Names the scenario in error messages (its file).
+    pub label: String,
+    /// Record the full trace to this file.
+    pub trace: Option<PathBuf>,
+    /// Verify against the trace in this file.
+    pub replay: Option<PathBuf>,
+    /// Cells whose view of the hashgraph is written at the end, and where.
+    pub dag: Vec<(u32, PathBuf)>,
+    /// Test hook: cells that break consensus-timestamp ties otherwise.
+    pub mutate_tie_break: Vec<u32>,
+    /// Every cell runs its own consensus engine.
+    pub independent: bool,
+    /// Show a progress bar over virtual time (on a terminal).
+    pub progress: bool,
+}
 
-    for (cell, _) in &args.dag {
+/// One finished run: the report written from its record (the trace hash
+/// is `report.summary.trace_hash`) and the world checker's verdicts.
+pub struct Executed {
+    /// What `write_run_outputs` computed and wrote; `report.summary.passed`
+    /// is the verdict of the scenario's `[checks]`.
+    pub report: RunReport,
+    /// Wall-clock time of the simulation and its folding (not of writing).
+    pub wall_ms: u64,
+    /// Some honest cells ordered differently.
+    pub agreement_violated: bool,
+    /// Honest cells reached different states, or one finalized a double spend.
+    pub state_violated: bool,
+}
+
+/// Runs `scenario` (its seed as given) and writes its outputs into
+/// `options.out_dir`, printing nothing. Deterministic and single-threaded:
+/// the same scenario gives the same outputs (but wall time) on any thread.
+/// Errors are bad input (exit 2), or a replay that diverged from its
+/// recording (exit 1: then no output is written).
+pub fn execute(scenario: &Scenario, options: &RunOptions) -> Result<Executed, Outcome> {
+    let mode = process::trace_mode(options.trace.as_deref(), options.replay.as_deref())?;
+    for (cell, _) in &options.dag {
         if *cell >= scenario.cells.count {
-            return Outcome::BadInput(format!(
+            return Err(Outcome::BadInput(format!(
                 "--dag {cell}: the scenario has cells 0..{}",
                 scenario.cells.count
-            ));
+            )));
         }
     }
     let mut world_config = scenario.world_config();
-    world_config.record_consensus = args.dag.iter().map(|(cell, _)| *cell).collect();
-    world_config.mutated_tie_break = args.mutate_tie_break.clone();
-    if args.independent {
+    world_config.record_consensus = options.dag.iter().map(|(cell, _)| *cell).collect();
+    world_config.mutated_tie_break = options.mutate_tie_break.clone();
+    if options.independent {
         world_config.store = celluler_sim::arena::StoreMode::Independent;
     }
+    if let Some(unsupported) = AdversaryPlan::unsupported(scenario) {
+        return Err(Outcome::BadInput(format!(
+            "{}: {unsupported}",
+            options.label
+        )));
+    }
     let started = Instant::now();
-    let mut world = match CellWorld::with_trace(world_config, mode) {
-        Ok(world) => world,
-        Err(error) => {
-            return Outcome::BadInput(format!("{}: {error}", args.file.display()));
-        }
-    };
-    for &cell in &scenario.byzantine.cells {
-        world.checker_mut().mark_dishonest(CellIndex(cell));
-    }
-    for scheduled in workload::schedule(&scenario) {
-        world.schedule_command(scheduled.at_ns, scheduled.cell, scheduled.command);
-    }
-    let mut recorder = recorder_for(&scenario);
+    let mut world = scenario_world(scenario, world_config, mode)
+        .map_err(|error| Outcome::BadInput(format!("{}: {error}", options.label)))?;
+    let mut recorder = recorder_for(scenario);
     let mut progress_counts = ProgressCounts::default();
-    let progress = progress_bar(&scenario, args.quiet);
+    let progress = progress_bar(scenario, !options.progress);
     let mut totals_before = world.simulation().metrics().totals();
     let mut now_ns = 0;
     while now_ns < scenario.duration_ns {
@@ -152,6 +182,32 @@ pub fn run(args: Args) -> Outcome {
         progress.set_message(progress_counts.line(scenario.cells.count));
     }
     progress.finish_and_clear();
+    recorder.network_adversary(
+        totals_before.adversary_dropped(),
+        totals_before.adversary_delayed,
+    );
+    // What the honest cells live at the end think of each forker they caught.
+    let honest_live: Vec<&celluler_core::cell::Cell> = scenario
+        .honest_cells()
+        .into_iter()
+        .filter_map(|cell| world.cell(CellIndex(cell)))
+        .collect();
+    for forker in recorder.forkers_detected() {
+        let Some(forker_id) = honest_live
+            .first()
+            .and_then(|cell| cell.config().members.get(forker as usize))
+            .map(|member| member.cell_id)
+        else {
+            continue;
+        };
+        let trust = honest_live
+            .iter()
+            .map(|cell| cell.trust_score_ppm(forker_id))
+            .max();
+        if let Some(trust) = trust {
+            recorder.forker_trust(forker, trust);
+        }
+    }
     // The checker's violations, each at the time it was observed, the
     // first divergence first (`CellWorld::verdict` has them as text).
     let checker = world.checker();
@@ -169,27 +225,70 @@ pub fn run(args: Args) -> Outcome {
             time_ns: divergence.time_ns,
         });
     }
+    let (agreement_violated, state_violated) =
+        (checker.agreement_violated(), checker.state_violated());
     let wall_ms = started.elapsed().as_millis() as u64;
     let trace_hash = world.simulation().trace().hash_hex();
     let record = recorder.finish(scenario.duration_ns, wall_ms, &trace_hash);
 
-    if let Some(path) = &args.trace {
-        if let Err(outcome) = process::write_trace(world.simulation().trace(), path) {
-            return outcome;
-        }
+    if let Some(path) = &options.trace {
+        process::write_trace(world.simulation().trace(), path)?;
     }
     if let Some(divergence) = world.simulation().trace().divergence() {
-        return Outcome::CheckFailed(format!("replay diverged from the recording: {divergence}"));
+        return Err(Outcome::CheckFailed(format!(
+            "replay diverged from the recording: {divergence}"
+        )));
     }
-    for (cell, path) in &args.dag {
-        if let Err(outcome) = write_dag(&world, *cell, path) {
-            return outcome;
-        }
+    for (cell, path) in &options.dag {
+        write_dag(&world, *cell, path)?;
     }
-    let report = match write_run_outputs(&record, &out_dir) {
-        Ok(report) => report,
-        Err(error) => return Outcome::BadInput(format!("writing {}: {error}", out_dir.display())),
+    // The world is not needed to write the outputs: free it first.
+    drop(world);
+    let report = write_run_outputs(&record, &options.out_dir).map_err(|error| {
+        Outcome::BadInput(format!("writing {}: {error}", options.out_dir.display()))
+    })?;
+    Ok(Executed {
+        report,
+        wall_ms,
+        agreement_violated,
+        state_violated,
+    })
+}
+
+pub fn run(args: Args) -> Outcome {
+    let mut scenario = match Scenario::load(&args.file) {
+        Ok(scenario) => scenario,
+        Err(error) => return Outcome::BadInput(error.to_string()),
     };
+    if let Some(seed) = args.seed {
+        scenario = scenario.with_seed(seed);
+    }
+    if args.baseline {
+        scenario = scenario.baseline();
+    }
+    let out_dir = args.out.clone().unwrap_or_else(|| {
+        Path::new("runs").join(format!(
+            "{}-{}{}",
+            scenario.name,
+            scenario.seed,
+            if args.baseline { "-baseline" } else { "" }
+        ))
+    });
+    let options = RunOptions {
+        out_dir: out_dir.clone(),
+        label: args.file.display().to_string(),
+        trace: args.trace.clone(),
+        replay: args.replay.clone(),
+        dag: args.dag.clone(),
+        mutate_tie_break: args.mutate_tie_break.clone(),
+        independent: args.independent,
+        progress: !args.quiet,
+    };
+    let executed = match execute(&scenario, &options) {
+        Ok(executed) => executed,
+        Err(outcome) => return outcome,
+    };
+    let report = &executed.report;
     let summary = &report.summary;
     let ms = |value: Option<f64>| value.map_or("n/a".to_string(), |ms| format!("{ms:.0} ms"));
     println!(
@@ -198,7 +297,7 @@ pub fn run(args: Args) -> Outcome {
         summary.cells,
         summary.seed,
         celluler_sim::scenario::format_duration(scenario.duration_ns),
-        wall_ms as f64 / 1000.0
+        executed.wall_ms as f64 / 1000.0
     );
     println!(
         "  TXs: {} submitted, {} finalized; finality p50 {} p99 {} (first cell p50 {}); throughput {}",
@@ -243,7 +342,7 @@ pub fn run(args: Args) -> Outcome {
 }
 
 /// Writes cell `cell`'s view of the hashgraph to `path`.
-fn write_dag(world: &CellWorld, cell: u32, path: &Path) -> Result<(), Outcome> {
+fn write_dag(world: &CellWorld<AdversaryNode>, cell: u32, path: &Path) -> Result<(), Outcome> {
     let Some(file) = world.export_dag(CellIndex(cell)) else {
         return Err(Outcome::BadInput(format!(
             "--dag {cell}: cell {cell} is down when the run ends, so it has no view to export"
@@ -312,17 +411,21 @@ fn record(recorder: &mut RunRecorder, observed: &Observed<CellObservation>) {
             round_received,
             consensus_timestamp_ns,
             position,
-            ..
-        } => recorder.tx_ordered(
-            time_ns,
-            cell,
-            &hex(tx),
-            TxOrder {
-                round_received: u64::from(*round_received),
-                consensus_timestamp_ns: *consensus_timestamp_ns,
-                position: *position,
-            },
-        ),
+            applied,
+        } => {
+            let id = hex(tx);
+            recorder.tx_ordered(
+                time_ns,
+                cell,
+                &id,
+                TxOrder {
+                    round_received: u64::from(*round_received),
+                    consensus_timestamp_ns: *consensus_timestamp_ns,
+                    position: *position,
+                },
+            );
+            recorder.tx_applied(cell, &id, *applied);
+        }
         CellObservation::RoundDecided { round, .. } => {
             recorder.round_decided(time_ns, cell, u64::from(*round))
         }
@@ -334,7 +437,51 @@ fn record(recorder: &mut RunRecorder, observed: &Observed<CellObservation>) {
             tx,
             event_timestamp_ns,
         } => recorder.tx_reached(cell, &hex(tx), *event_timestamp_ns),
+        CellObservation::MessageRejected { reason } => recorder.message_rejected(cell, reason),
+        CellObservation::Adversary { behaviour, action } => {
+            recorder.adversary(time_ns, cell, behaviour, adversary_act(action))
+        }
         _ => {}
+    }
+}
+
+/// A cell's account of an adversary action as the reports' plain data.
+fn adversary_act(action: &AdversaryAction) -> AdversaryAct {
+    match action {
+        AdversaryAction::Equivocating { branches } => AdversaryAct::Equivocating {
+            branches: *branches,
+        },
+        AdversaryAction::Held { messages } => AdversaryAct::Held {
+            messages: *messages,
+        },
+        AdversaryAction::Released { messages } => AdversaryAct::Released {
+            messages: *messages,
+        },
+        AdversaryAction::FrontRun { victim, own } => AdversaryAct::FrontRun {
+            victim: hex(victim),
+            own: hex(own),
+        },
+        AdversaryAction::DoubleSpend { txs } => AdversaryAct::DoubleSpend {
+            txs: txs.iter().map(|tx| hex(tx)).collect(),
+        },
+        AdversaryAction::Garbage { kind } => AdversaryAct::Garbage {
+            kind: kind.to_string(),
+        },
+        AdversaryAction::Censored {
+            client,
+            tx,
+            held_ns,
+        } => AdversaryAct::Censored {
+            client: *client,
+            tx: hex(tx),
+            held_ns: *held_ns,
+        },
+        AdversaryAction::Spam { kind } => AdversaryAct::Spam {
+            kind: kind.to_string(),
+        },
+        AdversaryAction::Skewing { offset_ns } => AdversaryAct::Skewing {
+            offset_ns: *offset_ns,
+        },
     }
 }
 

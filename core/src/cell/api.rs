@@ -41,6 +41,13 @@ pub enum CellCommand {
         task: ExecTask,
         max_payment: u64,
     },
+    /// As an entry cell, submit client `client`'s signed TX through
+    /// consensus (the client first submitted it at `first_submitted_ns`).
+    Relay {
+        client: u32,
+        encoded: Arc<[u8]>,
+        first_submitted_ns: TimeNs,
+    },
 }
 
 /// A typed record of something a cell did or learned, emitted as
@@ -50,6 +57,14 @@ pub enum CellObservation {
     /// This cell signed a TX (from `CellCommand::Transfer`) and queued it for
     /// its next event.
     TxSubmitted { tx: TxId },
+    /// As an entry cell, this cell checked a client's TX and queued it for
+    /// its next event; the client first submitted it at
+    /// `first_submitted_ns` (through this or another entry cell).
+    TxRelayed {
+        tx: TxId,
+        client: u32,
+        first_submitted_ns: TimeNs,
+    },
     /// This cell first saw the TX (in an event it learned, or its own).
     TxReceived { tx: TxId },
     /// This cell knows the TX's final place in the consensus order.
@@ -103,6 +118,13 @@ pub enum CellObservation {
     /// from before the crash: a disagreement with itself, recorded rather
     /// than a panic. It keeps what it decided now.
     ReplayDiverged { round: u32, journal: &'static str },
+    /// What a Byzantine behaviour wrapped around this cell did: recorded
+    /// by the test harness's wrapper (the simulator's `adversary`), never
+    /// by the cell's own code, so that reports can say what an attack did.
+    Adversary {
+        behaviour: &'static str,
+        action: AdversaryAction,
+    },
     /// A restarted cell rebuilt its services from its journals.
     Recovered {
         /// Rounds it had decided before the crash (its state journal's
@@ -110,6 +132,37 @@ pub enum CellObservation {
         decided_rounds: u32,
         journal_blocks: u64,
     },
+}
+
+/// One act of a Byzantine behaviour ([`CellObservation::Adversary`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdversaryAction {
+    /// The cell runs `branches` instances on one key (Twins), each talking
+    /// to its own group of peers: every own event it signs exists once per
+    /// branch.
+    Equivocating { branches: u32 },
+    /// `messages` carrying its own events were held back.
+    Held { messages: u32 },
+    /// Held messages sent at once.
+    Released { messages: u32 },
+    /// It saw the victim's TX in gossip and queued its own for its next
+    /// event.
+    FrontRun { victim: TxId, own: TxId },
+    /// Conflicting spends of the same funds, one per branch.
+    DoubleSpend { txs: Vec<TxId> },
+    /// It sent bytes of this kind (`malformed`, `bad-signature`, `replay`,
+    /// `mutated`) to a peer.
+    Garbage { kind: &'static str },
+    /// As an entry cell it dropped (`held_ns` `None`) or held a client's TX.
+    Censored {
+        client: u32,
+        tx: TxId,
+        held_ns: Option<TimeNs>,
+    },
+    /// It triggered a valid TX or event beyond its honest rate.
+    Spam { kind: &'static str },
+    /// Its clock, and so every timestamp it claims, runs `offset_ns` off.
+    Skewing { offset_ns: i64 },
 }
 
 /// The consensus facts a cell decided about one event it ordered.

@@ -31,6 +31,7 @@
 //! seen).
 
 pub mod api;
+pub mod client;
 pub mod env;
 pub mod protocol;
 pub mod services;
@@ -45,7 +46,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 pub use api::{
-    CellCommand, CellObservation, ConsensusRecording, OrderedFacts, RecordedEvent, TxId,
+    AdversaryAction, CellCommand, CellObservation, ConsensusRecording, OrderedFacts, RecordedEvent,
+    TxId,
 };
 pub use env::{Environment, EnvironmentHandle, Standalone};
 pub use protocol::{
@@ -71,7 +73,7 @@ use services::{
 use shared::{CellIo, IoHandle, JournalReader, JournalSet};
 
 /// The gossip timer.
-const GOSSIP_TIMER: TimerId = TimerId(1);
+pub const GOSSIP_TIMER: TimerId = TimerId(1);
 
 /// A cell's configuration (plain data; recorded in the nucleus journal).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +91,9 @@ pub struct CellConfig {
     pub gossip_interval_ns: TimeNs,
     /// Every member's genesis PRANA balance.
     pub genesis_balance: u64,
+    /// Accounts besides the members' at genesis (clients that are not
+    /// consensus members), with their balances.
+    pub accounts: Arc<[(CellId, u64)]>,
     pub ledger: LedgerConfig,
     pub trust: TrustConfig,
     pub access: AccessPolicy,
@@ -156,6 +161,7 @@ impl Cell {
         let allocation: Vec<_> = members
             .iter()
             .map(|member| (member.cell_id, config.genesis_balance))
+            .chain(config.accounts.iter().copied())
             .collect();
         let ledger = Rc::new(RefCell::new(
             Ledger::genesis(config.ledger, allocation).expect("a valid genesis allocation"),
@@ -243,6 +249,27 @@ impl Cell {
         &self.keys
     }
 
+    /// A second instance of this cell as it would come back from a crash
+    /// now — the same keys, configuration and environment, a copy of its
+    /// journals — to be handed `Input::Restart`: what the test harness's
+    /// Twins run for an equivocating cell (one honest instance per branch on
+    /// one key, both continuing the chain from its latest event). Not a
+    /// protocol operation: an honest deployment never runs two.
+    pub fn spawn_twin(&self) -> Cell {
+        let storages = self
+            .journals
+            .borrow()
+            .as_ref()
+            .expect("journals open")
+            .copy_storages();
+        Cell::build(
+            self.config.clone(),
+            self.keys.clone(),
+            self.environment.clone(),
+            storages,
+        )
+    }
+
     pub fn environment(&self) -> &EnvironmentHandle {
         &self.environment
     }
@@ -262,6 +289,12 @@ impl Cell {
     /// (`None`: nothing yet).
     pub fn trust_edge(&self, peer: CellId) -> Option<TrustEdge> {
         self.access.edge(self.keys.cell_id(), peer)
+    }
+
+    /// `peer`'s reputation in this cell's trust network (ppm; a forker whose
+    /// proof this cell holds scores 0).
+    pub fn trust_score_ppm(&self, peer: CellId) -> u64 {
+        self.access.score_ppm(&peer)
     }
 
     /// What this cell decided, if it records (`CellConfig::record_consensus`).
@@ -382,6 +415,15 @@ impl Cell {
                 to,
                 task,
                 max_payment,
+            },
+            CellCommand::Relay {
+                client,
+                encoded,
+                first_submitted_ns,
+            } => CellRequest::MessageRelay {
+                client,
+                encoded,
+                first_submitted_ns,
             },
         };
         self.call(request);

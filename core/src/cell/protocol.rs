@@ -8,6 +8,7 @@ use crate::hashgraph::{Event, EventHash, Frontier, OrderedEvent};
 use crate::identity::CellId;
 use crate::message::{Body, Message};
 use crate::node::{CellIndex, Payload};
+use crate::time::TimeNs;
 use crate::trust::InteractionOutcome;
 
 /// Virtual CPU prices a cell is charged (`Output::ChargeCpu`), in
@@ -267,6 +268,13 @@ pub enum CellRequest {
     MessageReceive { from: CellIndex, encoded: Arc<[u8]> },
     /// Build and submit a PRANA transfer or a POST (through consensus).
     MessageSubmit { to: CellIndex, body: Body },
+    /// A client's signed TX to submit through consensus as this cell's
+    /// entry (the client first submitted it at `first_submitted_ns`).
+    MessageRelay {
+        client: u32,
+        encoded: Arc<[u8]>,
+        first_submitted_ns: TimeNs,
+    },
     /// Ask a peer for its posts on `topic` (QUERY).
     StateQuery { to: CellIndex, topic: String },
     /// Ask a peer to run a task for PRANA (EXEC).
@@ -361,6 +369,7 @@ impl Protocol for CellProtocol {
             CellRequest::MessageRoute { .. } => "message.route",
             CellRequest::MessageReceive { .. } => "message.receive",
             CellRequest::MessageSubmit { .. } => "message.submit",
+            CellRequest::MessageRelay { .. } => "message.relay",
             CellRequest::StateQuery { .. } => "state.query",
             CellRequest::StateExec { .. } => "state.exec",
             CellRequest::IdentityAuthenticate { .. } => "identity.authenticate",

@@ -82,6 +82,14 @@ impl JournalSet {
             .collect()
     }
 
+    /// Copies of the five storages (the journals stay open).
+    pub fn copy_storages(&self) -> Vec<MemoryStorage> {
+        self.writers
+            .iter()
+            .map(|writer| writer.journal().storage().clone())
+            .collect()
+    }
+
     pub fn total_blocks(&self) -> u64 {
         self.writers.iter().map(|writer| writer.length()).sum()
     }

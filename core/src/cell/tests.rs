@@ -42,6 +42,7 @@ fn config(keys: &[Arc<CellKeys>], index: u32, record_consensus: bool) -> CellCon
         gossip_interval_ns: 100 * NS_PER_MS,
         genesis_balance: 1_000,
         ledger: LedgerConfig { fee_min: 1 },
+        accounts: Vec::new().into(),
         trust: TrustConfig::default(),
         access: AccessPolicy::default(),
         record_consensus,
@@ -710,6 +711,7 @@ fn wire_sizes_are_realistic_and_digests_stable() {
     use crate::node::Payload;
     let frontier = Arc::new(crate::hashgraph::Frontier {
         counts: vec![3, 1, 4, 1],
+        fingerprints: vec![7, 7, 7, 7],
         branch_tips: vec![EventHash([5; 32])],
     });
     let event = signed_event(&CellKeys::for_simulated_cell(SEED, 0), 0, None, None, 5);
@@ -724,7 +726,7 @@ fn wire_sizes_are_realistic_and_digests_stable() {
             CellWire::SyncRequest {
                 frontier: frontier.clone(),
             },
-            16 + 32 + 8,
+            16 + 32 + 32 + 8,
         ),
         (
             CellWire::SyncResponse {
@@ -732,7 +734,7 @@ fn wire_sizes_are_realistic_and_digests_stable() {
                 frontier,
                 tip: Some(EventHash([6; 32])),
             },
-            500 + shared_bytes + 16 + 32 + 32 + 8,
+            500 + shared_bytes + 16 + 32 + 32 + 32 + 8,
         ),
         (CellWire::SyncPush { events }, 500 + shared_bytes + 8),
         (
@@ -1189,6 +1191,7 @@ fn sync_digest_covers_every_event() {
                 events: wire,
                 frontier: Arc::new(crate::hashgraph::Frontier {
                     counts: vec![1, 2],
+                    fingerprints: vec![3, 4],
                     branch_tips: Vec::new(),
                 }),
                 tip: None,
@@ -1213,4 +1216,101 @@ fn sync_digest_covers_every_event() {
         CellWire::SyncPush { events: forward }.digest(),
         CellWire::SyncPush { events: backward }.digest()
     );
+}
+
+mod byzantine_bytes {
+    //! Byzantine bytes never panic an honest cell: mutated events (raw and
+    //! as pointers), mutated direct messages and forged frontiers, fed
+    //! through the wire, are rejected or ignored, and the cell goes on.
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A network whose cell 1 has a real event and cell 0 a real message
+    /// to mutate.
+    fn material() -> (TestNet, Vec<u8>, Vec<u8>) {
+        let mut net = n3_after_gossip();
+        let (latest, _) = latest_of(&net, 1);
+        let event = net
+            .cell(1)
+            .consensus_recording()
+            .unwrap()
+            .events
+            .iter()
+            .find(|recorded| recorded.hash == latest)
+            .unwrap()
+            .event
+            .encode();
+        net.input(
+            CellIndex(0),
+            Input::Command(CellCommand::Chat {
+                to: CellIndex(2),
+                text: "hello".into(),
+            }),
+        );
+        let message = net
+            .queue
+            .iter()
+            .find_map(|(_, _, wire)| match wire {
+                CellWire::Direct { encoded } => Some(encoded.to_vec()),
+                _ => None,
+            })
+            .expect("the chat is in flight");
+        net.settle();
+        (net, event, message)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        #[test]
+        fn mutated_bytes_never_panic_a_cell(
+            flips in proptest::collection::vec((any::<u16>(), 1u8..=255), 1..4),
+            cut in any::<u16>(),
+            counts in proptest::collection::vec(any::<u32>(), 0..6),
+            tips in proptest::collection::vec(any::<[u8; 32]>(), 0..3),
+        ) {
+            let (mut net, event, message) = material();
+            let mutate = |bytes: &[u8]| {
+                let mut bytes = bytes.to_vec();
+                for &(at, mask) in &flips {
+                    let at = at as usize % bytes.len();
+                    bytes[at] ^= mask;
+                }
+                bytes.truncate(bytes.len() - (cut as usize % 3).min(bytes.len()));
+                bytes
+            };
+            let rejected_before = net.cell(2).rejections().values().sum::<u64>();
+            let mutated_event = mutate(&event);
+            push(&mut net, 1, 2, vec![WireEvent::Raw(mutated_event.clone().into())]);
+            if let Ok(decoded) = Event::decode(&mutated_event) {
+                push(&mut net, 1, 2, vec![WireEvent::Shared(Arc::new(decoded))]);
+            }
+            net.input(CellIndex(2), Input::Deliver {
+                from: CellIndex(0),
+                message: CellWire::Direct { encoded: mutate(&message).into() },
+            });
+            let frontier = Arc::new(crate::hashgraph::Frontier {
+                fingerprints: counts.iter().map(|&c| u64::from(c)).collect(),
+                counts,
+                branch_tips: tips.into_iter().map(EventHash).collect(),
+            });
+            net.input(CellIndex(2), Input::Deliver {
+                from: CellIndex(1),
+                message: CellWire::SyncRequest { frontier: frontier.clone() },
+            });
+            net.input(CellIndex(2), Input::Deliver {
+                from: CellIndex(1),
+                message: CellWire::SyncResponse { events: Vec::new().into(), frontier, tip: Some(EventHash([1; 32])) },
+            });
+            net.settle();
+            // The cell still works: it gossips and decides on.
+            let decided = |net: &TestNet| {
+                net.count(|o| matches!(o, CellObservation::RoundDecided { .. }))
+            };
+            let rounds_before = decided(&net);
+            net.gossip(6);
+            prop_assert!(decided(&net) > rounds_before);
+            prop_assert!(net.cell(2).rejections().values().sum::<u64>() >= rejected_before);
+        }
+    }
 }

@@ -1,15 +1,22 @@
 //! From the user-facing [`Scenario`] to the engine's plain [`SimConfig`]:
 //! distributions to integer latency models, bandwidth to bytes, and every
-//! scenario fault expanded into the engine's per-cell, per-link timeline.
+//! scenario fault expanded into the engine's per-cell, per-link timeline;
+//! the `eclipse` and `delay` behaviour blocks become the rules of the
+//! [`NetworkAdversary`].
 
 use celluler_core::node::CellIndex as EngineCell;
+use celluler_core::rng;
 use celluler_core::time::TimeNs;
 
-use super::{Direction, Distribution, Fault, Latency, Scenario, Topology, probability};
+use super::{
+    Behaviour, Direction, Distribution, EclipseMode, Fault, Latency, Scenario, Topology,
+    probability,
+};
 use crate::config::{
     Fault as EngineFault, LatencyModel, LinkModel, RegionMatrix, ScheduledFault, SimConfig,
     TopologySpec,
 };
+use crate::links::{CellSet, LinkAction, LinkRule, NetworkAdversary};
 use crate::world::WorldConfig;
 
 /// A dimensionless shape as thousandths, the engine's integer form (sigma 0.4
@@ -123,6 +130,10 @@ impl Scenario {
             record_consensus: Vec::new(),
             mutated_tie_break: Vec::new(),
             store: self.consensus.store,
+            client_accounts: crate::clients::ClientPool::account_ids(
+                self.seed,
+                self.workload.clients,
+            ),
         }
     }
 
@@ -185,7 +196,101 @@ impl Scenario {
             link,
             regions,
             faults,
+            adversary: self.network_adversary(),
         }
+    }
+
+    /// The rules of the network adversary, from the `eclipse` and `delay`
+    /// behaviour blocks in file order (other behaviours act through their
+    /// cells, not on links). Each rule's window is its block's.
+    ///
+    /// - `eclipse` (coalition C, victims V): every message to a victim from a
+    ///   cell outside C — another victim included — is dropped (`mode =
+    ///   "drop"`) or delayed by `delay`. Messages from C to V pass, so the
+    ///   victims hear only the coalition. What the victims send is not judged.
+    /// - `delay` (coalition C, `hold`): the targets T are the listed
+    ///   `victims`, or else the first ⌈`share` × honest cells⌉ honest cells of
+    ///   a shuffle drawn from `(seed, "delay-targets", block index)` (the
+    ///   index among all behaviour blocks). With listed victims the adversary
+    ///   controls their links: every message to a target is held `hold`.
+    ///   Without, it controls the links touching its own cells: messages from
+    ///   C to T, and from T to C, are held `hold`.
+    pub fn network_adversary(&self) -> NetworkAdversary {
+        let mut adversary = NetworkAdversary::default();
+        for (index, block) in self.byzantine.behaviours.iter().enumerate() {
+            let rule = |name, from, to, action| LinkRule {
+                name,
+                from,
+                to,
+                from_ns: block.from_ns,
+                until_ns: block.until_ns,
+                action,
+            };
+            match &block.behaviour {
+                Behaviour::Eclipse {
+                    victims,
+                    mode,
+                    delay_ns,
+                } => {
+                    let action = match mode {
+                        EclipseMode::Drop => LinkAction::Drop,
+                        EclipseMode::Delay => LinkAction::Delay {
+                            extra_ns: *delay_ns,
+                        },
+                    };
+                    adversary.push(rule(
+                        "eclipse",
+                        CellSet::all_but(block.cells.iter().copied()),
+                        CellSet::only(victims.iter().copied()),
+                        action,
+                    ));
+                }
+                Behaviour::Delay {
+                    hold_ns,
+                    victims,
+                    share_ppm,
+                } => {
+                    let action = LinkAction::Delay { extra_ns: *hold_ns };
+                    match victims {
+                        Some(victims) => adversary.push(rule(
+                            "delay",
+                            CellSet::any(),
+                            CellSet::only(victims.iter().copied()),
+                            action,
+                        )),
+                        None => {
+                            let targets = self.delay_targets(index, *share_ppm);
+                            let coalition = || CellSet::only(block.cells.iter().copied());
+                            let targets = || CellSet::only(targets.iter().copied());
+                            adversary.push(rule("delay", coalition(), targets(), action));
+                            adversary.push(rule("delay", targets(), coalition(), action));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        adversary
+    }
+
+    /// The honest cells a `delay` block without victims holds the traffic
+    /// of: the first ⌈`share_ppm` × honest / 10^6⌉ of a Fisher–Yates shuffle
+    /// of the honest cells (ascending before shuffling) drawn from
+    /// `(seed, "delay-targets", block_index)`; returned ascending.
+    pub fn delay_targets(&self, block_index: usize, share_ppm: u32) -> Vec<u32> {
+        let mut honest = self.honest_cells();
+        let count = (u64::from(share_ppm) * honest.len() as u64)
+            .div_ceil(1_000_000)
+            .min(honest.len() as u64) as usize;
+        let mut stream = rng::stream(self.seed, "delay-targets", block_index as u64);
+        // Forward Fisher–Yates: the first `count` places are final once drawn.
+        for place in 0..count {
+            let pick = place + rng::index(&mut stream, honest.len() - place);
+            honest.swap(place, pick);
+        }
+        honest.truncate(count);
+        honest.sort_unstable();
+        honest
     }
 }
 
@@ -494,6 +599,155 @@ latency = { distribution = "constant", value = "5ms" }
                 (21, &EngineFault::Resume { cell: b }),
             ]
         );
+    }
+
+    /// Two link blocks and a cell-level block between them (10 cells; the
+    /// honest cells are 0..6).
+    const LINK_BLOCKS: &str = r#"
+name = "links"
+seed = 21
+duration = "60s"
+[cells]
+count = 10
+[[byzantine]]
+behavior = "eclipse"
+cells = [8, 9]
+from = "5s"
+until = "40s"
+params = { victims = [0, 1] }
+[[byzantine]]
+behavior = "equivocate"
+cells = [6]
+[[byzantine]]
+behavior = "delay"
+cells = [7]
+params = { hold = "300ms", share = 0.34 }
+[[byzantine]]
+behavior = "delay"
+cells = [7]
+until = "30s"
+params = { hold = "1s", victims = [2, 3] }
+[[byzantine]]
+behavior = "eclipse"
+cells = [6]
+from = "50s"
+params = { victims = [5], mode = "delay", delay = "2s" }
+"#;
+
+    #[test]
+    fn eclipse_and_delay_blocks_become_link_rules_in_file_order() {
+        let scenario = Scenario::parse("links.toml", LINK_BLOCKS).unwrap();
+        assert_eq!(scenario.honest_cells(), vec![0, 1, 2, 3, 4, 5]);
+        let config = scenario.sim_config();
+        assert_eq!(config.validate(), Ok(()));
+        // ⌈0.34 × 6⌉ = 3 of the honest cells, drawn for block 2.
+        let targets = scenario.delay_targets(2, 340_000);
+        assert_eq!(targets.len(), 3);
+        assert!(targets.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(targets.iter().all(|cell| *cell < 6));
+        let hold = LinkAction::Delay {
+            extra_ns: 300 * NS_PER_MS,
+        };
+        let expected = [
+            LinkRule {
+                name: "eclipse",
+                from: CellSet::all_but([8, 9]),
+                to: CellSet::only([0, 1]),
+                from_ns: 5 * NS_PER_S,
+                until_ns: Some(40 * NS_PER_S),
+                action: LinkAction::Drop,
+            },
+            LinkRule {
+                name: "delay",
+                from: CellSet::only([7]),
+                to: CellSet::only(targets.clone()),
+                from_ns: 0,
+                until_ns: None,
+                action: hold,
+            },
+            LinkRule {
+                name: "delay",
+                from: CellSet::only(targets.clone()),
+                to: CellSet::only([7]),
+                from_ns: 0,
+                until_ns: None,
+                action: hold,
+            },
+            LinkRule {
+                name: "delay",
+                from: CellSet::any(),
+                to: CellSet::only([2, 3]),
+                from_ns: 0,
+                until_ns: Some(30 * NS_PER_S),
+                action: LinkAction::Delay { extra_ns: NS_PER_S },
+            },
+            LinkRule {
+                name: "eclipse",
+                from: CellSet::all_but([6]),
+                to: CellSet::only([5]),
+                from_ns: 50 * NS_PER_S,
+                until_ns: None,
+                action: LinkAction::Delay {
+                    extra_ns: 2 * NS_PER_S,
+                },
+            },
+        ];
+        assert_eq!(config.adversary.rules(), &expected[..]);
+        let lines = config.adversary.describe();
+        assert_eq!(
+            lines[0],
+            "eclipse: 2 victims (0..2) hear only 8..10, dropping the rest, 5s..40s"
+        );
+        assert_eq!(
+            lines[3],
+            "delay: messages from any cell to 2 cells (2..4) held 1s, 0s..30s"
+        );
+        assert_eq!(
+            lines[4],
+            "eclipse: 1 victim (5) hear only 6, delaying the rest 2s, 50s..end"
+        );
+        // The same seed draws the same targets; other seeds draw others.
+        let again = Scenario::parse("links.toml", LINK_BLOCKS).unwrap();
+        assert_eq!(again.sim_config().adversary, config.adversary);
+        let drawn: std::collections::BTreeSet<Vec<u32>> = (0..32)
+            .map(|seed| scenario.clone().with_seed(seed).delay_targets(2, 340_000))
+            .collect();
+        assert!(drawn.len() > 5, "{drawn:?}");
+        // The block index is part of the stream: another block draws anew.
+        let per_block: std::collections::BTreeSet<Vec<u32>> = (0..32)
+            .map(|block| scenario.delay_targets(block, 340_000))
+            .collect();
+        assert!(per_block.len() > 5, "{per_block:?}");
+    }
+
+    /// Table: share in ppm → how many of the 6 honest cells are held
+    /// (⌈share × 6 / 10^6⌉); a larger share holds a superset.
+    #[test]
+    fn delay_targets_round_the_share_up_and_grow_with_it() {
+        let scenario = Scenario::parse("links.toml", LINK_BLOCKS).unwrap();
+        let mut previous: Vec<u32> = Vec::new();
+        for (share_ppm, count) in [
+            (0, 0),
+            (1, 1),
+            (166_666, 1),
+            (166_667, 2),
+            (340_000, 3),
+            (500_000, 3),
+            (500_001, 4),
+            (999_999, 6),
+            (1_000_000, 6),
+        ] {
+            let targets = scenario.delay_targets(2, share_ppm);
+            assert_eq!(targets.len(), count, "{share_ppm} ppm");
+            assert!(
+                previous.iter().all(|cell| targets.contains(cell)),
+                "{share_ppm} ppm: {targets:?} ⊉ {previous:?}"
+            );
+            previous = targets;
+        }
+        assert_eq!(previous, vec![0, 1, 2, 3, 4, 5]);
+        // A scenario without link blocks has no adversary.
+        assert!(config("").adversary.is_empty());
     }
 
     #[test]

@@ -648,6 +648,17 @@ impl Scenario {
         self
     }
 
+    /// The honest baseline of an attack: the same scenario and seed with
+    /// the same Byzantine cells present but silent — honest code, no
+    /// behaviour (of a cell or on links), no workload from them (they never
+    /// have one), left out of the metrics — so that attacked and baseline
+    /// runs compare like with like.
+    pub fn baseline(&self) -> Scenario {
+        let mut baseline = self.clone();
+        baseline.byzantine.behaviours.clear();
+        baseline
+    }
+
     /// Honest cells, ascending.
     pub fn honest_cells(&self) -> Vec<CellIndex> {
         (0..self.cells.count)

@@ -23,7 +23,7 @@ use std::rc::Rc;
 use super::{CallResult, Ctx, NucleusService, append, misrouted};
 
 /// Identity journal block kinds.
-const IDENTITY_GENESIS: u8 = 0;
+pub(crate) const IDENTITY_GENESIS: u8 = 0;
 const IDENTITY_ATTESTED: u8 = 1;
 const IDENTITY_ATTESTED_BY: u8 = 2;
 
@@ -56,6 +56,11 @@ pub struct AccessControl {
 impl AccessControl {
     pub fn allows(&self, cell: &CellId, action: AccessAction) -> bool {
         self.trust.borrow_mut().allows(cell, action)
+    }
+
+    /// `cell`'s reputation in this network (parts per million).
+    pub fn score_ppm(&self, cell: &CellId) -> u64 {
+        self.trust.borrow_mut().score_ppm(cell)
     }
 
     /// What the trust network holds about `from`'s view of `to`

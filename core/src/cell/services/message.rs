@@ -17,8 +17,8 @@ use crate::cell::shared::{IoHandle, JournalReader, MemberInfo, Signer};
 
 use super::{
     AccessControl, CallResult, ConsensusService, Ctx, DIRECTION_IN, DIRECTION_OUT, IdentityService,
-    NucleusService, STATUS_DELIVERED, STATUS_SUBMITTED, append, journal_entry, misrouted,
-    record_rejection,
+    NucleusService, STATUS_DELIVERED, STATUS_RELAYED, STATUS_SUBMITTED, append, journal_entry,
+    misrouted, record_rejection,
 };
 
 /// Builds, timestamps, signs (through the identity [`Signer`]), routes and
@@ -47,6 +47,7 @@ impl MessageService {
             .action("message.route")
             .action("message.receive")
             .action("message.submit")
+            .action("message.relay")
             .subscribe("message.inbound")
     }
 
@@ -159,13 +160,22 @@ impl MessageService {
 
     /// Scan the journal on restart: the next nonce, and the TX/POSTs
     /// submitted to consensus (resubmitted: consensus drops those it has seen).
+    /// Count, observe and journal a client TX this entry cell refused (the
+    /// entry's peer field holds the client's index).
+    fn reject_relay(&self, ctx: &mut Ctx<'_>, client: u32, reason: &'static str, encoded: &[u8]) {
+        let bounded = &encoded[..encoded.len().min(crate::message::MESSAGE_LEN_MAX)];
+        record_rejection(ctx, &self.io, CellIndex(client), reason, bounded);
+    }
+
     fn replay_journal(&mut self, ctx: &mut Ctx<'_>) {
         for block in self.journals.blocks(JournalKind::Message) {
             let mut reader = Reader::new(&block);
             let (Ok(direction), Ok(status)) = (reader.u8("direction"), reader.u8("status")) else {
                 continue;
             };
-            if direction != DIRECTION_OUT || status != STATUS_SUBMITTED {
+            if direction != DIRECTION_OUT
+                || (status != STATUS_SUBMITTED && status != STATUS_RELAYED)
+            {
                 continue;
             }
             let _ = reader.u32("peer");
@@ -176,7 +186,11 @@ impl MessageService {
             let Ok(message) = Message::decode(encoded) else {
                 continue;
             };
-            if let Body::Tx(tx) = &message.body {
+            // A relayed client TX carries the client's nonce, not this
+            // cell's.
+            if let Body::Tx(tx) = &message.body
+                && status == STATUS_SUBMITTED
+            {
                 self.next_nonce = self.next_nonce.max(tx.nonce + 1);
             }
             ctx.call(CellRequest::ConsensusSubmit {
@@ -256,6 +270,50 @@ impl Service<CellProtocol> for MessageService {
                     hash,
                 })
                 .expect("queue has room");
+                Ok(CellResponse::Sent { hash })
+            }
+            CellRequest::MessageRelay {
+                client,
+                encoded,
+                first_submitted_ns,
+            } => {
+                // An entry cell checks a client's TX as any receiver would
+                // before it spends an event on it.
+                ctx.charge_cpu(cost::SIGNATURE_VERIFY_NS + cost::bytes_ns(encoded.len()));
+                let message = match Message::decode_verified(&encoded) {
+                    Ok(message) if matches!(message.body, Body::Tx(_)) => message,
+                    Ok(_) => {
+                        self.reject_relay(ctx, client, "relay: not a transaction", &encoded);
+                        return Ok(CellResponse::Done);
+                    }
+                    Err(_) => {
+                        self.reject_relay(ctx, client, "relay: bad transaction", &encoded);
+                        return Ok(CellResponse::Done);
+                    }
+                };
+                let hash = message.hash();
+                append(
+                    ctx,
+                    JournalKind::Message,
+                    // The peer field holds the client's index.
+                    journal_entry(
+                        DIRECTION_OUT,
+                        STATUS_RELAYED,
+                        CellIndex(client),
+                        "",
+                        &encoded,
+                    ),
+                );
+                self.io
+                    .borrow_mut()
+                    .observations
+                    .push(CellObservation::TxRelayed {
+                        tx: hash,
+                        client,
+                        first_submitted_ns,
+                    });
+                ctx.call(CellRequest::ConsensusSubmit { encoded, hash })
+                    .expect("queue has room");
                 Ok(CellResponse::Sent { hash })
             }
             other => Err(misrouted(&other)),

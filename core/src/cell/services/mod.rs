@@ -12,6 +12,7 @@ mod nucleus;
 mod state;
 
 pub use consensus::{ConsensusService, EVENT_TRANSACTIONS_MAX};
+pub(crate) use identity::IDENTITY_GENESIS;
 pub use identity::{AUTH_TRUST_PERMILLE, AccessControl, IdentityService};
 pub use message::MessageService;
 pub use nucleus::NucleusService;
@@ -50,6 +51,8 @@ const DIRECTION_OUT: u8 = 1;
 const STATUS_DELIVERED: u8 = 0;
 const STATUS_REJECTED: u8 = 1;
 const STATUS_SUBMITTED: u8 = 2;
+/// A client's TX this cell entered into consensus for it.
+const STATUS_RELAYED: u8 = 3;
 
 /// One message-journal block: direction, status, peer, reason (empty unless
 /// rejected) and the bytes concerned (a message, or a sync event).

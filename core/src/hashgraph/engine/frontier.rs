@@ -14,12 +14,20 @@
 //! frontier adds the hashes of the member's branch tips: its known events
 //! that are no known event's self-parent.
 //!
+//! With each count goes a fingerprint (the first 8 bytes of the hash) of
+//! the event at sequence number `count - 1`, so that a holder can tell a
+//! peer on another branch from one on its own.
+//!
 //! What a peer lacks: every known event of member `m` at or above a floor —
 //! the peer's count, lowered to the lowest fork the holder knows of `m`
-//! (the peer cannot have said which branch it holds below that) — except
-//! the self-ancestors of the peer's branch tips that the holder knows. A
-//! peer that knows no fork of `m` is sent every branch above the fork,
-//! and learns the fork from them.
+//! (the peer cannot have said which branch it holds below that), and to 0
+//! when the holder's event at `count - 1` has another fingerprint (the
+//! peer is on a branch the holder has not seen: the holder sends all of
+//! its own) — except the self-ancestors of the peer's event at `count - 1`
+//! and of the peer's branch tips that the holder knows. A peer that knows
+//! no fork of `m` is sent every branch above the fork, and learns the fork
+//! from them; a fork whose branches never met in one holder is found the
+//! first time a holder of one branch answers a holder of the other.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -39,15 +47,19 @@ pub struct Frontier {
     /// are known — a member's whole chain, or, for a member seen forking,
     /// the prefix below its lowest known fork.
     pub counts: Vec<u32>,
+    /// Per member: the first 8 bytes (little-endian) of the hash of the
+    /// known event at sequence number `count - 1`; 0 when the count is 0.
+    pub fingerprints: Vec<u64>,
     /// The branch tips of every member seen forking, ascending.
     pub branch_tips: Vec<EventHash>,
 }
 
 impl Frontier {
-    /// Encoded size on the wire: four bytes per count, 32 per tip (the
-    /// message's framing carries the lengths).
+    /// Encoded size on the wire: four bytes per count, eight per
+    /// fingerprint, 32 per tip (the message's framing carries the lengths).
     pub fn wire_bytes(&self) -> u32 {
-        let bytes = 4 * self.counts.len() + 32 * self.branch_tips.len();
+        let bytes =
+            4 * self.counts.len() + 8 * self.fingerprints.len() + 32 * self.branch_tips.len();
         u32::try_from(bytes).unwrap_or(u32::MAX)
     }
 
@@ -56,6 +68,10 @@ impl Frontier {
         let counts = self.counts.iter().fold(0x5157_u64, |acc, &count| {
             acc.rotate_left(5) ^ u64::from(count)
         });
+        let counts = self
+            .fingerprints
+            .iter()
+            .fold(counts, |acc, &fingerprint| acc.rotate_left(3) ^ fingerprint);
         self.branch_tips.iter().fold(counts, |acc, tip| {
             let word = u64::from_le_bytes(tip.0[..8].try_into().expect("8 bytes"));
             acc.rotate_left(7) ^ word
@@ -84,6 +100,20 @@ pub(crate) trait Known {
     fn knows(&self, id: EventId) -> bool;
 }
 
+/// The fingerprint of an event hash ([`Frontier::fingerprints`]).
+pub fn fingerprint(hash: &EventHash) -> u64 {
+    u64::from_le_bytes(hash.0[..8].try_into().expect("8 bytes"))
+}
+
+/// The known events of `member` at sequence number `seq`, into `ids`
+/// (cleared first: one scratch vector serves every member).
+fn known_at(known: &impl Known, member: usize, seq: u32, ids: &mut Vec<EventId>) {
+    let graph = known.graph();
+    ids.clear();
+    known.extend_known_from(member, seq, ids);
+    ids.retain(|&id| graph.records[id as usize].seq == seq);
+}
+
 /// Among `ids` (events of one member), those that are no other's self-parent.
 fn tips_among(graph: &Hashgraph, ids: &[EventId]) -> Vec<EventId> {
     let parents: BTreeSet<EventId> = ids
@@ -100,12 +130,24 @@ pub(crate) fn frontier(known: &impl Known) -> Frontier {
     let graph = known.graph();
     let members = graph.members.len();
     let mut counts = Vec::with_capacity(members);
+    let mut fingerprints = Vec::with_capacity(members);
     let mut branch_tips = Vec::new();
+    let mut scratch = Vec::new();
     for member in 0..members {
+        let count = known
+            .fork_floor(member)
+            .unwrap_or_else(|| known.chain_length(member));
+        counts.push(count);
+        // Below the lowest fork (or with none) one event per number.
+        fingerprints.push(count.checked_sub(1).map_or(0, |last| {
+            known_at(known, member, last, &mut scratch);
+            scratch
+                .first()
+                .map_or(0, |&id| fingerprint(&graph.records[id as usize].hash))
+        }));
         match known.fork_floor(member) {
-            None => counts.push(known.chain_length(member)),
+            None => {}
             Some(floor) => {
-                counts.push(floor);
                 let ids = known.known_from(member, floor);
                 branch_tips.extend(
                     tips_among(graph, &ids)
@@ -118,6 +160,7 @@ pub(crate) fn frontier(known: &impl Known) -> Frontier {
     branch_tips.sort_unstable();
     Frontier {
         counts,
+        fingerprints,
         branch_tips,
     }
 }
@@ -138,18 +181,36 @@ pub(crate) fn missing_for(known: &impl Known, peer: &Frontier) -> Vec<EventId> {
         }
     }
     let mut ids = Vec::new();
+    let mut here = Vec::new();
     for member in 0..graph.members.len() {
-        let mut floor = peer.counts.get(member).copied().unwrap_or(0);
+        let count = peer.counts.get(member).copied().unwrap_or(0);
+        let mut floor = count;
+        // The peer's event at `count - 1`, if this holder knows it; if it
+        // knows another there, the peer is on a branch it has not seen.
+        let mut peer_last = None;
+        if let Some(last) = count.checked_sub(1) {
+            known_at(known, member, last, &mut here);
+            let wanted = peer.fingerprints.get(member).copied().unwrap_or(0);
+            peer_last = here
+                .iter()
+                .copied()
+                .find(|&id| fingerprint(&graph.records[id as usize].hash) == wanted);
+            if peer_last.is_none() && !here.is_empty() {
+                floor = 0;
+            }
+        }
         if let Some(fork) = known.fork_floor(member) {
             floor = floor.min(fork);
         }
-        let Some(tips) = peer_tips.get(&(member as MemberIndex)) else {
+        let declared = peer_tips.get(&(member as MemberIndex));
+        if declared.is_none() && (floor == count || peer_last.is_none()) {
             known.extend_known_from(member, floor, &mut ids);
             continue;
-        };
+        }
+        let tips = declared.into_iter().flatten().copied().chain(peer_last);
         // The peer holds every self-ancestor of its tips.
         let mut covered = BTreeSet::new();
-        for &tip in tips {
+        for tip in tips {
             let mut current = Some(tip);
             while let Some(id) = current {
                 let record = &graph.records[id as usize];
