@@ -3,8 +3,12 @@
 //! whatever `--threads`, a golden `attack.json`, a `false` claim that fails
 //! and names the command that replays it, and bad input.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+use common::celluler;
 
 /// 7 cells, 2 of them equivocating (2/7 of the stake: below one third).
 const N7_F2_EQUIVOCATE: &str = r#"
@@ -34,22 +38,9 @@ count = 2
 agreement = true
 "#;
 
-fn celluler(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_celluler"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the celluler binary runs")
-}
-
 /// A fresh directory for one test.
 fn test_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("attack-tests")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::fresh_dir("attack-tests", name)
 }
 
 /// Writes the scenario (with `replace` applied) into `dir`; returns its path.

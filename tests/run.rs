@@ -2,16 +2,12 @@
 //! summary of quickstart, determinism across processes, failing checks and
 //! bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn celluler(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_celluler"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the celluler binary runs")
-}
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::celluler;
 
 /// A fresh output directory for one test.
 fn out_dir(name: &str) -> PathBuf {

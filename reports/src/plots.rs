@@ -169,6 +169,59 @@ fn draw_finality_cdf<DB: DrawingBackend>(
         .map_err(|e| e.to_string())
 }
 
+/// How a kind of time window is shaded on a time chart.
+pub(crate) struct WindowStyle {
+    pub shade: RGBAColor,
+    /// The name written at the top of each window.
+    pub text: RGBColor,
+    /// The legend entry of the first window.
+    pub legend: &'static str,
+}
+
+const FAULT_WINDOWS: WindowStyle = WindowStyle {
+    shade: FAULT_SHADE,
+    text: RGBColor(150, 30, 30),
+    legend: "fault window",
+};
+
+/// Shades each `(start_ns, end_ns, name)` window over the whole height of a
+/// time chart, named at its top.
+pub(crate) fn shade_windows<'a, DB: DrawingBackend>(
+    chart: &mut ChartContext<
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    windows: impl IntoIterator<Item = (TimeNs, TimeNs, &'a str)>,
+    style: &WindowStyle,
+    y_max: f64,
+) -> DrawResult {
+    let mut labelled = false;
+    for (start_ns, end_ns, name) in windows {
+        let area = Rectangle::new(
+            [(seconds(start_ns), 0.0), (seconds(end_ns), y_max)],
+            style.shade.filled(),
+        );
+        let drawn = chart
+            .draw_series(std::iter::once(area))
+            .map_err(|e| e.to_string())?;
+        if !labelled {
+            let shade = style.shade;
+            drawn.label(style.legend).legend(move |(x, y)| {
+                Rectangle::new([(x, y - 6), (x + 20, y + 6)], shade.filled())
+            });
+            labelled = true;
+        }
+        chart
+            .draw_series(std::iter::once(Text::new(
+                name.to_string(),
+                (seconds(start_ns), y_max * 0.98),
+                ("sans-serif", 14).into_font().color(&style.text),
+            )))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 /// Shades every fault window over the whole height of a time chart.
 fn shade_faults<DB: DrawingBackend>(
     chart: &mut ChartContext<
@@ -178,34 +231,14 @@ fn shade_faults<DB: DrawingBackend>(
     faults: &[FaultWindow],
     y_max: f64,
 ) -> DrawResult {
-    let mut labelled = false;
-    for fault in faults {
-        let area = Rectangle::new(
-            [
-                (seconds(fault.start_ns), 0.0),
-                (seconds(fault.end_ns), y_max),
-            ],
-            FAULT_SHADE.filled(),
-        );
-        let drawn = chart
-            .draw_series(std::iter::once(area))
-            .map_err(|e| e.to_string())?;
-        if !labelled {
-            drawn.label("fault window").legend(|(x, y)| {
-                Rectangle::new([(x, y - 6), (x + 20, y + 6)], FAULT_SHADE.filled())
-            });
-            labelled = true;
-        }
-        // Name the fault at the top of its window.
-        chart
-            .draw_series(std::iter::once(Text::new(
-                fault.kind.clone(),
-                (seconds(fault.start_ns), y_max * 0.98),
-                ("sans-serif", 14).into_font().color(&RGBColor(150, 30, 30)),
-            )))
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(())
+    shade_windows(
+        chart,
+        faults
+            .iter()
+            .map(|fault| (fault.start_ns, fault.end_ns, fault.kind.as_str())),
+        &FAULT_WINDOWS,
+        y_max,
+    )
 }
 
 fn draw_throughput<DB: DrawingBackend>(

@@ -9,6 +9,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{ArmRun, AttackCampaign, ScriptBlock, throughput_bands};
+use crate::plots::WindowStyle;
 use crate::plots::{PLOT_SIZE, PlotError};
 use crate::record::{NS_PER_S, TimeNs};
 use crate::summary::ns_to_ms;
@@ -162,6 +163,12 @@ type TimeChart<'a, DB> = ChartContext<
     Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
 >;
 
+const BEHAVIOUR_WINDOWS: WindowStyle = WindowStyle {
+    shade: WINDOW_SHADE,
+    text: RGBColor(120, 90, 0),
+    legend: "behaviour window",
+};
+
 /// Shades each behaviour's window over the chart's height, named at its top.
 fn shade_windows<DB: DrawingBackend>(
     chart: &mut TimeChart<'_, DB>,
@@ -169,31 +176,18 @@ fn shade_windows<DB: DrawingBackend>(
     duration_ns: TimeNs,
     y_max: f64,
 ) -> DrawResult {
-    let mut labelled = false;
-    for block in script {
-        let end_ns = block.until_ns.unwrap_or(duration_ns);
-        let area = Rectangle::new(
-            [(seconds(block.from_ns), 0.0), (seconds(end_ns), y_max)],
-            WINDOW_SHADE.filled(),
-        );
-        let drawn = chart
-            .draw_series(std::iter::once(area))
-            .map_err(|e| e.to_string())?;
-        if !labelled {
-            drawn.label("behaviour window").legend(|(x, y)| {
-                Rectangle::new([(x, y - 6), (x + 20, y + 6)], WINDOW_SHADE.filled())
-            });
-            labelled = true;
-        }
-        chart
-            .draw_series(std::iter::once(Text::new(
-                block.behaviour.clone(),
-                (seconds(block.from_ns), y_max * 0.98),
-                ("sans-serif", 14).into_font().color(&RGBColor(120, 90, 0)),
-            )))
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(())
+    crate::plots::shade_windows(
+        chart,
+        script.iter().map(|block| {
+            (
+                block.from_ns,
+                block.until_ns.unwrap_or(duration_ns),
+                block.behaviour.as_str(),
+            )
+        }),
+        &BEHAVIOUR_WINDOWS,
+        y_max,
+    )
 }
 
 fn draw_throughput<DB: DrawingBackend>(
