@@ -191,6 +191,12 @@ pub struct LivenessRecord {
     pub longest_stall_ns: TimeNs,
     /// When a round was last first decided.
     pub last_decision_ns: Option<TimeNs>,
+    /// The most voting rounds an honest cell's election of one witness
+    /// took, over every round.
+    pub longest_election_rounds: u32,
+    /// Rounds where some honest cell's election of a witness reached a
+    /// coin round (took at least the coin round frequency in voting rounds).
+    pub rounds_with_coin_round: u64,
 }
 
 /// The checks a scenario asks for; a run fails when one does not hold.
@@ -337,6 +343,10 @@ pub struct RunRecorder {
     counters: BTreeMap<u64, CounterBucket>,
     /// round → (honest cell → when it decided the round).
     round_decisions: BTreeMap<u64, BTreeMap<CellIndex, TimeNs>>,
+    /// round → the most voting rounds an honest cell's election took.
+    election_rounds: BTreeMap<u64, u32>,
+    /// Hashgraph's `c` in the run (0: unknown, no coin rounds counted).
+    coin_round_frequency: u32,
     attack: AttackTracker,
 }
 
@@ -385,6 +395,8 @@ impl RunRecorder {
             down: vec![false; cell_count as usize],
             counters: BTreeMap::new(),
             round_decisions: BTreeMap::new(),
+            election_rounds: BTreeMap::new(),
+            coin_round_frequency: 0,
             attack: AttackTracker::default(),
         }
     }
@@ -501,6 +513,22 @@ impl RunRecorder {
         }
         let decisions = self.round_decisions.entry(round).or_default();
         keep_earliest(decisions, cell, time_ns);
+    }
+
+    /// An honest cell's elections of `round`'s witnesses took at most
+    /// `election_rounds` voting rounds.
+    pub fn round_elections(&mut self, cell: CellIndex, round: u64, election_rounds: u32) {
+        if !self.is_honest(cell) {
+            return;
+        }
+        let longest = self.election_rounds.entry(round).or_insert(0);
+        *longest = (*longest).max(election_rounds);
+    }
+
+    /// The run's coin round frequency (Hashgraph's `c`), to count the
+    /// rounds whose elections reached a coin round.
+    pub fn coin_round_frequency(&mut self, frequency: u32) {
+        self.coin_round_frequency = frequency;
     }
 
     /// Adds `amount` to a counter in the virtual second containing `time_ns`.
@@ -687,6 +715,13 @@ impl RunRecorder {
             })
             .collect();
         record.liveness = liveness_of(&record.rounds, virtual_duration_ns);
+        record.liveness.longest_election_rounds =
+            self.election_rounds.values().copied().max().unwrap_or(0);
+        record.liveness.rounds_with_coin_round = self
+            .election_rounds
+            .values()
+            .filter(|&&rounds| self.coin_round_frequency > 0 && rounds >= self.coin_round_frequency)
+            .count() as u64;
 
         // Buckets without gaps up to the last second of the run (or the last
         // counted second, if observations ran a little past the end).
@@ -743,6 +778,8 @@ pub fn liveness_of(rounds: &[RoundRecord], virtual_duration_ns: TimeNs) -> Liven
         last_decided_round: rounds.iter().map(|r| r.round).max(),
         longest_stall_ns,
         last_decision_ns: decision_times.last().copied(),
+        longest_election_rounds: 0,
+        rounds_with_coin_round: 0,
     }
 }
 
@@ -850,6 +887,20 @@ mod tests {
             report.contains("**Fork**: cell 4") && report.contains("cell 1 found the proof first"),
             "{report}"
         );
+    }
+
+    #[test]
+    fn elections_keep_each_rounds_longest_honest_one_and_count_coin_rounds() {
+        let mut recorder = RunRecorder::new("t", 1, 3, [0, 1], 10, Checks::default());
+        recorder.coin_round_frequency(4);
+        recorder.round_elections(0, 0, 1);
+        recorder.round_elections(1, 0, 4); // reached a coin round
+        recorder.round_elections(0, 1, 2);
+        recorder.round_elections(2, 1, 9); // not honest: ignored
+        recorder.round_elections(1, 2, 5);
+        let record = recorder.finish(1_000, 0, &"0".repeat(64));
+        assert_eq!(record.liveness.longest_election_rounds, 5);
+        assert_eq!(record.liveness.rounds_with_coin_round, 2);
     }
 
     #[test]

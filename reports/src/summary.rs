@@ -157,6 +157,10 @@ pub struct LivenessSummary {
     pub ok: bool,
     pub last_decided_round: Option<u64>,
     pub longest_stall_ms: f64,
+    /// The most voting rounds an honest cell's election of one witness took.
+    pub longest_election_rounds: u32,
+    /// Rounds whose elections reached a coin round in some honest cell.
+    pub rounds_with_coin_round: u64,
 }
 
 /// Milliseconds as a float, for display: exact to the nanosecond below 2⁵³ ns.
@@ -205,6 +209,8 @@ impl Summary {
                 ok: metrics.liveness_ok,
                 last_decided_round: metrics.liveness.last_decided_round,
                 longest_stall_ms: ns_to_ms(metrics.liveness.longest_stall_ns),
+                longest_election_rounds: metrics.liveness.longest_election_rounds,
+                rounds_with_coin_round: metrics.liveness.rounds_with_coin_round,
             },
             attack: AttackSummary::new(record),
             checks: check_results

@@ -271,6 +271,7 @@ pub struct AttackerDurable {
     me: CellIndex,
     seed: u64,
     twins: Vec<CrashedCell>,
+    twinned: bool,
     groups: Vec<Vec<CellIndex>>,
     branches: usize,
     blocks: Vec<BehaviourBlock>,
@@ -332,6 +333,7 @@ impl Attacker {
             me: self.me,
             seed: self.seed,
             twins: self.twins.into_iter().map(Cell::crash).collect(),
+            twinned: self.twinned,
             groups: self.groups,
             branches: self.branches,
             blocks: self.blocks,
@@ -340,7 +342,7 @@ impl Attacker {
     }
 
     fn recover(durable: AttackerDurable) -> Attacker {
-        let twinned = durable.twins.len() > 1;
+        let twinned = durable.twinned;
         Attacker {
             me: durable.me,
             seed: durable.seed,

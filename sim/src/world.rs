@@ -383,6 +383,7 @@ impl InvariantChecker {
             order_digest,
             state_hash,
             ref events,
+            ..
         } = observed.observation
         else {
             return;
@@ -870,6 +871,7 @@ mod tests {
                     order_digest: self.digest[slot],
                     state_hash: [state; 32],
                     events: Arc::from(hashes),
+                    election_rounds: 1,
                 },
             }
         }

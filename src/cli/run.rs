@@ -372,6 +372,7 @@ fn recorder_for(scenario: &Scenario) -> RunRecorder {
         scenario.network_median_latency_ns(),
         checks,
     );
+    recorder.coin_round_frequency(scenario.consensus.coin_round_frequency);
     for fault in &scenario.faults {
         let end_ns = fault
             .end_ns()
@@ -426,8 +427,13 @@ fn record(recorder: &mut RunRecorder, observed: &Observed<CellObservation>) {
             );
             recorder.tx_applied(cell, &id, *applied);
         }
-        CellObservation::RoundDecided { round, .. } => {
-            recorder.round_decided(time_ns, cell, u64::from(*round))
+        CellObservation::RoundDecided {
+            round,
+            election_rounds,
+            ..
+        } => {
+            recorder.round_decided(time_ns, cell, u64::from(*round));
+            recorder.round_elections(cell, u64::from(*round), *election_rounds);
         }
         CellObservation::EventCreated { .. } => recorder.count(time_ns, Counter::EventsCreated, 1),
         CellObservation::ForkDetected { creator } => {

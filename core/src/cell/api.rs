@@ -89,6 +89,10 @@ pub enum CellObservation {
         /// The round's events in this cell's consensus order: positions
         /// `ordered_events - events.len() .. ordered_events`.
         events: Arc<[EventHash]>,
+        /// The most voting rounds this cell's election of any of the round's
+        /// witnesses took; at the coin round frequency or more, a coin
+        /// round was reached (a liveness measure).
+        election_rounds: u32,
     },
     /// This cell created and signed a hashgraph event.
     EventCreated { transactions: u32 },

@@ -244,6 +244,9 @@ pub struct RoundOrdered {
     pub ordered_events: u64,
     /// Chained hash of every ordered event's hash so far.
     pub order_digest: [u8; 32],
+    /// The most voting rounds this cell's election of any witness of the
+    /// round took (fame decided by a witness of round `round + n`: `n`).
+    pub election_rounds: u32,
     /// True while a restarted cell replays rounds it had journaled: nothing
     /// is journaled or observed again.
     pub replayed: bool,

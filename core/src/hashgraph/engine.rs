@@ -166,6 +166,11 @@ pub struct FameDecision {
     pub witness: EventHash,
     pub round: u32,
     pub famous: bool,
+    /// The round of the witness whose vote decided it (`round` for a late
+    /// witness decided not famous on arrival): the election took
+    /// `decided_in_round - round` voting rounds, and passed a coin round
+    /// when that is at least the coin round frequency.
+    pub decided_in_round: u32,
 }
 
 /// An event that received its place in the total order.
@@ -1516,6 +1521,7 @@ impl Hashgraph {
             witness: self.records[record.event as usize].hash,
             round,
             famous,
+            decided_in_round: at_round,
         });
     }
 

@@ -452,6 +452,17 @@ impl BehaviourBlock {
     /// Short human form: `equivocate on 12..16 from 5s until 40s`.
     pub fn describe(&self) -> String {
         let mut text = format!("{} on {}", self.behaviour.name(), format_cells(&self.cells));
+        // Whom a coalition acts on is part of what it does.
+        match &self.behaviour {
+            Behaviour::Eclipse { victims, .. } => {
+                text.push_str(&format!(" around {}", format_cells(victims)));
+            }
+            Behaviour::Delay {
+                victims: Some(victims),
+                ..
+            } => text.push_str(&format!(" towards {}", format_cells(victims))),
+            _ => {}
+        }
         if self.from_ns > 0 {
             text.push_str(&format!(" from {}", format_duration(self.from_ns)));
         }

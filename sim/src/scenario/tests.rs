@@ -1252,7 +1252,7 @@ params = { victims = "2..4", mode = "delay" }"#,
     let summary = scenario.summary();
     assert!(
         summary.contains(
-            "16 cells (5 Byzantine: equivocate on 12..16 from 5s until 20s; withhold on 14..16; eclipse on 1, 13) for 30s"
+            "16 cells (5 Byzantine: equivocate on 12..16 from 5s until 20s; withhold on 14..16; eclipse on 1, 13 around 2..4) for 30s"
         ),
         "{summary}"
     );

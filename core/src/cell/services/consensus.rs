@@ -62,6 +62,9 @@ pub struct ConsensusService {
     /// This cell's latest own event and its timestamp: the self-parent of
     /// its next event (`None` before its first).
     own_latest: Option<(EventHash, TimeNs)>,
+    /// Per round not yet published: the most voting rounds an election of
+    /// one of its witnesses took in this cell's view.
+    election_rounds: BTreeMap<u32, u32>,
     /// Creators whose fork proof this cell's consensus journal holds.
     journaled_forkers: std::collections::BTreeSet<u32>,
     /// Own events the consensus journal holds (read at start).
@@ -144,6 +147,7 @@ impl ConsensusService {
             journaled: Vec::new(),
             recording,
             own_latest: None,
+            election_rounds: BTreeMap::new(),
             journaled_forkers: std::collections::BTreeSet::new(),
             journaled_own_events: 0,
             awaiting_own: std::collections::VecDeque::new(),
@@ -359,6 +363,12 @@ impl ConsensusService {
             .expect("queue has room");
         }
         let decided_after = self.store.decided_rounds();
+        for fame in &decisions.fame {
+            if fame.round >= decided_before {
+                let longest = self.election_rounds.entry(fame.round).or_insert(0);
+                *longest = (*longest).max(fame.decided_in_round.saturating_sub(fame.round));
+            }
+        }
         let mut by_round: BTreeMap<u32, Vec<OrderedEvent>> = BTreeMap::new();
         for ordered in decisions.ordered {
             by_round
@@ -408,6 +418,7 @@ impl ConsensusService {
                 hashes: hashes.into(),
                 ordered_events: self.ordered_events,
                 order_digest: self.order_digest,
+                election_rounds: self.election_rounds.remove(&round).unwrap_or(0),
                 replayed,
             })))
             .expect("queue has room");

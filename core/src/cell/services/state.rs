@@ -207,6 +207,7 @@ impl StateService {
                     order_digest: round.order_digest,
                     state_hash: outcome.state_hash,
                     events: round.hashes.clone(),
+                    election_rounds: round.election_rounds,
                 });
         }
     }

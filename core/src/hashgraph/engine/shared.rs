@@ -489,6 +489,7 @@ impl MemberView {
         store: &SharedHashgraph,
         witness: WitnessId,
         famous: bool,
+        decided_in_round: u32,
         decisions: &mut Decisions,
     ) {
         let Some((index, slot)) = self.fame_in_view(store, witness) else {
@@ -508,6 +509,7 @@ impl MemberView {
             witness: store.graph.records[w.event as usize].hash,
             round: w.round,
             famous,
+            decided_in_round,
         });
     }
 
@@ -525,6 +527,7 @@ impl MemberView {
                 witness: graph.records[w.event as usize].hash,
                 round: w.round,
                 famous: false,
+                decided_in_round: w.round,
             });
             return;
         }
@@ -544,7 +547,7 @@ impl MemberView {
         // The engine visits targets in ascending witness order.
         decided_by_new.sort_unstable();
         for (target, famous) in decided_by_new {
-            self.decide(store, target, famous, decisions);
+            self.decide(store, target, famous, w.round, decisions);
         }
         // Deciders already known, the earliest in the engine's voting order
         // (by round, then slot) first.
@@ -558,8 +561,8 @@ impl MemberView {
             })
             .collect();
         known_deciders.sort_unstable();
-        if let Some(&(_, _, famous)) = known_deciders.first() {
-            self.decide(store, witness, famous, decisions);
+        if let Some(&(voter_round, _, famous)) = known_deciders.first() {
+            self.decide(store, witness, famous, voter_round, decisions);
         }
     }
 
