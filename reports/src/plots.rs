@@ -39,8 +39,14 @@ const ALL_COLOR: RGBColor = RGBColor(38, 139, 210);
 const FIRST_COLOR: RGBColor = RGBColor(211, 54, 130);
 const SUBMITTED_COLOR: RGBColor = RGBColor(133, 153, 0);
 
-type DrawResult = Result<(), String>;
+pub(crate) type DrawResult = Result<(), String>;
 
+/// At most this many points per CDF line (large samples, such as finality
+/// pooled over seeds, are thinned at even rank steps, the extremes kept).
+pub const CDF_POINTS_MAX: usize = 2_000;
+
+/// Draws `$draw(&root, args…)` into `$dir/$stem.svg` and `.png`; evaluates
+/// to the two paths written.
 macro_rules! render_both {
     ($dir:expr, $stem:expr, $draw:ident, $($arg:expr),*) => {{
         let mut written = Vec::new();
@@ -63,6 +69,7 @@ macro_rules! render_both {
         written
     }};
 }
+pub(crate) use render_both;
 
 /// Writes every plot into `dir` as `<stem>.svg` and `<stem>.png`; returns
 /// the paths written, in [`PLOT_STEMS`] order, SVG before PNG.
@@ -98,19 +105,27 @@ pub fn write_plots(
     Ok(written)
 }
 
-fn seconds(time_ns: TimeNs) -> f64 {
+pub(crate) fn seconds(time_ns: TimeNs) -> f64 {
     time_ns as f64 / NS_PER_S as f64
 }
 
-/// Empirical CDF points (latency ms, fraction ≤) of an ascending sample.
-fn cdf_points(sorted_ns: &[TimeNs]) -> Vec<(f64, f64)> {
-    let n = sorted_ns.len() as f64;
-    let mut points = Vec::with_capacity(sorted_ns.len() + 1);
-    if let Some(&first) = sorted_ns.first() {
-        points.push((ns_to_ms(first), 0.0));
+/// Empirical CDF points (latency ms, fraction ≤) of an ascending sample,
+/// every rank up to [`CDF_POINTS_MAX`] of them, beyond that thinned to that
+/// many at even rank steps (the last one included).
+pub(crate) fn cdf_points(sorted_ns: &[TimeNs]) -> Vec<(f64, f64)> {
+    let n = sorted_ns.len();
+    if n == 0 {
+        return Vec::new();
     }
-    for (index, &latency) in sorted_ns.iter().enumerate() {
-        points.push((ns_to_ms(latency), (index + 1) as f64 / n));
+    let mut points = vec![(ns_to_ms(sorted_ns[0]), 0.0)];
+    let steps = n.min(CDF_POINTS_MAX);
+    for step in 0..steps {
+        let index = if steps == 1 {
+            n - 1
+        } else {
+            step * (n - 1) / (steps - 1)
+        };
+        points.push((ns_to_ms(sorted_ns[index]), (index + 1) as f64 / n as f64));
     }
     points
 }

@@ -889,33 +889,21 @@ impl Attacker {
         };
         let tx = *blake3::hash(encoded).as_bytes();
         let client = *client;
-        match mode {
-            CensorMode::Drop => {
-                Self::record(
-                    ctx,
-                    "censor",
-                    AdversaryAction::Censored {
-                        client,
-                        tx,
-                        held_ns: None,
-                    },
-                );
+        let held_ns = (mode == CensorMode::Hold).then_some(hold_ns.max(1));
+        Self::record(
+            ctx,
+            "censor",
+            AdversaryAction::Censored {
+                client,
+                tx,
+                held_ns,
+            },
+        );
+        if let Some(held_ns) = held_ns {
+            if self.censored.is_empty() {
+                ctx.set_timer(TimerId(OWN_TIMER | TIMER_CENSOR_RELEASE), held_ns);
             }
-            CensorMode::Hold => {
-                Self::record(
-                    ctx,
-                    "censor",
-                    AdversaryAction::Censored {
-                        client,
-                        tx,
-                        held_ns: Some(hold_ns),
-                    },
-                );
-                if self.censored.is_empty() {
-                    ctx.set_timer(TimerId(OWN_TIMER | TIMER_CENSOR_RELEASE), hold_ns.max(1));
-                }
-                self.censored.push_back((ctx.now + hold_ns.max(1), command));
-            }
+            self.censored.push_back((ctx.now + held_ns, command));
         }
         None
     }

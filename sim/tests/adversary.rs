@@ -79,6 +79,28 @@ fn honest_observations<'a>(
         .filter(move |o| honest.binary_search(&o.cell.0).is_ok())
 }
 
+/// Twins are a fork scenario: each instance's view, the forks it sees and
+/// what it serves are its own, so an engine per cell gives the same run as
+/// views over the shared arena.
+#[test]
+fn equivocation_gives_the_same_run_in_both_store_modes() {
+    let scenario = scenario("equivocate");
+    let shared = run(&scenario);
+    let mut config = scenario.world_config();
+    config.store = celluler_sim::arena::StoreMode::Independent;
+    let mut independent =
+        scenario_world(&scenario, config, TraceMode::HashOnly).expect("valid world");
+    independent.run_until(scenario.duration_ns);
+    assert_eq!(
+        shared.simulation().trace().hash_hex(),
+        independent.simulation().trace().hash_hex()
+    );
+    assert_eq!(
+        shared.simulation().observations(),
+        independent.simulation().observations()
+    );
+}
+
 #[test]
 fn withholders_hold_and_release_bursts() {
     let scenario = scenario("withhold");

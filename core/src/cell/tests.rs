@@ -1310,7 +1310,11 @@ mod byzantine_bytes {
             let rounds_before = decided(&net);
             net.gossip(6);
             prop_assert!(decided(&net) > rounds_before);
-            prop_assert!(net.cell(2).rejections().values().sum::<u64>() >= rejected_before);
+            // Bytes that differ from the signed event cannot pass as it:
+            // the cell rejected something, with a typed reason.
+            if mutated_event != event {
+                prop_assert!(net.cell(2).rejections().values().sum::<u64>() > rejected_before);
+            }
         }
     }
 }

@@ -9,42 +9,18 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{ArmRun, AttackCampaign, ScriptBlock, throughput_bands};
-use crate::plots::WindowStyle;
-use crate::plots::{PLOT_SIZE, PlotError};
-use crate::record::{NS_PER_S, TimeNs};
+use crate::plots::{
+    DrawResult, PLOT_SIZE, PlotError, WindowStyle, cdf_points, render_both, seconds,
+};
+use crate::record::TimeNs;
 use crate::summary::ns_to_ms;
 
 /// The plot files' stems, in the order the report lists them.
 pub const ATTACK_PLOT_STEMS: [&str; 3] = ["finality_cdf", "throughput", "fork_detection"];
 
-/// At most this many points per CDF line (pooled samples are thinned at even
-/// rank steps, the extremes kept).
-pub const CDF_POINTS_MAX: usize = 2_000;
-
 const ATTACKED_COLOR: RGBColor = RGBColor(220, 50, 47);
 const BASELINE_COLOR: RGBColor = RGBColor(38, 139, 210);
 const WINDOW_SHADE: RGBAColor = RGBAColor(181, 137, 0, 0.12);
-
-type DrawResult = Result<(), String>;
-
-macro_rules! render_both {
-    ($dir:expr, $stem:expr, $draw:ident, $($arg:expr),*) => {{
-        let svg = $dir.join(format!("{}.svg", $stem));
-        {
-            let root = SVGBackend::new(&svg, PLOT_SIZE).into_drawing_area();
-            $draw(&root, $($arg),*)
-                .and_then(|()| root.present().map_err(|e| e.to_string()))
-                .map_err(|message| PlotError { path: svg.clone(), message })?;
-        }
-        let png = $dir.join(format!("{}.png", $stem));
-        {
-            let root = BitMapBackend::new(&png, PLOT_SIZE).into_drawing_area();
-            $draw(&root, $($arg),*)
-                .and_then(|()| root.present().map_err(|e| e.to_string()))
-                .map_err(|message| PlotError { path: png.clone(), message })?;
-        }
-    }};
-}
 
 /// Writes every plot into `dir` as `<stem>.svg` and `<stem>.png`.
 pub fn write_attack_plots(campaign: &AttackCampaign, dir: &Path) -> Result<(), PlotError> {
@@ -52,7 +28,7 @@ pub fn write_attack_plots(campaign: &AttackCampaign, dir: &Path) -> Result<(), P
     let baseline: Vec<&ArmRun> = campaign.runs.iter().map(|runs| &runs.baseline).collect();
     let pooled_attacked = pooled_sorted(&attacked);
     let pooled_baseline = pooled_sorted(&baseline);
-    render_both!(
+    let _ = render_both!(
         dir,
         ATTACK_PLOT_STEMS[0],
         draw_finality_cdfs,
@@ -60,7 +36,7 @@ pub fn write_attack_plots(campaign: &AttackCampaign, dir: &Path) -> Result<(), P
         &pooled_baseline,
         campaign.runs.len()
     );
-    render_both!(
+    let _ = render_both!(
         dir,
         ATTACK_PLOT_STEMS[1],
         draw_throughput,
@@ -68,7 +44,7 @@ pub fn write_attack_plots(campaign: &AttackCampaign, dir: &Path) -> Result<(), P
         &attacked,
         &baseline
     );
-    render_both!(dir, ATTACK_PLOT_STEMS[2], draw_fork_detection, campaign);
+    let _ = render_both!(dir, ATTACK_PLOT_STEMS[2], draw_fork_detection, campaign);
     Ok(())
 }
 
@@ -79,31 +55,6 @@ fn pooled_sorted(runs: &[&ArmRun]) -> Vec<TimeNs> {
         .collect();
     pooled.sort_unstable();
     pooled
-}
-
-/// Empirical CDF points (ms, fraction ≤) of an ascending sample, thinned to
-/// at most [`CDF_POINTS_MAX`] points.
-fn cdf_points(sorted_ns: &[TimeNs]) -> Vec<(f64, f64)> {
-    let n = sorted_ns.len();
-    if n == 0 {
-        return Vec::new();
-    }
-    let mut points = vec![(ns_to_ms(sorted_ns[0]), 0.0)];
-    let steps = n.min(CDF_POINTS_MAX);
-    for step in 0..steps {
-        // Rank index from 0 to n - 1 at even steps, the last one included.
-        let index = if steps == 1 {
-            n - 1
-        } else {
-            step * (n - 1) / (steps - 1)
-        };
-        points.push((ns_to_ms(sorted_ns[index]), (index + 1) as f64 / n as f64));
-    }
-    points
-}
-
-fn seconds(time_ns: TimeNs) -> f64 {
-    time_ns as f64 / NS_PER_S as f64
 }
 
 fn draw_finality_cdfs<DB: DrawingBackend>(
