@@ -47,6 +47,16 @@ pub fn index(rng: &mut impl RngCore, len: usize) -> usize {
     below(rng, len as u64) as usize
 }
 
+/// Forward Fisher–Yates: place `i` takes a uniform pick from places
+/// `i..`, so the first `k` places are final after `k` draws (a prefix of
+/// the shuffle is a uniform sample without replacement).
+pub fn shuffle<T>(rng: &mut impl RngCore, items: &mut [T]) {
+    for place in 0..items.len().saturating_sub(1) {
+        let pick = place + index(rng, items.len() - place);
+        items.swap(place, pick);
+    }
+}
+
 /// Uniform float in `[0, 1)` with 53 random bits; reproducible everywhere.
 pub fn unit_f64(rng: &mut impl RngCore) -> f64 {
     (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)

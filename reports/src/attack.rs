@@ -40,6 +40,29 @@ pub struct AttackRecord {
     /// Per forker, the highest reputation (ppm) any honest cell live at the
     /// end of the run gives it: 0 once every one of them holds its proof.
     pub forker_trust_ppm: BTreeMap<CellIndex, u64>,
+    /// Non-member identities the scenario's sybil blocks run.
+    #[serde(default)]
+    pub sybil_identities: u64,
+    /// What they obtained in each honest cell live at the end, ascending.
+    #[serde(default)]
+    pub sybil_standings: Vec<SybilStanding>,
+}
+
+/// What sybil identities obtained in one honest cell's own trust network
+/// at the end of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SybilStanding {
+    pub cell: CellIndex,
+    /// The sum of every sybil identity's reputation (ppm of the total).
+    pub sybil_share_ppm: u64,
+    /// The best-placed sybil identity's reputation (ppm).
+    pub best_sybil_ppm: u64,
+    /// The median consensus member's reputation (ppm), for scale.
+    pub member_median_ppm: u64,
+    /// Sybil identities this cell attested (its user vouched): attack edges.
+    pub vouched: u64,
+    /// Messages from sybil identities this cell accepted.
+    pub messages_accepted: u64,
 }
 
 /// A Byzantine cell saw `victim` (a TX id, hex) in gossip and submitted `own`
@@ -64,13 +87,16 @@ pub struct DoubleSpendRecord {
 }
 
 /// What censoring entry cells did to one client's TXs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct CensoredRecord {
     pub dropped: u64,
     pub held: u64,
     /// Sum and maximum of the holds.
     pub held_ns_total: TimeNs,
     pub held_ns_max: TimeNs,
+    /// The distinct TXs (ids) censored at least once.
+    #[serde(default)]
+    pub txs: std::collections::BTreeSet<String>,
 }
 
 /// One act of a Byzantine behaviour, as plain data (`celluler_core`'s
@@ -108,12 +134,20 @@ pub enum AdversaryAct {
     Skewing {
         offset_ns: i64,
     },
+    /// A hosted sybil identity sent a message of `kind` to an honest cell.
+    SybilMessage {
+        kind: String,
+    },
+    /// Honest cell `by` vouched for a hosted sybil identity.
+    SybilVouched {
+        by: CellIndex,
+    },
 }
 
 impl AdversaryAct {
     /// The action kind counted in `adversary_actions`: `equivocating`,
     /// `held`, `released`, `front_run`, `double_spend`, `garbage: <kind>`,
-    /// `spam: <kind>`, `skewing`.
+    /// `spam: <kind>`, `skewing`, `sybil: <kind>`, `sybil: vouched`.
     pub fn label(&self) -> String {
         match self {
             AdversaryAct::Equivocating { .. } => "equivocating".to_string(),
@@ -128,6 +162,8 @@ impl AdversaryAct {
             } => "censored: held".to_string(),
             AdversaryAct::Spam { kind } => format!("spam: {kind}"),
             AdversaryAct::Skewing { .. } => "skewing".to_string(),
+            AdversaryAct::SybilMessage { kind } => format!("sybil: {kind}"),
+            AdversaryAct::SybilVouched { .. } => "sybil: vouched".to_string(),
         }
     }
 }
@@ -185,9 +221,12 @@ impl AttackTracker {
                 record.clock_offsets_ns.insert(cell, offset_ns);
             }
             AdversaryAct::Censored {
-                client, held_ns, ..
+                client,
+                held_ns,
+                tx,
             } => {
                 let censored = record.censored.entry(client).or_default();
+                censored.txs.insert(tx);
                 match held_ns {
                     None => censored.dropped += 1,
                     Some(held_ns) => {
@@ -199,7 +238,9 @@ impl AttackTracker {
             }
             AdversaryAct::Equivocating { .. }
             | AdversaryAct::Garbage { .. }
-            | AdversaryAct::Spam { .. } => {}
+            | AdversaryAct::Spam { .. }
+            | AdversaryAct::SybilMessage { .. }
+            | AdversaryAct::SybilVouched { .. } => {}
         }
     }
 
@@ -247,6 +288,73 @@ pub struct AttackSummary {
     pub clock_offsets_ms: BTreeMap<CellIndex, f64>,
     /// Per client, TXs censoring entry cells dropped or held.
     pub censored: BTreeMap<u32, CensoredSummary>,
+    /// Over every client (`null` without client TXs).
+    pub censorship: Option<CensorshipSummary>,
+    /// What sybil identities obtained (`null` without a sybil block).
+    pub sybil: Option<SybilSummary>,
+}
+
+/// docs/metrics.md "Sybil standing".
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SybilSummary {
+    pub identities: u64,
+    /// Attestations honest cells made of sybil identities.
+    pub attack_edges: u64,
+    /// Messages the identities sent to honest cells, and how many were
+    /// accepted (the rest were denied or lost).
+    pub messages_sent: u64,
+    pub messages_accepted: u64,
+    /// Over the honest cells live at the end: the sybils' summed share of
+    /// each cell's reputation (median and max), the best sybil anywhere,
+    /// and the median member's reputation (median over cells).
+    pub share_ppm_median: Option<u64>,
+    pub share_ppm_max: Option<u64>,
+    pub best_sybil_ppm_max: Option<u64>,
+    pub member_median_ppm: Option<u64>,
+    /// Honest cells where some sybil ranks at or above the median member.
+    pub cells_outranked: u64,
+    pub cells_measured: u64,
+    /// Per honest cell.
+    pub standings: Vec<SybilStanding>,
+}
+
+impl SybilSummary {
+    fn new(record: &RunRecord) -> Option<SybilSummary> {
+        let attack = &record.attack;
+        if attack.sybil_identities == 0 {
+            return None;
+        }
+        let standings = &attack.sybil_standings;
+        let median = |mut values: Vec<u64>| -> Option<u64> {
+            values.sort_unstable();
+            values.get(values.len().checked_sub(1)? / 2).copied()
+        };
+        let sybil_actions = attack.actions.get("sybil");
+        Some(SybilSummary {
+            identities: attack.sybil_identities,
+            attack_edges: standings.iter().map(|standing| standing.vouched).sum(),
+            messages_sent: sybil_actions
+                .map(|actions| {
+                    actions
+                        .iter()
+                        .filter(|(label, _)| label.as_str() != "sybil: vouched")
+                        .map(|(_, count)| count)
+                        .sum()
+                })
+                .unwrap_or(0),
+            messages_accepted: standings.iter().map(|s| s.messages_accepted).sum(),
+            share_ppm_median: median(standings.iter().map(|s| s.sybil_share_ppm).collect()),
+            share_ppm_max: standings.iter().map(|s| s.sybil_share_ppm).max(),
+            best_sybil_ppm_max: standings.iter().map(|s| s.best_sybil_ppm).max(),
+            member_median_ppm: median(standings.iter().map(|s| s.member_median_ppm).collect()),
+            cells_outranked: standings
+                .iter()
+                .filter(|s| s.best_sybil_ppm > 0 && s.best_sybil_ppm >= s.member_median_ppm)
+                .count() as u64,
+            cells_measured: standings.len() as u64,
+            standings: standings.clone(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -256,6 +364,32 @@ pub struct CensoredSummary {
     /// Mean and longest hold; `null` when nothing was held.
     pub held_ms_mean: Option<f64>,
     pub held_ms_max: Option<f64>,
+    /// The client's TXs an entry cell put into consensus, and how many of
+    /// them were censored at least once (their ratio: the censorship rate).
+    pub txs: u64,
+    pub txs_censored: u64,
+    pub censored_rate: Option<f64>,
+    /// Median `L_all` of the client's finalized TXs, from its first
+    /// submission (so censorship delay counts).
+    pub finality_ms_p50: Option<f64>,
+}
+
+/// docs/metrics.md "Censorship": what censoring entry cells cost clients.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CensorshipSummary {
+    /// Clients whose TXs were relayed, and of them those censored.
+    pub clients: u64,
+    pub clients_censored: u64,
+    /// Client TXs relayed, and of them those censored at least once.
+    pub txs: u64,
+    pub txs_censored: u64,
+    /// Median and longest `L_all` of finalized censored TXs, and the
+    /// median of the other client TXs: the delay censorship costs.
+    pub finality_ms_p50_censored: Option<f64>,
+    pub finality_ms_max_censored: Option<f64>,
+    pub finality_ms_p50_uncensored: Option<f64>,
+    /// Censored TXs never finalized by every live honest cell.
+    pub censored_unfinalized: u64,
 }
 
 /// The honest cells holding a proof of one forker.
@@ -362,25 +496,99 @@ impl AttackSummary {
                 .iter()
                 .map(|(&cell, &offset_ns)| (cell, offset_ns as f64 / 1e6))
                 .collect(),
-            censored: attack
-                .censored
-                .iter()
-                .map(|(&client, censored)| {
-                    let held = censored.held > 0;
-                    (
-                        client,
-                        CensoredSummary {
-                            dropped: censored.dropped,
-                            held: censored.held,
-                            held_ms_mean: held
-                                .then(|| ns_to_ms(censored.held_ns_total) / censored.held as f64),
-                            held_ms_max: held.then(|| ns_to_ms(censored.held_ns_max)),
-                        },
-                    )
-                })
-                .collect(),
+            censored: censored_by_client(record),
+            censorship: censorship(record),
+            sybil: SybilSummary::new(record),
         }
     }
+}
+
+/// Per client a censor touched: what it did and what it cost the client.
+fn censored_by_client(record: &RunRecord) -> BTreeMap<u32, CensoredSummary> {
+    let live = record.live_honest_cells();
+    record
+        .attack
+        .censored
+        .iter()
+        .map(|(&client, censored)| {
+            let held = censored.held > 0;
+            let mut txs = 0;
+            let mut finality_ns = Vec::new();
+            for tx in record
+                .transactions
+                .iter()
+                .filter(|tx| tx.client == Some(client))
+            {
+                txs += 1;
+                finality_ns.extend(crate::metrics::finality_all_of(tx, &live));
+            }
+            finality_ns.sort_unstable();
+            let txs_censored = censored.txs.len() as u64;
+            (
+                client,
+                CensoredSummary {
+                    dropped: censored.dropped,
+                    held: censored.held,
+                    held_ms_mean: held
+                        .then(|| ns_to_ms(censored.held_ns_total) / censored.held as f64),
+                    held_ms_max: held.then(|| ns_to_ms(censored.held_ns_max)),
+                    txs,
+                    txs_censored,
+                    censored_rate: (txs > 0).then(|| txs_censored as f64 / txs as f64),
+                    finality_ms_p50: lower_median(&finality_ns).map(ns_to_ms),
+                },
+            )
+        })
+        .collect()
+}
+
+/// The lower median of sorted `values`.
+fn lower_median(values: &[TimeNs]) -> Option<TimeNs> {
+    values.get(values.len().checked_sub(1)? / 2).copied()
+}
+
+/// docs/metrics.md "Censorship", over every client TX.
+fn censorship(record: &RunRecord) -> Option<CensorshipSummary> {
+    let live = record.live_honest_cells();
+    let censored_ids: std::collections::BTreeSet<&str> = record
+        .attack
+        .censored
+        .values()
+        .flat_map(|censored| censored.txs.iter().map(String::as_str))
+        .collect();
+    let mut clients = std::collections::BTreeSet::new();
+    let (mut txs, mut txs_censored, mut censored_unfinalized) = (0, 0, 0);
+    let (mut censored_ns, mut uncensored_ns) = (Vec::new(), Vec::new());
+    for tx in &record.transactions {
+        let Some(client) = tx.client else { continue };
+        clients.insert(client);
+        txs += 1;
+        let finality = crate::metrics::finality_all_of(tx, &live);
+        if censored_ids.contains(tx.id.as_str()) {
+            txs_censored += 1;
+            match finality {
+                Some(ns) => censored_ns.push(ns),
+                None => censored_unfinalized += 1,
+            }
+        } else {
+            uncensored_ns.extend(finality);
+        }
+    }
+    if txs == 0 {
+        return None;
+    }
+    censored_ns.sort_unstable();
+    uncensored_ns.sort_unstable();
+    Some(CensorshipSummary {
+        clients: clients.len() as u64,
+        clients_censored: record.attack.censored.len() as u64,
+        txs,
+        txs_censored,
+        finality_ms_p50_censored: lower_median(&censored_ns).map(ns_to_ms),
+        finality_ms_max_censored: censored_ns.last().copied().map(ns_to_ms),
+        finality_ms_p50_uncensored: lower_median(&uncensored_ns).map(ns_to_ms),
+        censored_unfinalized,
+    })
 }
 
 /// Folds fork detections (ordered by forker, then time) per forker.
@@ -555,5 +763,94 @@ mod tests {
         assert_eq!(fork.cells_detected, 2);
         assert_eq!(fork.first_detected_ms, 0.0005);
         assert_eq!(fork.detected_ms[&1], 0.0007);
+    }
+
+    #[test]
+    fn censorship_times_client_txs_from_their_first_submission() {
+        // Cells 0..3 honest, 3 a censoring entry. Client 7's TX "c" was
+        // dropped by cell 3 at 100, first submitted at 100, relayed by
+        // cell 0 at 2,100 (and again by cell 1: the same TX). Client 8's
+        // TX "u" went straight through cell 1.
+        let mut recorder = RunRecorder::new("t", 1, 4, [0, 1, 2], 10, Checks::default());
+        recorder.adversary(
+            100,
+            3,
+            "censor",
+            AdversaryAct::Censored {
+                client: 7,
+                tx: "c".into(),
+                held_ns: None,
+            },
+        );
+        recorder.tx_relayed(2_100, 0, "c", 7, 100);
+        recorder.tx_relayed(2_200, 1, "c", 7, 100);
+        recorder.tx_relayed(500, 1, "u", 8, 500);
+        for cell in 0..3 {
+            recorder.tx_ordered(3_100 + cell as u64, cell, "c", order(0));
+            recorder.tx_ordered(1_500, cell, "u", order(1));
+        }
+        let record = recorder.finish(NS_PER_S, 0, &"0".repeat(64));
+        let c = &record.transactions[0];
+        assert_eq!((c.client, c.submitter, c.submit_ns), (Some(7), 0, 100));
+        assert_eq!(c.received_ns, BTreeMap::from([(0, 2_100), (1, 2_200)]));
+        assert_eq!(record.unknown_tx_observations, 0);
+        let summary = AttackSummary::new(&record);
+        let censorship = summary.censorship.expect("client TXs");
+        assert_eq!((censorship.clients, censorship.clients_censored), (2, 1));
+        assert_eq!((censorship.txs, censorship.txs_censored), (2, 1));
+        // L_all: 3,102 − 100 for "c", 1,500 − 500 for "u" (in ms).
+        assert_eq!(censorship.finality_ms_p50_censored, Some(0.003002));
+        assert_eq!(censorship.finality_ms_p50_uncensored, Some(0.001));
+        let client = summary.censored[&7];
+        assert_eq!((client.dropped, client.txs, client.txs_censored), (1, 1, 1));
+        assert_eq!(client.censored_rate, Some(1.0));
+        assert_eq!(client.finality_ms_p50, Some(0.003002));
+    }
+
+    #[test]
+    fn sybil_standing_sums_what_each_honest_cell_gave_the_identities() {
+        let mut recorder = RunRecorder::new("t", 1, 4, [0, 1, 2], 10, Checks::default());
+        for _ in 0..5 {
+            recorder.adversary(
+                10,
+                3,
+                "sybil",
+                AdversaryAct::SybilMessage {
+                    kind: "chat".into(),
+                },
+            );
+        }
+        recorder.adversary(20, 3, "sybil", AdversaryAct::SybilVouched { by: 1 });
+        let standing = |cell, share, best, member, vouched, accepted| SybilStanding {
+            cell,
+            sybil_share_ppm: share,
+            best_sybil_ppm: best,
+            member_median_ppm: member,
+            vouched,
+            messages_accepted: accepted,
+        };
+        recorder.sybil_standings(
+            20,
+            vec![
+                standing(2, 0, 0, 300_000, 0, 0),
+                standing(1, 90_000, 80_000, 70_000, 1, 3),
+                standing(0, 10_000, 2_000, 300_000, 0, 1),
+            ],
+        );
+        let record = recorder.finish(NS_PER_S, 0, &"0".repeat(64));
+        let sybil = AttackSummary::new(&record).sybil.expect("a sybil block");
+        assert_eq!(sybil.identities, 20);
+        assert_eq!((sybil.messages_sent, sybil.messages_accepted), (5, 4));
+        assert_eq!(sybil.attack_edges, 1);
+        assert_eq!(sybil.share_ppm_median, Some(10_000));
+        assert_eq!(sybil.share_ppm_max, Some(90_000));
+        assert_eq!(sybil.best_sybil_ppm_max, Some(80_000));
+        assert_eq!(sybil.member_median_ppm, Some(300_000));
+        // Only cell 1's best sybil outranks its median member.
+        assert_eq!((sybil.cells_outranked, sybil.cells_measured), (1, 3));
+        assert_eq!(
+            sybil.standings.iter().map(|s| s.cell).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
     }
 }

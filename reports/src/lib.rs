@@ -20,7 +20,7 @@ pub mod tables;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-pub use attack::{AdversaryAct, AttackRecord, AttackSummary};
+pub use attack::{AdversaryAct, AttackRecord, AttackSummary, SybilStanding};
 pub use attack_report::{
     ArmRun, AttackCampaign, AttackReport, Claims, ScriptBlock, SeedRuns, write_attack_outputs,
 };

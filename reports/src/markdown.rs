@@ -177,8 +177,13 @@ pub fn render_report(record: &RunRecord, metrics: &Metrics, checks: &[CheckResul
     );
     let _ = writeln!(
         out,
-        "| Consensus timestamps outside the band of honest claims | {} | of {} with a band |",
-        fairness.timestamp_band_violations, fairness.timestamp_band_measured
+        "| Consensus timestamps outside the band of honest claims | {} | of {} with a band; {} \
+         in rounds whose unique famous witnesses were mostly honest-created (the protocol \
+         promises 0); {} round(s) where Byzantine creators held half or more |",
+        fairness.timestamp_band_violations,
+        fairness.timestamp_band_measured,
+        fairness.timestamp_band_violations_honest_majority,
+        fairness.rounds_byzantine_half_famous
     );
     let _ = writeln!(
         out,

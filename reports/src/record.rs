@@ -122,6 +122,11 @@ pub struct TxRecord {
     /// to the consensus timestamp, a median of such claims.
     #[serde(default)]
     pub reached_claim_ns: BTreeMap<CellIndex, TimeNs>,
+    /// The client that signed it, for a client's TX relayed by an entry
+    /// cell (`submitter`); `submit_ns` is then the client's first
+    /// submission, so finality includes any entry cell's censorship.
+    #[serde(default)]
+    pub client: Option<u32>,
 }
 
 /// A transaction's place in the consensus total order.
@@ -150,6 +155,23 @@ pub struct RoundRecord {
     pub first_decided_ns: TimeNs,
     /// Decided by every live honest cell, if that happened.
     pub all_decided_ns: Option<TimeNs>,
+    /// The round's unique famous witnesses, and how many of them Byzantine
+    /// cells created (as the first honest cell to decide it reported).
+    /// While Byzantine creators are fewer than half, every consensus
+    /// timestamp the round gives lies inside the band of honest claims.
+    #[serde(default)]
+    pub unique_famous_witnesses: u32,
+    #[serde(default)]
+    pub byzantine_famous_witnesses: u32,
+}
+
+impl RoundRecord {
+    /// Byzantine creators hold half or more of the round's unique famous
+    /// witnesses: the median of their claims is theirs to move.
+    pub fn byzantine_hold_half_the_famous(&self) -> bool {
+        self.unique_famous_witnesses > 0
+            && 2 * self.byzantine_famous_witnesses >= self.unique_famous_witnesses
+    }
 }
 
 /// Counters summed over one virtual second `[second, second + 1) s`.
@@ -345,6 +367,9 @@ pub struct RunRecorder {
     round_decisions: BTreeMap<u64, BTreeMap<CellIndex, TimeNs>>,
     /// round → the most voting rounds an honest cell's election took.
     election_rounds: BTreeMap<u64, u32>,
+    /// Round → (unique famous witnesses, Byzantine-created among them), as
+    /// the first honest cell to decide the round reported.
+    famous_witnesses: BTreeMap<u64, (u32, u32)>,
     /// Hashgraph's `c` in the run (0: unknown, no coin rounds counted).
     coin_round_frequency: u32,
     attack: AttackTracker,
@@ -396,6 +421,7 @@ impl RunRecorder {
             counters: BTreeMap::new(),
             round_decisions: BTreeMap::new(),
             election_rounds: BTreeMap::new(),
+            famous_witnesses: BTreeMap::new(),
             coin_round_frequency: 0,
             attack: AttackTracker::default(),
         }
@@ -422,21 +448,67 @@ impl RunRecorder {
             self.record.unknown_tx_observations += 1;
             return;
         }
+        self.push_tx(id, submitter, time_ns, time_ns, None);
+    }
+
+    /// A new transaction, received by `submitter` (when honest) at
+    /// `received_at_ns`.
+    fn push_tx(
+        &mut self,
+        id: &str,
+        submitter: CellIndex,
+        submit_ns: TimeNs,
+        received_at_ns: TimeNs,
+        client: Option<u32>,
+    ) {
         let mut received_ns = BTreeMap::new();
         if self.is_honest(submitter) {
-            received_ns.insert(submitter, time_ns);
+            received_ns.insert(submitter, received_at_ns);
         }
         self.tx_index
             .insert(id.to_string(), self.record.transactions.len());
         self.record.transactions.push(TxRecord {
             id: id.to_string(),
             submitter,
-            submit_ns: time_ns,
+            submit_ns,
             received_ns,
             order: None,
             final_ns: BTreeMap::new(),
             reached_claim_ns: BTreeMap::new(),
+            client,
         });
+    }
+
+    /// Entry cell `entry` put client `client`'s TX into consensus at
+    /// `time_ns`; the client first submitted it at `first_submitted_ns`.
+    /// A TX relayed again (the client retried elsewhere) is the same TX.
+    pub fn tx_relayed(
+        &mut self,
+        time_ns: TimeNs,
+        entry: CellIndex,
+        id: &str,
+        client: u32,
+        first_submitted_ns: TimeNs,
+    ) {
+        if let Some(&index) = self.tx_index.get(id) {
+            let honest = self.is_honest(entry);
+            let tx = &mut self.record.transactions[index];
+            if tx.client != Some(client) {
+                // The same id from another client, or a cell's own TX.
+                self.record.unknown_tx_observations += 1;
+            } else if honest {
+                // Only an honest entry's receipt counts (as everywhere).
+                keep_earliest(&mut tx.received_ns, entry, time_ns);
+            }
+            return;
+        }
+        self.push_tx(
+            id,
+            entry,
+            first_submitted_ns.min(time_ns),
+            time_ns,
+            Some(client),
+        );
     }
 
     /// `cell` received the transaction; only the earliest receipt is kept.
@@ -523,6 +595,21 @@ impl RunRecorder {
         }
         let longest = self.election_rounds.entry(round).or_insert(0);
         *longest = (*longest).max(election_rounds);
+    }
+
+    /// An honest cell decided `round` with these creators of its unique
+    /// famous witnesses (the first report counts: honest cells agree).
+    pub fn round_famous(&mut self, cell: CellIndex, round: u64, unique_famous_creators: &[u32]) {
+        if !self.is_honest(cell) {
+            return;
+        }
+        let byzantine = unique_famous_creators
+            .iter()
+            .filter(|&&creator| !self.is_honest(creator))
+            .count() as u32;
+        self.famous_witnesses
+            .entry(round)
+            .or_insert((unique_famous_creators.len() as u32, byzantine));
     }
 
     /// The run's coin round frequency (Hashgraph's `c`), to count the
@@ -672,6 +759,18 @@ impl RunRecorder {
             .insert(forker, trust_ppm);
     }
 
+    /// What the scenario's `identities` sybil identities obtained in each
+    /// honest cell live at the end (`standings`, any order).
+    pub fn sybil_standings(
+        &mut self,
+        identities: u64,
+        mut standings: Vec<crate::attack::SybilStanding>,
+    ) {
+        standings.sort_by_key(|standing| standing.cell);
+        self.record.attack.sybil_identities = identities;
+        self.record.attack.sybil_standings = standings;
+    }
+
     /// Closes the record at the end of the run.
     pub fn finish(
         mut self,
@@ -707,10 +806,14 @@ impl RunRecorder {
                         .collect::<Option<Vec<_>>>()
                         .and_then(|times| times.into_iter().max())
                 };
+                let (unique_famous_witnesses, byzantine_famous_witnesses) =
+                    self.famous_witnesses.get(&round).copied().unwrap_or((0, 0));
                 RoundRecord {
                     round,
                     first_decided_ns,
                     all_decided_ns,
+                    unique_famous_witnesses,
+                    byzantine_famous_witnesses,
                 }
             })
             .collect();

@@ -74,6 +74,12 @@ pub struct FairnessSummary {
     pub timestamp_band_violations: u64,
     /// Measured transactions with a band (the violations are among these).
     pub timestamp_band_measured: u64,
+    /// Violations in rounds whose unique famous witnesses were mostly
+    /// honest-created: the protocol promises 0.
+    pub timestamp_band_violations_honest_majority: u64,
+    /// Rounds where Byzantine creators held half or more of the unique
+    /// famous witnesses.
+    pub rounds_byzantine_half_famous: u64,
     pub jain_index: Option<f64>,
 }
 
@@ -197,6 +203,9 @@ impl Summary {
                 kendall_tau: fairness.kendall_tau,
                 timestamp_band_violations: fairness.timestamp_band_violations,
                 timestamp_band_measured: fairness.timestamp_band_measured,
+                timestamp_band_violations_honest_majority: fairness
+                    .timestamp_band_violations_honest_majority,
+                rounds_byzantine_half_famous: fairness.rounds_byzantine_half_famous,
                 jain_index: fairness.jain_index,
             },
             safety: SafetySummary {

@@ -31,22 +31,29 @@
 //! - `garbage`: at `rate`, one of: malformed bytes (as an event or a direct
 //!   message), an event signed with the wrong key, a replayed direct message
 //!   sent to the wrong cell, a real event with one byte flipped.
+//! - `sybil`: the cell hosts non-member identities (zero stake, keys of
+//!   their own) whose traffic crosses its links. At `rate` one of them
+//!   sends a CHAT to a random honest cell; it answers AUTH challenges
+//!   addressed to any of them. The attack edges are honest cells' own
+//!   choice to vouch ([`scenario_world`] schedules their users' AUTH
+//!   commands), never something the attacker writes into their state.
 //!
 //! Each act is recorded as a [`CellObservation::Adversary`] so reports can
 //! say what an attack did. Randomness comes from one stream per Byzantine
 //! cell, `(seed, "adversary", cell)`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use celluler_core::cell::api::CellNode;
+use celluler_core::cell::client::Client;
 use celluler_core::cell::{
     AdversaryAction, Cell, CellCommand, CellObservation, CellWire, CrashedCell, GOSSIP_TIMER,
     WireEvent,
 };
 use celluler_core::hashgraph::{Event, EventBody};
-use celluler_core::identity::CellKeys;
-use celluler_core::message::{Body, Message};
+use celluler_core::identity::{CellId, CellKeys};
+use celluler_core::message::{Auth, Body, Chat, Message};
 use celluler_core::node::{CellIndex, Context, Input, Node, Output, Peers, TimerId};
 use celluler_core::rng::{self, DetRng};
 use celluler_core::time::TimeNs;
@@ -78,6 +85,94 @@ pub struct AdversaryPlan {
     byzantine: Vec<CellIndex>,
     /// Cell-level blocks per cell (network ones are the links').
     blocks: Vec<(CellIndex, Vec<BehaviourBlock>)>,
+    /// Per cell of `blocks`, the sybil identities it hosts.
+    hosted: Vec<(CellIndex, HostedSeeds)>,
+}
+
+/// One non-member identity of a `sybil` block: the block (its index among
+/// the scenario's behaviour blocks), its number in the block, the Byzantine
+/// cell that hosts it (its traffic crosses that cell's links) and the seed
+/// of its keys.
+#[derive(Debug, Clone)]
+pub struct SybilIdentity {
+    pub block: usize,
+    pub number: u32,
+    pub operator: CellIndex,
+    pub cell_id: CellId,
+    key_seed: [u8; 32],
+}
+
+/// The sybil identities of `scenario`, block by block: identity `i` of a
+/// block is hosted by the block's cell `i mod cells`.
+pub fn sybil_identities(scenario: &Scenario) -> Vec<SybilIdentity> {
+    let mut identities = Vec::new();
+    for (block_index, block) in scenario.byzantine.behaviours.iter().enumerate() {
+        let Behaviour::Sybil {
+            identities: count, ..
+        } = block.behaviour
+        else {
+            continue;
+        };
+        for number in 0..count {
+            let key_seed = rng::derive_seed(
+                scenario.seed,
+                "sybil-identity",
+                ((block_index as u64) << 32) | u64::from(number),
+            );
+            identities.push(SybilIdentity {
+                block: block_index,
+                number,
+                operator: CellIndex(block.cells[number as usize % block.cells.len()]),
+                cell_id: CellKeys::from_seed(key_seed).cell_id(),
+                key_seed,
+            });
+        }
+    }
+    identities
+}
+
+/// The honest users' AUTH commands that make each sybil block's attack
+/// edges: edge `k` is honest cell `k` of a shuffle (seeded by the scenario
+/// and the block) vouching for identity `k mod identities`, at evenly
+/// spaced times over the first tenth of the block's window.
+pub fn sybil_attack_edges(scenario: &Scenario) -> Vec<crate::workload::ScheduledCommand> {
+    let identities = sybil_identities(scenario);
+    let honest: Vec<CellIndex> = scenario.honest_cells().into_iter().map(CellIndex).collect();
+    let mut commands = Vec::new();
+    for (block_index, block) in scenario.byzantine.behaviours.iter().enumerate() {
+        let Behaviour::Sybil {
+            identities: count,
+            attack_edges,
+            ..
+        } = block.behaviour
+        else {
+            continue;
+        };
+        if honest.is_empty() || attack_edges == 0 {
+            continue;
+        }
+        let mut vouchers = honest.clone();
+        let mut stream = rng::stream(scenario.seed, "sybil-attack-edges", block_index as u64);
+        rng::shuffle(&mut stream, &mut vouchers);
+        let window_ns = block.until_ns.unwrap_or(scenario.duration_ns) - block.from_ns;
+        let spread_ns = window_ns / 10;
+        let block_identities: Vec<&SybilIdentity> = identities
+            .iter()
+            .filter(|identity| identity.block == block_index)
+            .collect();
+        for edge in 0..attack_edges {
+            let identity = block_identities[(edge % count) as usize];
+            commands.push(crate::workload::ScheduledCommand {
+                at_ns: block.from_ns + spread_ns * u64::from(edge) / u64::from(attack_edges),
+                cell: vouchers[edge as usize % vouchers.len()],
+                command: CellCommand::Authenticate {
+                    with: identity.operator,
+                    identity: Some(identity.cell_id),
+                },
+            });
+        }
+    }
+    commands
 }
 
 impl AdversaryPlan {
@@ -89,44 +184,45 @@ impl AdversaryPlan {
             .iter()
             .map(|&cell| CellIndex(cell))
             .collect();
+        let sybils = sybil_identities(scenario);
         let mut blocks = Vec::new();
+        let mut hosted = Vec::new();
         for &cell in &byzantine {
-            let own: Vec<BehaviourBlock> = scenario
+            let own: Vec<(usize, &BehaviourBlock)> = scenario
                 .byzantine
-                .blocks_of(cell.0)
-                .filter(|block| is_cell_level(&block.behaviour))
-                .cloned()
+                .behaviours
+                .iter()
+                .enumerate()
+                .filter(|(_, block)| {
+                    block.cells.binary_search(&cell.0).is_ok() && is_cell_level(&block.behaviour)
+                })
                 .collect();
-            if !own.is_empty() {
-                blocks.push((cell, own));
+            if own.is_empty() {
+                continue;
             }
+            let seeds: HostedSeeds = sybils
+                .iter()
+                .filter(|identity| identity.operator == cell)
+                .filter_map(|identity| {
+                    let place = own
+                        .iter()
+                        .position(|(global, _)| *global == identity.block)?;
+                    Some((place, identity.key_seed))
+                })
+                .collect();
+            blocks.push((
+                cell,
+                own.into_iter().map(|(_, block)| block.clone()).collect(),
+            ));
+            hosted.push((cell, seeds));
         }
         AdversaryPlan {
             seed: scenario.seed,
             cells: scenario.cells.count,
             byzantine,
             blocks,
+            hosted,
         }
-    }
-
-    /// What `scenario` asks that no run can do yet (`sybil` is parsed but
-    /// not run): a message for the user, or `None`. Running such a scenario
-    /// would silently test nothing.
-    pub fn unsupported(scenario: &Scenario) -> Option<String> {
-        scenario
-            .byzantine
-            .behaviours
-            .iter()
-            .find(|block| matches!(block.behaviour, Behaviour::Sybil { .. }))
-            .map(|block| {
-                format!(
-                    "line {}: behaviour \"sybil\" is parsed but not run yet (it needs \
-                     non-member identities in the trust graph); runnable behaviours: \
-                     equivocate, withhold, eclipse, delay, timestamp-skew, censor, front-run, \
-                     spam, garbage, double-spend",
-                    block.line
-                )
-            })
     }
 
     /// Whether any cell runs a behaviour.
@@ -139,7 +235,19 @@ impl AdversaryPlan {
         match self.blocks.iter().find(|(cell, _)| *cell == index) {
             None => AdversaryNode::Honest(cell),
             Some((_, blocks)) => {
-                AdversaryNode::Byzantine(Box::new(Attacker::new(self, index, cell, blocks.clone())))
+                let hosted = self
+                    .hosted
+                    .iter()
+                    .find(|(cell, _)| *cell == index)
+                    .map(|(_, seeds)| seeds.clone())
+                    .unwrap_or_default();
+                AdversaryNode::Byzantine(Box::new(Attacker::new(
+                    self,
+                    index,
+                    cell,
+                    blocks.clone(),
+                    hosted,
+                )))
             }
         }
     }
@@ -160,7 +268,10 @@ pub fn scenario_world(
     for &cell in &scenario.byzantine.cells {
         world.checker_mut().mark_dishonest(CellIndex(cell));
     }
-    for scheduled in crate::workload::schedule(scenario) {
+    for scheduled in crate::workload::schedule(scenario)
+        .into_iter()
+        .chain(sybil_attack_edges(scenario))
+    {
         world.schedule_command(scheduled.at_ns, scheduled.cell, scheduled.command);
     }
     if let Some(clients) = scenario.client_pool() {
@@ -263,6 +374,31 @@ pub struct Attacker {
     last_event: Option<Arc<Event>>,
     /// Client TXs a censor holds: (release time, the relay command).
     censored: std::collections::VecDeque<(TimeNs, CellCommand)>,
+    /// The sybil identities this cell hosts, with the index (into `blocks`)
+    /// of the block that runs each.
+    sybils: Vec<(usize, Client)>,
+    /// Sybil identity → its place in `sybils` (lookup only).
+    sybil_by_id: BTreeMap<CellId, usize>,
+    /// What `sybils` are made from (kept for a restart).
+    hosted: HostedSeeds,
+}
+
+/// Sybil identities as a hosting cell runs them: per identity, the index
+/// (into the cell's own blocks) of its block and its key seed.
+type HostedSeeds = Vec<(usize, [u8; 32])>;
+
+/// The clients that sign for `hosted`, and each one's place by cell id.
+fn sybil_clients(hosted: &HostedSeeds) -> (Vec<(usize, Client)>, BTreeMap<CellId, usize>) {
+    let clients: Vec<(usize, Client)> = hosted
+        .iter()
+        .map(|&(block, seed)| (block, Client::new(CellKeys::from_seed(seed))))
+        .collect();
+    let by_id = clients
+        .iter()
+        .enumerate()
+        .map(|(place, (_, client))| (client.cell_id(), place))
+        .collect();
+    (clients, by_id)
 }
 
 /// What survives an attacker's crash: each instance's durable state and
@@ -276,6 +412,7 @@ pub struct AttackerDurable {
     branches: usize,
     blocks: Vec<BehaviourBlock>,
     honest: Vec<CellIndex>,
+    hosted: HostedSeeds,
 }
 
 impl Attacker {
@@ -284,6 +421,7 @@ impl Attacker {
         me: CellIndex,
         cell: Cell,
         blocks: Vec<BehaviourBlock>,
+        hosted: HostedSeeds,
     ) -> Attacker {
         let honest: Vec<CellIndex> = (0..plan.cells)
             .map(CellIndex)
@@ -310,6 +448,7 @@ impl Attacker {
             .collect();
         groups[0].extend(plan.byzantine.iter().copied().filter(|&cell| cell != me));
         groups[0].sort_unstable();
+        let (sybils, sybil_by_id) = sybil_clients(&hosted);
         Attacker {
             me,
             seed: plan.seed,
@@ -325,6 +464,9 @@ impl Attacker {
             last_direct: None,
             last_event: None,
             censored: std::collections::VecDeque::new(),
+            sybils,
+            sybil_by_id,
+            hosted,
         }
     }
 
@@ -338,11 +480,15 @@ impl Attacker {
             branches: self.branches,
             blocks: self.blocks,
             honest: self.honest,
+            hosted: self.hosted,
         }
     }
 
     fn recover(durable: AttackerDurable) -> Attacker {
         let twinned = durable.twinned;
+        // The identities' keys and genesis heads are pure functions of
+        // their seeds: rebuilt as they were.
+        let (sybils, sybil_by_id) = sybil_clients(&durable.hosted);
         Attacker {
             me: durable.me,
             seed: durable.seed,
@@ -359,6 +505,9 @@ impl Attacker {
             last_direct: None,
             last_event: None,
             censored: std::collections::VecDeque::new(),
+            sybils,
+            sybil_by_id,
+            hosted: durable.hosted,
         }
     }
 
@@ -427,6 +576,9 @@ impl Attacker {
             }
             Input::Deliver { from, message } => {
                 if let CellWire::Direct { encoded } = &message {
+                    if self.sybil_inbound(from, encoded, ctx) {
+                        return;
+                    }
                     self.last_direct = Some(Arc::clone(encoded));
                 }
                 let twin = self.twin_of(from);
@@ -472,7 +624,9 @@ impl Attacker {
         }
         for (index, block) in self.blocks.clone().iter().enumerate() {
             match &block.behaviour {
-                Behaviour::Spam { rate, .. } | Behaviour::Garbage { rate, .. } => {
+                Behaviour::Spam { rate, .. }
+                | Behaviour::Garbage { rate, .. }
+                | Behaviour::Sybil { rate, .. } => {
                     if let Some(interval) = tick_interval_ns(rate.count, rate.per_ns) {
                         at(
                             ctx,
@@ -556,6 +710,12 @@ impl Attacker {
                     Behaviour::Garbage { rate, kinds } => {
                         let kind = kinds[rng::index(&mut self.rng, kinds.len())];
                         self.garbage(kind, ctx);
+                        if let Some(interval) = tick_interval_ns(rate.count, rate.per_ns) {
+                            ctx.set_timer(TimerId(OWN_TIMER | tick), interval);
+                        }
+                    }
+                    Behaviour::Sybil { rate, .. } => {
+                        self.sybil_chat(index, ctx);
                         if let Some(interval) = tick_interval_ns(rate.count, rate.per_ns) {
                             ctx.set_timer(TimerId(OWN_TIMER | tick), interval);
                         }
@@ -793,6 +953,81 @@ impl Attacker {
         };
         ctx.send(to, message);
         Self::record(ctx, "garbage", AdversaryAction::Garbage { kind: label });
+    }
+
+    /// One CHAT from a random identity of sybil block `block` to a random
+    /// honest cell.
+    fn sybil_chat(&mut self, block: usize, ctx: &mut Context<'_, CellWire, CellObservation>) {
+        let own: Vec<usize> = (0..self.sybils.len())
+            .filter(|&place| self.sybils[place].0 == block)
+            .collect();
+        if own.is_empty() || self.honest.is_empty() {
+            return;
+        }
+        let place = own[rng::index(&mut self.rng, own.len())];
+        let to = self.random_honest();
+        let Some(receiver) = self.twins[0].config().members.get(to.as_usize()) else {
+            return;
+        };
+        let text = format!("hello from {}", place);
+        let Ok(message) =
+            self.sybils[place]
+                .1
+                .sign(ctx.now, receiver.cell_id, Body::Chat(Chat { text }))
+        else {
+            return;
+        };
+        ctx.send(
+            to,
+            CellWire::Direct {
+                encoded: message.encode().into(),
+            },
+        );
+        Self::record(ctx, "sybil", AdversaryAction::SybilMessage { kind: "chat" });
+    }
+
+    /// A direct message addressed to one of the hosted sybil identities:
+    /// answered as that identity (an AUTH challenge) or recorded (the
+    /// attestation an honest cell sends when it vouches). Returns whether
+    /// the message was for a sybil identity (the cell never sees those).
+    fn sybil_inbound(
+        &mut self,
+        from: CellIndex,
+        encoded: &[u8],
+        ctx: &mut Context<'_, CellWire, CellObservation>,
+    ) -> bool {
+        if self.sybils.is_empty() {
+            return false;
+        }
+        let Ok(message) = Message::decode(encoded) else {
+            return false;
+        };
+        let Some(&place) = self.sybil_by_id.get(&message.receiver) else {
+            return false;
+        };
+        match &message.body {
+            Body::Auth(Auth::Challenge { .. }) => {
+                let Ok(body) = Message::auth_response_body(&message) else {
+                    return true;
+                };
+                let timestamp = ctx.now.max(message.timestamp);
+                if let Ok(response) = self.sybils[place].1.sign(timestamp, message.sender, body) {
+                    ctx.send(
+                        from,
+                        CellWire::Direct {
+                            encoded: response.encode().into(),
+                        },
+                    );
+                }
+            }
+            Body::Auth(Auth::Attestation(attestation))
+                if attestation.subject() == message.receiver =>
+            {
+                Self::record(ctx, "sybil", AdversaryAction::SybilVouched { by: from });
+            }
+            _ => {}
+        }
+        true
     }
 
     /// Front-run every victim TX in a sync the cell receives (once each).

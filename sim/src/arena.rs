@@ -294,10 +294,11 @@ mod tests {
         CellConfig {
             seed: 5,
             index: celluler_core::node::CellIndex(index),
-            members: keys
-                .iter()
-                .map(|keys| MemberInfo::new(*keys.public(), 1))
-                .collect(),
+            members: Arc::new(
+                keys.iter()
+                    .map(|keys| MemberInfo::new(*keys.public(), 1))
+                    .collect(),
+            ),
             consensus: Config::default(),
             gossip_interval_ns: 1,
             genesis_balance: 0,

@@ -89,7 +89,10 @@ fn message(rng: &mut DetRng, mix: MessageMix, from: CellIndex, to: CellIndex) ->
             to,
             text: format!("hello from {} to {}", from.0, to.0),
         },
-        1 => CellCommand::Authenticate { with: to },
+        1 => CellCommand::Authenticate {
+            with: to,
+            identity: None,
+        },
         2 => {
             let mut content = vec![0u8; 32 + rng::index(rng, 224)];
             rng.fill_bytes(&mut content);

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use celluler_core::cell::api::CellNode;
 use celluler_core::cell::{
-    AdversaryAction, Cell, CellCommand, CellConfig, CellObservation, MemberInfo,
+    AdversaryAction, Cell, CellCommand, CellConfig, CellObservation, Directory, MemberInfo,
 };
 use celluler_core::hashgraph::replay::{self, DagEvent, DagFile, RecordedFacts};
 use celluler_core::hashgraph::{self, EventHash};
@@ -63,6 +63,8 @@ pub struct WorldConfig {
     /// Accounts of workload clients (not consensus members) at genesis,
     /// each with `genesis_balance`.
     pub client_accounts: Vec<celluler_core::identity::CellId>,
+    /// Every cell's reputation-based access control (open by default).
+    pub access: AccessPolicy,
 }
 
 /// The default gossip interval: 100 ms. Over a WAN with tens of
@@ -88,6 +90,7 @@ impl WorldConfig {
             mutated_tie_break: Vec::new(),
             store: StoreMode::Shared,
             client_accounts: Vec::new(),
+            access: AccessPolicy::default(),
         }
     }
 }
@@ -610,10 +613,11 @@ impl<N: CellNode> CellWorld<N> {
         let keys: Vec<Arc<CellKeys>> = (0..config.cells)
             .map(|index| Arc::new(CellKeys::for_simulated_cell(config.seed, index)))
             .collect();
-        let directory: Arc<[MemberInfo]> = keys
-            .iter()
-            .map(|keys| MemberInfo::new(*keys.public(), config.stake))
-            .collect();
+        let directory: Arc<Directory> = Arc::new(
+            keys.iter()
+                .map(|keys| MemberInfo::new(*keys.public(), config.stake))
+                .collect(),
+        );
         let consensus = hashgraph::Config {
             coin_round_frequency: config.coin_round_frequency,
         };
@@ -635,7 +639,7 @@ impl<N: CellNode> CellWorld<N> {
                 fee_min: config.fee_min,
             },
             trust: TrustConfig::default(),
-            access: AccessPolicy::default(),
+            access: config.access.clone(),
             record_consensus: config.record_consensus.contains(&index.0),
             tie_break: if config.mutated_tie_break.contains(&index.0) {
                 hashgraph::TieBreak::DescendingHash
@@ -872,6 +876,7 @@ mod tests {
                     state_hash: [state; 32],
                     events: Arc::from(hashes),
                     election_rounds: 1,
+                    unique_famous_creators: Arc::from([0u32, 1, 2]),
                 },
             }
         }

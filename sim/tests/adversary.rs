@@ -6,7 +6,7 @@ use std::path::Path;
 use celluler_core::cell::{AdversaryAction, CellObservation};
 use celluler_core::node::CellIndex;
 use celluler_sim::TraceMode;
-use celluler_sim::adversary::{AdversaryNode, AdversaryPlan, scenario_world};
+use celluler_sim::adversary::{AdversaryNode, scenario_world, sybil_identities};
 use celluler_sim::scenario::Scenario;
 use celluler_sim::world::CellWorld;
 
@@ -20,7 +20,6 @@ fn scenario(name: &str) -> Scenario {
 /// Run `scenario` to its end with its behaviours (the way `celluler run`
 /// does).
 fn run(scenario: &Scenario) -> CellWorld<AdversaryNode> {
-    assert_eq!(AdversaryPlan::unsupported(scenario), None);
     let mut world = scenario_world(scenario, scenario.world_config(), TraceMode::HashOnly)
         .expect("valid world");
     world.run_until(scenario.duration_ns);
@@ -300,7 +299,7 @@ fn twenty_seeds_keep_agreement_and_state(name: &str) {
         );
         assert_eq!(
             band_violations(&world, &scenario),
-            0,
+            (0, 0),
             "{name} seed {seed}: a consensus timestamp outside the honest claims"
         );
     }
@@ -308,10 +307,13 @@ fn twenty_seeds_keep_agreement_and_state(name: &str) {
 
 /// TXs whose consensus timestamp (as the first honest cell to order them
 /// has it) lies outside the range of honest cells' claims for them (their
-/// `TxReached` timestamps): the band of docs/metrics.md.
-fn band_violations(world: &CellWorld<AdversaryNode>, scenario: &Scenario) -> usize {
+/// `TxReached` timestamps): the band of docs/metrics.md. Returns (those in
+/// rounds whose unique famous witnesses honest cells created most of, those
+/// in rounds where Byzantine creators held half or more).
+fn band_violations(world: &CellWorld<AdversaryNode>, scenario: &Scenario) -> (usize, usize) {
     let mut claims: std::collections::BTreeMap<[u8; 32], (u64, u64)> = Default::default();
-    let mut consensus: std::collections::BTreeMap<[u8; 32], u64> = Default::default();
+    let mut consensus: std::collections::BTreeMap<[u8; 32], (u64, u32)> = Default::default();
+    let mut byzantine_half: std::collections::BTreeMap<u32, bool> = Default::default();
     for o in honest_observations(world, scenario) {
         match o.observation {
             CellObservation::TxReached {
@@ -327,21 +329,58 @@ fn band_violations(world: &CellWorld<AdversaryNode>, scenario: &Scenario) -> usi
             CellObservation::TxOrdered {
                 tx,
                 consensus_timestamp_ns,
+                round_received,
                 ..
             } => {
-                consensus.entry(tx).or_insert(consensus_timestamp_ns);
+                consensus
+                    .entry(tx)
+                    .or_insert((consensus_timestamp_ns, round_received));
+            }
+            CellObservation::RoundDecided {
+                round,
+                ref unique_famous_creators,
+                ..
+            } => {
+                let byzantine = unique_famous_creators
+                    .iter()
+                    .filter(|creator| scenario.byzantine.cells.contains(creator))
+                    .count();
+                byzantine_half
+                    .entry(round)
+                    .or_insert(2 * byzantine >= unique_famous_creators.len());
             }
             _ => {}
         }
     }
-    consensus
-        .iter()
-        .filter(|(tx, at)| {
-            claims
-                .get(*tx)
-                .is_some_and(|&(low, high)| **at < low || **at > high)
-        })
-        .count()
+    let mut violations = (0, 0);
+    for (tx, &(at, round)) in &consensus {
+        if claims
+            .get(tx)
+            .is_some_and(|&(low, high)| at < low || at > high)
+        {
+            if byzantine_half.get(&round).copied().unwrap_or(false) {
+                violations.1 += 1;
+            } else {
+                violations.0 += 1;
+            }
+        }
+    }
+    violations
+}
+
+/// With half the cells skewing their clocks, Byzantine creators hold half
+/// the famous witnesses of some rounds: there, and only there, consensus
+/// timestamps leave the band of honest claims.
+#[test]
+fn skewed_clocks_move_timestamps_only_where_byzantine_creators_hold_half_the_famous() {
+    let mut scenario = scenario("timestamp-skew");
+    let half: Vec<u32> = (5..10).collect();
+    scenario.byzantine.cells = half.clone();
+    scenario.byzantine.behaviours[0].cells = half;
+    let world = run(&scenario);
+    let (promise_broken, attack) = band_violations(&world, &scenario);
+    assert_eq!(promise_broken, 0);
+    assert!(attack > 10, "{attack} TXs moved by the skewed half");
 }
 
 macro_rules! twenty_seeds {
@@ -364,6 +403,99 @@ twenty_seeds! {
     twenty_seeds_of_eclipse: "eclipse",
     twenty_seeds_of_delay: "delay",
     twenty_seeds_of_censorship: "censor",
+    twenty_seeds_of_sybils: "sybil",
+}
+
+/// Per honest cell: (sybils it vouched for, their messages it accepted
+/// from vouched sybils, from the others, their summed reputation ppm).
+fn sybil_standings(
+    world: &CellWorld<AdversaryNode>,
+    scenario: &Scenario,
+) -> Vec<(u64, u64, u64, u64)> {
+    let sybils = sybil_identities(scenario);
+    scenario
+        .honest_cells()
+        .into_iter()
+        .map(|cell| {
+            let cell = world.cell(CellIndex(cell)).expect("live");
+            let mut standing = (0, 0, 0, 0);
+            for sybil in &sybils {
+                standing.3 += cell.trust_score_ppm(sybil.cell_id);
+                let Some(edge) = cell.trust_edge(sybil.cell_id) else {
+                    continue;
+                };
+                if edge.attestation_weight > 0 {
+                    standing.0 += 1;
+                    standing.1 += edge.successes;
+                } else {
+                    standing.2 += edge.successes;
+                }
+            }
+            standing
+        })
+        .collect()
+}
+
+#[test]
+fn sybils_get_only_what_honest_vouching_and_the_access_threshold_let_them() {
+    let scenario = scenario("sybil");
+    let world = run(&scenario);
+    let sent = actions(&world)
+        .filter(|(_, _, action)| matches!(action, AdversaryAction::SybilMessage { .. }))
+        .count();
+    assert!(sent > 1_000, "{sent} sybil chats");
+    // Each attack edge is an honest user's AUTH exchange, seen from both
+    // sides: the operator hears the attestation, the voucher journals it.
+    let vouched_by: Vec<CellIndex> = actions(&world)
+        .filter_map(|(_, _, action)| match action {
+            AdversaryAction::SybilVouched { by } => Some(*by),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(vouched_by.len(), 2, "{vouched_by:?}");
+    let standings = sybil_standings(&world, &scenario);
+    assert_eq!(standings.iter().map(|s| s.0).sum::<u64>(), 2);
+    // Under the CHAT threshold an unvouched identity (reputation 0) is
+    // denied everything; a vouched one gets through to its voucher.
+    assert_eq!(
+        standings.iter().map(|s| s.2).sum::<u64>(),
+        0,
+        "{standings:?}"
+    );
+    assert!(
+        standings.iter().map(|s| s.1).sum::<u64>() > 0,
+        "{standings:?}"
+    );
+    for standing in &standings {
+        assert_eq!(
+            standing.0 == 0,
+            standing.3 == 0,
+            "reputation only through a voucher: {standings:?}"
+        );
+    }
+    let denied = honest_observations(&world, &scenario)
+        .filter(|o| {
+            o.observation
+                == CellObservation::MessageRejected {
+                    reason: "access denied by reputation",
+                }
+        })
+        .count();
+    assert!(denied + 50 > sent, "{denied} of {sent} denied");
+    assert!(world.verdict().is_empty(), "{:?}", world.verdict());
+
+    // Open access: every chat is heard, and each one counts as a good
+    // interaction, so volume alone buys reputation (what the report shows).
+    let mut open = scenario.clone();
+    open.access = Default::default();
+    let world = run(&open);
+    let standings = sybil_standings(&world, &open);
+    let accepted: u64 = standings.iter().map(|s| s.1 + s.2).sum();
+    assert!(accepted + 50 > sent as u64, "{accepted} of {sent}");
+    assert!(
+        standings.iter().all(|s| s.3 > 10_000),
+        "every honest cell gives the sybils reputation: {standings:?}"
+    );
 }
 
 /// Above a third, Twins that eclipse each honest half split consensus: the

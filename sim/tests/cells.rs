@@ -168,7 +168,10 @@ fn n16_loss_partition_heal_all_message_types_and_restart() {
     world.schedule_command(
         NS_PER_S,
         CellIndex(2),
-        CellCommand::Authenticate { with: CellIndex(3) },
+        CellCommand::Authenticate {
+            with: CellIndex(3),
+            identity: None,
+        },
     );
     // Two QUERYs (direct messages are not retried through the loss), once
     // the posts are surely ordered.

@@ -15,11 +15,11 @@ use celluler_core::identity::hex;
 use celluler_core::node::CellIndex;
 use celluler_core::time::{NS_PER_MS, TimeNs};
 use celluler_reports::{
-    AdversaryAct, Checks, Counter, DivergenceRecord, FaultWindow, RunRecorder, RunReport, TxOrder,
-    write_run_outputs,
+    AdversaryAct, Checks, Counter, DivergenceRecord, FaultWindow, RunRecorder, RunReport,
+    SybilStanding, TxOrder, write_run_outputs,
 };
 use celluler_sim::Observed;
-use celluler_sim::adversary::{AdversaryNode, AdversaryPlan, scenario_world};
+use celluler_sim::adversary::{AdversaryNode, scenario_world, sybil_identities};
 use celluler_sim::scenario::{Fault, Scenario};
 use celluler_sim::world::CellWorld;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -142,12 +142,6 @@ pub fn execute(scenario: &Scenario, options: &RunOptions) -> Result<Executed, Ou
     if options.independent {
         world_config.store = celluler_sim::arena::StoreMode::Independent;
     }
-    if let Some(unsupported) = AdversaryPlan::unsupported(scenario) {
-        return Err(Outcome::BadInput(format!(
-            "{}: {unsupported}",
-            options.label
-        )));
-    }
     let started = Instant::now();
     let mut world = scenario_world(scenario, world_config, mode)
         .map_err(|error| Outcome::BadInput(format!("{}: {error}", options.label)))?;
@@ -207,6 +201,14 @@ pub fn execute(scenario: &Scenario, options: &RunOptions) -> Result<Executed, Ou
         if let Some(trust) = trust {
             recorder.forker_trust(forker, trust);
         }
+    }
+    let sybils = sybil_identities(scenario);
+    if !sybils.is_empty() {
+        let standings = honest_live
+            .iter()
+            .map(|cell| sybil_standing(cell, &sybils))
+            .collect();
+        recorder.sybil_standings(sybils.len() as u64, standings);
     }
     // The checker's violations, each at the time it was observed, the
     // first divergence first (`CellWorld::verdict` has them as text).
@@ -406,6 +408,11 @@ fn record(recorder: &mut RunRecorder, observed: &Observed<CellObservation>) {
     let (time_ns, cell) = (observed.time_ns, observed.cell.0);
     match &observed.observation {
         CellObservation::TxSubmitted { tx } => recorder.tx_submitted(time_ns, cell, &hex(tx)),
+        CellObservation::TxRelayed {
+            tx,
+            client,
+            first_submitted_ns,
+        } => recorder.tx_relayed(time_ns, cell, &hex(tx), *client, *first_submitted_ns),
         CellObservation::TxReceived { tx } => recorder.tx_received(time_ns, cell, &hex(tx)),
         CellObservation::TxOrdered {
             tx,
@@ -430,10 +437,12 @@ fn record(recorder: &mut RunRecorder, observed: &Observed<CellObservation>) {
         CellObservation::RoundDecided {
             round,
             election_rounds,
+            unique_famous_creators,
             ..
         } => {
             recorder.round_decided(time_ns, cell, u64::from(*round));
             recorder.round_elections(cell, u64::from(*round), *election_rounds);
+            recorder.round_famous(cell, u64::from(*round), unique_famous_creators);
         }
         CellObservation::EventCreated { .. } => recorder.count(time_ns, Counter::EventsCreated, 1),
         CellObservation::ForkDetected { creator } => {
@@ -448,6 +457,43 @@ fn record(recorder: &mut RunRecorder, observed: &Observed<CellObservation>) {
             recorder.adversary(time_ns, cell, behaviour, adversary_act(action))
         }
         _ => {}
+    }
+}
+
+/// What the sybil identities obtained in `cell`'s own trust network.
+fn sybil_standing(
+    cell: &celluler_core::cell::Cell,
+    sybils: &[celluler_sim::adversary::SybilIdentity],
+) -> SybilStanding {
+    let me = cell.keys().cell_id();
+    let (mut share_ppm, mut best_ppm, mut vouched, mut accepted) = (0, 0, 0, 0);
+    for sybil in sybils {
+        let score = cell.trust_score_ppm(sybil.cell_id);
+        share_ppm += score;
+        best_ppm = best_ppm.max(score);
+        if let Some(edge) = cell.trust_edge(sybil.cell_id) {
+            vouched += u64::from(edge.attestation_weight > 0);
+            accepted += edge.successes;
+        }
+    }
+    let mut member_scores: Vec<u64> = cell
+        .config()
+        .members
+        .iter()
+        .filter(|member| member.cell_id != me)
+        .map(|member| cell.trust_score_ppm(member.cell_id))
+        .collect();
+    member_scores.sort_unstable();
+    SybilStanding {
+        cell: cell.config().index.0,
+        sybil_share_ppm: share_ppm,
+        best_sybil_ppm: best_ppm,
+        member_median_ppm: member_scores
+            .get(member_scores.len().saturating_sub(1) / 2)
+            .copied()
+            .unwrap_or(0),
+        vouched,
+        messages_accepted: accepted,
     }
 }
 
@@ -488,6 +534,10 @@ fn adversary_act(action: &AdversaryAction) -> AdversaryAct {
         AdversaryAction::Skewing { offset_ns } => AdversaryAct::Skewing {
             offset_ns: *offset_ns,
         },
+        AdversaryAction::SybilMessage { kind } => AdversaryAct::SybilMessage {
+            kind: kind.to_string(),
+        },
+        AdversaryAction::SybilVouched { by } => AdversaryAct::SybilVouched { by: by.0 },
     }
 }
 

@@ -9,6 +9,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::hashgraph::{Decisions, Event, EventHash};
+use crate::identity::CellId;
 use crate::message::{ExecTask, MessageType};
 use crate::node::CellIndex;
 use crate::time::TimeNs;
@@ -31,8 +32,13 @@ pub enum CellCommand {
     Post { topic: String, content: Vec<u8> },
     /// A direct, journaled message to a peer (CHAT).
     Chat { to: CellIndex, text: String },
-    /// Prove identities to each other and attest (the AUTH exchange).
-    Authenticate { with: CellIndex },
+    /// Prove identities to each other and attest (the AUTH exchange): with
+    /// the member at `with`, or (`identity`) with a non-member identity
+    /// reached over `with`'s link — the cell's user chose to vouch for it.
+    Authenticate {
+        with: CellIndex,
+        identity: Option<CellId>,
+    },
     /// Ask a peer for its posts on `topic`, answered with journal proofs.
     Query { to: CellIndex, topic: String },
     /// Ask a peer to run a small deterministic task for PRANA (EXEC).
@@ -93,6 +99,8 @@ pub enum CellObservation {
         /// witnesses took; at the coin round frequency or more, a coin
         /// round was reached (a liveness measure).
         election_rounds: u32,
+        /// Creators of the round's unique famous witnesses, ascending.
+        unique_famous_creators: Arc<[u32]>,
     },
     /// This cell created and signed a hashgraph event.
     EventCreated { transactions: u32 },
@@ -167,6 +175,12 @@ pub enum AdversaryAction {
     Spam { kind: &'static str },
     /// Its clock, and so every timestamp it claims, runs `offset_ns` off.
     Skewing { offset_ns: i64 },
+    /// One of the non-member identities it hosts sent a message of `kind`
+    /// to an honest cell.
+    SybilMessage { kind: &'static str },
+    /// Honest cell `by` vouched for one of its sybil identities (an AUTH
+    /// exchange `by` started, ending in an attestation): an attack edge.
+    SybilVouched { by: CellIndex },
 }
 
 /// The consensus facts a cell decided about one event it ordered.

@@ -1,4 +1,5 @@
-//! A client: an account that is not a consensus member. It signs its own
+//! A client: an account that is not a consensus member (also what a
+//! non-member identity signs with). It signs its own
 //! TXs (with its own sequential nonces) and hands them to an entry cell,
 //! which submits them through consensus (`CellCommand::Relay`). Its
 //! identity is a one-block identity journal, as a cell's starts.
@@ -51,6 +52,17 @@ impl Client {
         self.next_nonce
     }
 
+    /// Sign `body` to `receiver` as this identity (a direct message, an
+    /// AUTH step).
+    pub fn sign(
+        &self,
+        timestamp: TimeNs,
+        receiver: CellId,
+        body: Body,
+    ) -> Result<Message, MessageError> {
+        Message::sign(&self.keys, self.head.clone(), timestamp, receiver, body)
+    }
+
     /// Sign a transfer of `amount` to `to` with the client's next nonce.
     pub fn sign_transfer(
         &mut self,
@@ -59,9 +71,7 @@ impl Client {
         amount: u64,
         fee: u64,
     ) -> Result<Message, MessageError> {
-        let message = Message::sign(
-            &self.keys,
-            self.head.clone(),
+        let message = self.sign(
             timestamp,
             to,
             Body::Tx(Tx {

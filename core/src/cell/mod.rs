@@ -54,7 +54,7 @@ pub use protocol::{
     CellEvent, CellProtocol, CellRequest, CellResponse, CellWire, EventRejection, JournalKind,
     WireEvent, cost,
 };
-pub use shared::MemberInfo;
+pub use shared::{Directory, MemberInfo};
 
 use crate::bus::{Bus, BusConfig, BusMetrics, Lifecycle};
 use crate::codec::Writer;
@@ -84,7 +84,7 @@ pub struct CellConfig {
     /// every member's public key, cell id and stake. The same list for every
     /// cell of a world; an `Arc` so that each cell and service holds it for
     /// the price of a pointer.
-    pub members: Arc<[MemberInfo]>,
+    pub members: Arc<Directory>,
     /// The hashgraph engine's parameters (the same for every member).
     pub consensus: crate::hashgraph::Config,
     /// Time between two syncs this cell starts.
@@ -405,7 +405,9 @@ impl Cell {
                 to,
                 body: Body::Chat(Chat { text }),
             },
-            CellCommand::Authenticate { with } => CellRequest::IdentityAuthenticate { with },
+            CellCommand::Authenticate { with, identity } => {
+                CellRequest::IdentityAuthenticate { with, identity }
+            }
             CellCommand::Query { to, topic } => CellRequest::StateQuery { to, topic },
             CellCommand::Exec {
                 to,

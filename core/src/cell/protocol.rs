@@ -247,6 +247,10 @@ pub struct RoundOrdered {
     /// The most voting rounds this cell's election of any witness of the
     /// round took (fame decided by a witness of round `round + n`: `n`).
     pub election_rounds: u32,
+    /// Creators of the round's unique famous witnesses (each creator with
+    /// exactly one famous witness in the round), ascending: the members
+    /// whose claims the round's consensus timestamps are medians of.
+    pub unique_famous_creators: Arc<[u32]>,
     /// True while a restarted cell replays rounds it had journaled: nothing
     /// is journaled or observed again.
     pub replayed: bool,
@@ -287,7 +291,11 @@ pub enum CellRequest {
         max_payment: u64,
     },
     /// Start the AUTH exchange with a peer.
-    IdentityAuthenticate { with: CellIndex },
+    /// AUTH with the member at `with`, or with `identity` over its link.
+    IdentityAuthenticate {
+        with: CellIndex,
+        identity: Option<CellId>,
+    },
     /// Sync with `peer` (the gossip timer fired); `None` when the cell has no
     /// peer at all, and so makes its next event alone.
     ConsensusGossip { peer: Option<CellIndex> },

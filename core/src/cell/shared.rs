@@ -43,6 +43,46 @@ impl MemberInfo {
     }
 }
 
+/// The member directory: every consensus member in member-index order
+/// (= cell-index order), and each member's index by cell id, so a receiver
+/// tells a member's message from a non-member identity's without a scan.
+/// Built once per world and shared behind an `Arc`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Directory {
+    members: Box<[MemberInfo]>,
+    index_by_cell_id: BTreeMap<CellId, CellIndex>,
+}
+
+impl Directory {
+    /// The member whose cell id is `cell_id`, if it is one.
+    pub fn index_of(&self, cell_id: &CellId) -> Option<CellIndex> {
+        self.index_by_cell_id.get(cell_id).copied()
+    }
+}
+
+impl FromIterator<MemberInfo> for Directory {
+    fn from_iter<I: IntoIterator<Item = MemberInfo>>(members: I) -> Directory {
+        let members: Box<[MemberInfo]> = members.into_iter().collect();
+        let index_by_cell_id = members
+            .iter()
+            .enumerate()
+            .map(|(index, member)| (member.cell_id, CellIndex(index as u32)))
+            .collect();
+        Directory {
+            members,
+            index_by_cell_id,
+        }
+    }
+}
+
+impl std::ops::Deref for Directory {
+    type Target = [MemberInfo];
+
+    fn deref(&self) -> &[MemberInfo] {
+        &self.members
+    }
+}
+
 /// The five journal writers of a cell. Only the Nucleus appends; the other
 /// services hold a [`JournalReader`].
 pub struct JournalSet {

@@ -35,10 +35,11 @@ fn config(keys: &[Arc<CellKeys>], index: u32, record_consensus: bool) -> CellCon
     CellConfig {
         seed: SEED,
         index: CellIndex(index),
-        members: keys
-            .iter()
-            .map(|keys| MemberInfo::new(*keys.public(), 1))
-            .collect(),
+        members: Arc::new(
+            keys.iter()
+                .map(|keys| MemberInfo::new(*keys.public(), 1))
+                .collect(),
+        ),
         gossip_interval_ns: 100 * NS_PER_MS,
         genesis_balance: 1_000,
         ledger: LedgerConfig { fee_min: 1 },
@@ -88,6 +89,24 @@ impl TestNet {
 
     fn cell(&self, index: u32) -> &Cell {
         self.cells[index as usize].as_ref().expect("running")
+    }
+
+    /// Cell `index`'s signed identity head (what its messages carry).
+    fn identity_head(&self, index: u32) -> crate::journal::SignedHead {
+        let set = self.cell(index).journals.borrow();
+        set.as_ref()
+            .expect("open")
+            .journal(JournalKind::Identity)
+            .head()
+            .expect("stored")
+            .expect("genesis head")
+    }
+
+    /// Whether cell `index` observed `observation`.
+    fn observed(&self, index: u32, observation: &CellObservation) -> bool {
+        self.observations
+            .iter()
+            .any(|(cell, o)| *cell == CellIndex(index) && o == observation)
     }
 
     fn input(&mut self, me: CellIndex, input: Input<CellWire, CellCommand>) {
@@ -230,16 +249,7 @@ fn message_rejections_are_typed_counted_and_journaled() {
     let keys1 = CellKeys::for_simulated_cell(SEED, 1);
     let id0 = net.cell(0).keys().cell_id();
     let id2 = net.cell(2).keys().cell_id();
-    let identity_head = {
-        let cell = net.cell(1);
-        let set = cell.journals.borrow();
-        set.as_ref()
-            .expect("open")
-            .journal(JournalKind::Identity)
-            .head()
-            .expect("stored")
-            .expect("genesis head")
-    };
+    let identity_head = net.identity_head(1);
     let sign = |receiver, body| {
         Message::sign(&keys1, identity_head.clone(), 5, receiver, body)
             .expect("valid")
@@ -313,6 +323,91 @@ fn message_rejections_are_typed_counted_and_journaled() {
 }
 
 #[test]
+fn a_non_member_identity_is_heard_over_any_link_and_a_member_only_over_its_own() {
+    let mut net = TestNet::new(3);
+    let id0 = net.cell(0).keys().cell_id();
+    let outsider = client::Client::new(CellKeys::from_name("outsider"));
+    let deliver = |net: &mut TestNet, from: u32, message: &Message| {
+        net.input(
+            CellIndex(0),
+            Input::Deliver {
+                from: CellIndex(from),
+                message: CellWire::Direct {
+                    encoded: message.encode().into(),
+                },
+            },
+        );
+        net.observations.last().map(|(_, o)| o.clone())
+    };
+    // A chat signed by an identity outside the member directory, carried
+    // over cell 1's link: its message proves its own key, so it is heard,
+    // and the trust network rates the identity, not the link.
+    let chat = outsider
+        .sign(5, id0, Body::Chat(Chat { text: "hi".into() }))
+        .expect("valid");
+    deliver(&mut net, 1, &chat);
+    assert!(
+        net.observed(
+            0,
+            &CellObservation::MessageAccepted {
+                kind: MessageType::Chat
+            }
+        ),
+        "{:?}",
+        net.observations
+    );
+    let rated = net.cell(0).trust_edge(outsider.cell_id()).expect("rated");
+    assert_eq!((rated.successes, rated.failures), (1, 0));
+    // A member's message over another member's link is still refused.
+    let keys2 = CellKeys::for_simulated_cell(SEED, 2);
+    let relayed = Message::sign(
+        &keys2,
+        net.identity_head(2),
+        6,
+        id0,
+        Body::Chat(Chat { text: "hi".into() }),
+    )
+    .expect("valid");
+    assert_eq!(
+        deliver(&mut net, 1, &relayed),
+        Some(CellObservation::MessageRejected {
+            reason: "signer is not the sending cell"
+        })
+    );
+    // The cell's user vouches for the identity: an AUTH challenge goes over
+    // the link to it, and the identity's signed answer makes an attestation.
+    net.input(
+        CellIndex(0),
+        Input::Command(CellCommand::Authenticate {
+            with: CellIndex(1),
+            identity: Some(outsider.cell_id()),
+        }),
+    );
+    let (_, to, challenge) = net.queue.pop_back().expect("a challenge");
+    assert_eq!(to, CellIndex(1));
+    let CellWire::Direct { encoded } = challenge else {
+        panic!("a direct message")
+    };
+    let challenge = Message::decode(&encoded).expect("decodes");
+    assert_eq!(challenge.receiver, outsider.cell_id());
+    net.queue.clear();
+    let response = outsider
+        .sign(
+            challenge.timestamp,
+            id0,
+            Message::auth_response_body(&challenge).expect("a challenge"),
+        )
+        .expect("valid");
+    deliver(&mut net, 1, &response);
+    assert!(net.observed(0, &CellObservation::Authenticated { peer: CellIndex(1) }));
+    let vouched = net.cell(0).trust_edge(outsider.cell_id()).expect("rated");
+    assert_eq!(
+        vouched.attestation_weight,
+        u64::from(super::services::AUTH_TRUST_PERMILLE)
+    );
+}
+
+#[test]
 fn received_messages_record_interactions_in_the_trust_network_through_the_bus() {
     let mut net = TestNet::new(2);
     let id0 = net.cell(0).keys().cell_id();
@@ -339,15 +434,7 @@ fn received_messages_record_interactions_in_the_trust_network_through_the_bus() 
     assert_eq!(identity_events(&net), before + 2);
     // A chat from cell 1 with a bad signature: a failure (and no inbound).
     let tampered = {
-        let cell = net.cell(1);
-        let set = cell.journals.borrow();
-        let head = set
-            .as_ref()
-            .expect("open")
-            .journal(JournalKind::Identity)
-            .head()
-            .expect("stored")
-            .expect("genesis head");
+        let head = net.identity_head(1);
         let keys1 = CellKeys::for_simulated_cell(SEED, 1);
         let body = Body::Chat(Chat { text: "hi".into() });
         let mut encoded = Message::sign(&keys1, head, 5, id0, body)
@@ -413,7 +500,10 @@ fn auth_exchange_attests_in_both_identity_journals() {
     let mut net = TestNet::new(2);
     net.input(
         CellIndex(0),
-        Input::Command(CellCommand::Authenticate { with: CellIndex(1) }),
+        Input::Command(CellCommand::Authenticate {
+            with: CellIndex(1),
+            identity: None,
+        }),
     );
     net.settle();
     let authenticated: Vec<_> = net

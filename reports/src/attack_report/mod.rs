@@ -122,6 +122,12 @@ pub struct ArmRun {
     pub longest_stall_ms: f64,
     pub inversion_rate: Option<f64>,
     pub timestamp_band_violations: u64,
+    /// Band violations in rounds with mostly honest-created unique famous
+    /// witnesses (the protocol promises 0).
+    pub timestamp_band_violations_honest_majority: u64,
+    /// Rounds where Byzantine creators held half or more of the unique
+    /// famous witnesses.
+    pub rounds_byzantine_half_famous: u64,
     pub attack: AttackSummary,
     #[serde(skip)]
     pub first_divergence_record: Option<DivergenceRecord>,
@@ -176,6 +182,10 @@ impl ArmRun {
             longest_stall_ms: summary.liveness.longest_stall_ms,
             inversion_rate: summary.fairness.inversion_rate,
             timestamp_band_violations: summary.fairness.timestamp_band_violations,
+            timestamp_band_violations_honest_majority: summary
+                .fairness
+                .timestamp_band_violations_honest_majority,
+            rounds_byzantine_half_famous: summary.fairness.rounds_byzantine_half_famous,
             attack: summary.attack.clone(),
             first_divergence_record: metrics.first_divergence.clone(),
             finality_all_ns: metrics.finality_all_ns.clone(),
@@ -370,7 +380,7 @@ type MetricDefinition = (
     fn(&ArmRun) -> Option<f64>,
 );
 
-const METRICS: [MetricDefinition; 12] = [
+const METRICS: [MetricDefinition; 18] = [
     ("finality_p50_ms", "Finality p50 (L_all)", "ms", 1, |run| {
         run.finality_p50_ms
     }),
@@ -392,6 +402,20 @@ const METRICS: [MetricDefinition; 12] = [
         "TXs",
         0,
         |run| Some(run.timestamp_band_violations as f64),
+    ),
+    (
+        "timestamp_band_violations_honest_majority",
+        "… of which in rounds with mostly honest famous witnesses (promise: 0)",
+        "TXs",
+        0,
+        |run| Some(run.timestamp_band_violations_honest_majority as f64),
+    ),
+    (
+        "rounds_byzantine_half_famous",
+        "Rounds where Byzantine creators held half the famous witnesses",
+        "",
+        0,
+        |run| Some(run.rounds_byzantine_half_famous as f64),
     ),
     ("rejections", "Rejected messages and events", "", 0, |run| {
         Some(run.attack.rejections_total as f64)
@@ -429,11 +453,58 @@ const METRICS: [MetricDefinition; 12] = [
         },
     ),
     (
+        "finality_p50_ms_censored_client_txs",
+        "Finality p50 of censored client TXs (from first submission)",
+        "ms",
+        1,
+        |run| {
+            run.attack
+                .censorship
+                .and_then(|censorship| censorship.finality_ms_p50_censored)
+        },
+    ),
+    (
+        "finality_p50_ms_uncensored_client_txs",
+        "Finality p50 of the other client TXs",
+        "ms",
+        1,
+        |run| {
+            run.attack
+                .censorship
+                .and_then(|censorship| censorship.finality_ms_p50_uncensored)
+        },
+    ),
+    (
         "network_adversary_dropped",
         "Messages the network adversary dropped",
         "",
         0,
         |run| Some(run.attack.network_adversary.dropped as f64),
+    ),
+    (
+        "sybil_share_ppm",
+        "Sybil identities' share of reputation (median honest cell)",
+        "ppm",
+        0,
+        |run| {
+            run.attack
+                .sybil
+                .as_ref()
+                .and_then(|sybil| sybil.share_ppm_median)
+                .map(|ppm| ppm as f64)
+        },
+    ),
+    (
+        "sybil_messages_accepted",
+        "Sybil messages honest cells accepted",
+        "",
+        0,
+        |run| {
+            run.attack
+                .sybil
+                .as_ref()
+                .map(|sybil| sybil.messages_accepted as f64)
+        },
     ),
 ];
 
@@ -458,6 +529,27 @@ pub struct DetectionSection {
     /// attacked run gave any forker it caught, over seeds (`None`: no fork
     /// was caught). 0 is the protocol's promise.
     pub forker_trust_ppm_max: Option<u64>,
+    /// What sybil identities obtained, pooled over attacked seeds (`None`:
+    /// no sybil block).
+    pub sybil: Option<PooledSybil>,
+}
+
+/// docs/metrics.md "Sybil standing", over every attacked seed.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct PooledSybil {
+    pub identities: u64,
+    /// Summed over seeds.
+    pub attack_edges: u64,
+    pub messages_sent: u64,
+    pub messages_accepted: u64,
+    /// The highest share of one honest cell's reputation the sybils held
+    /// together, and the best single sybil's, over seeds (ppm).
+    pub share_ppm_max: Option<u64>,
+    pub best_sybil_ppm_max: Option<u64>,
+    /// Honest cells (summed over seeds) where some sybil ranks at or above
+    /// the median member, of the cells measured.
+    pub cells_outranked: u64,
+    pub cells_measured: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -768,6 +860,29 @@ fn detection(campaign: &AttackCampaign) -> DetectionSection {
                 .filter_map(|fork| fork.trust_ppm_max_after)
         })
         .max();
+    let mut sybil: Option<PooledSybil> = None;
+    for runs in &campaign.runs {
+        let Some(run) = &runs.attacked.attack.sybil else {
+            continue;
+        };
+        let pooled = sybil.get_or_insert(PooledSybil {
+            identities: run.identities,
+            attack_edges: 0,
+            messages_sent: 0,
+            messages_accepted: 0,
+            share_ppm_max: None,
+            best_sybil_ppm_max: None,
+            cells_outranked: 0,
+            cells_measured: 0,
+        });
+        pooled.attack_edges += run.attack_edges;
+        pooled.messages_sent += run.messages_sent;
+        pooled.messages_accepted += run.messages_accepted;
+        pooled.share_ppm_max = pooled.share_ppm_max.max(run.share_ppm_max);
+        pooled.best_sybil_ppm_max = pooled.best_sybil_ppm_max.max(run.best_sybil_ppm_max);
+        pooled.cells_outranked += run.cells_outranked;
+        pooled.cells_measured += run.cells_measured;
+    }
     front_running.advantage = (front_running.measured_pairs > 0)
         .then(|| front_running.attacker_first as f64 / front_running.measured_pairs as f64);
     DetectionSection {
@@ -781,6 +896,7 @@ fn detection(campaign: &AttackCampaign) -> DetectionSection {
         censored_dropped,
         censored_held,
         forker_trust_ppm_max,
+        sybil,
     }
 }
 

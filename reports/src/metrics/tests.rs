@@ -19,6 +19,11 @@ fn order(position: u64, timestamp_ns: TimeNs) -> TxOrder {
 /// Three honest cells, three transactions; every number below is worked
 /// out by hand in the comments.
 fn three_tx_record() -> RunRecord {
+    three_tx_record_with(|_| {})
+}
+
+/// [`three_tx_record`], with `more` recorded before the end.
+fn three_tx_record_with(more: impl FnOnce(&mut RunRecorder)) -> RunRecord {
     let mut recorder = RunRecorder::new("hand", 7, 3, [0, 1, 2], 10, Checks::default());
     // a: receipts 0, 10, 20 → reference 10; position 1; timestamp 15,
     // inside the claims [12, 18] of the events that reached it.
@@ -56,7 +61,38 @@ fn three_tx_record() -> RunRecord {
     recorder.round_decided(500, 0, 1);
     recorder.round_decided(600, 1, 1);
     recorder.round_decided(700, 2, 1);
+    more(&mut recorder);
     recorder.finish(2 * NS_PER_S, 3, HASH)
+}
+
+#[test]
+fn band_violations_are_told_apart_by_who_created_the_famous_witnesses() {
+    // b (round received 1) is the one violation. Cell 3 is not honest.
+    let with_famous = |creators: &'static [u32]| {
+        Metrics::compute(&three_tx_record_with(|recorder| {
+            recorder.round_famous(0, 1, creators);
+            // Later reports of the round do not count (honest cells agree).
+            recorder.round_famous(1, 1, &[0, 1, 2]);
+        }))
+        .fairness
+    };
+    // Honest creators hold 2 of 3 unique famous witnesses: the median is
+    // between honest claims, so the violation is a broken promise.
+    let fairness = with_famous(&[0, 1, 3]);
+    assert_eq!(fairness.timestamp_band_violations, 1);
+    assert_eq!(fairness.timestamp_band_violations_honest_majority, 1);
+    assert_eq!(fairness.rounds_byzantine_half_famous, 0);
+    // Byzantine creators hold half: the round is outside the promise.
+    let fairness = with_famous(&[0, 3]);
+    assert_eq!(fairness.timestamp_band_violations, 1);
+    assert_eq!(fairness.timestamp_band_violations_honest_majority, 0);
+    assert_eq!(fairness.rounds_byzantine_half_famous, 1);
+    // A Byzantine reporter's account is not taken.
+    let fairness = Metrics::compute(&three_tx_record_with(|recorder| {
+        recorder.round_famous(3, 1, &[3]);
+    }))
+    .fairness;
+    assert_eq!(fairness.rounds_byzantine_half_famous, 0);
 }
 
 #[test]

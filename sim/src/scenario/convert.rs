@@ -134,6 +134,7 @@ impl Scenario {
                 self.seed,
                 self.workload.clients,
             ),
+            access: self.access.policy(),
         }
     }
 
@@ -283,11 +284,7 @@ impl Scenario {
             .div_ceil(1_000_000)
             .min(honest.len() as u64) as usize;
         let mut stream = rng::stream(self.seed, "delay-targets", block_index as u64);
-        // Forward Fisher–Yates: the first `count` places are final once drawn.
-        for place in 0..count {
-            let pick = place + rng::index(&mut stream, honest.len() - place);
-            honest.swap(place, pick);
-        }
+        rng::shuffle(&mut stream, &mut honest);
         honest.truncate(count);
         honest.sort_unstable();
         honest

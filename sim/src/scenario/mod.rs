@@ -56,6 +56,8 @@ pub struct Scenario {
     pub checks: Checks,
     /// The claims an attack run is judged by; every one unset by default.
     pub expect: Expect,
+    /// Reputation-based access control of every cell; open by default.
+    pub access: Access,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -461,6 +463,15 @@ impl BehaviourBlock {
                 victims: Some(victims),
                 ..
             } => text.push_str(&format!(" towards {}", format_cells(victims))),
+            Behaviour::Sybil {
+                identities,
+                attack_edges,
+                rate,
+            } => text.push_str(&format!(
+                " ({identities} identities, {attack_edges} attack edge{}, CHATs at {}/s per cell)",
+                if *attack_edges == 1 { "" } else { "s" },
+                format_number(rate.per_second())
+            )),
             _ => {}
         }
         if self.from_ns > 0 {
@@ -526,9 +537,15 @@ pub enum Behaviour {
     /// Sends invalid messages of `kinds` (sorted, distinct, non-empty) at
     /// `rate` (more than 0).
     Garbage { rate: Rate, kinds: Vec<GarbageKind> },
-    /// Runs `identities` non-member identities with `attack_edges`
-    /// attestations into the honest trust graph.
-    Sybil { identities: u32, attack_edges: u32 },
+    /// Runs `identities` non-member identities (spread over the block's
+    /// cells, which carry their traffic), which send CHATs to honest cells
+    /// at `rate` (0: none); `attack_edges` honest cells each vouch for one of
+    /// them (an AUTH exchange their user starts).
+    Sybil {
+        identities: u32,
+        attack_edges: u32,
+        rate: Rate,
+    },
     /// At `at_ns` (inside the window) signs two conflicting transfers with one
     /// nonce to two different honest cells on the two sides.
     DoubleSpend {
@@ -597,6 +614,37 @@ pub enum GarbageKind {
     Replay,
     /// A valid message with a field changed after signing (`"mutated"`).
     Mutated,
+}
+
+/// `[access]`: the least reputation (parts per million of the total, in
+/// the receiving cell's own trust network) a sender needs for each kind of
+/// direct message. 0 (the default) leaves it open to every cell except a
+/// proven forker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Access {
+    pub chat_min_ppm: u32,
+    pub auth_min_ppm: u32,
+    pub query_min_ppm: u32,
+    pub exec_min_ppm: u32,
+}
+
+impl Access {
+    /// The cells' access policy.
+    pub fn policy(&self) -> celluler_core::trust::AccessPolicy {
+        use celluler_core::trust::AccessAction;
+        [
+            (AccessAction::Chat, self.chat_min_ppm),
+            (AccessAction::Auth, self.auth_min_ppm),
+            (AccessAction::Query, self.query_min_ppm),
+            (AccessAction::Exec, self.exec_min_ppm),
+        ]
+        .into_iter()
+        .filter(|&(_, ppm)| ppm > 0)
+        .fold(
+            celluler_core::trust::AccessPolicy::default(),
+            |policy, (action, ppm)| policy.with_threshold(action, u64::from(ppm)),
+        )
+    }
 }
 
 /// `[expect]`: what an attack run claims. `None` makes no claim.
@@ -728,6 +776,23 @@ impl Scenario {
             "; gossip every {}",
             format_duration(self.consensus.gossip_interval_ns)
         ));
+        let access = self.access;
+        let thresholds: Vec<String> = [
+            ("CHAT", access.chat_min_ppm),
+            ("AUTH", access.auth_min_ppm),
+            ("QUERY", access.query_min_ppm),
+            ("EXEC", access.exec_min_ppm),
+        ]
+        .iter()
+        .filter(|(_, ppm)| *ppm > 0)
+        .map(|(kind, ppm)| format!("{kind} needs {}%", format_number(f64::from(*ppm) / 1e4)))
+        .collect();
+        if !thresholds.is_empty() {
+            text.push_str(&format!(
+                "; access by reputation: {}",
+                thresholds.join(", ")
+            ));
+        }
         if self.faults.is_empty() {
             text.push_str("; no faults");
         } else {

@@ -16,10 +16,10 @@ use toml::de::{DeTable, DeValue};
 use super::error::line_column;
 use super::units::{self, Rate};
 use super::{
-    Behaviour, BehaviourBlock, Byzantine, CELLS_MAX, CLIENTS_MAX, CellIndex, Cells, CensorMode,
-    Checks, Consensus, Direction, Distribution, EclipseMode, Expect, FILE_BYTES_MAX, Fault,
-    GarbageKind, Latency, MessageMix, Network, REGIONS_MAX, Regions, Scenario, ScenarioError,
-    SpamKind, Topology, WithholdRelease, Workload, format_cells, format_duration,
+    Access, Behaviour, BehaviourBlock, Byzantine, CELLS_MAX, CLIENTS_MAX, CellIndex, Cells,
+    CensorMode, Checks, Consensus, Direction, Distribution, EclipseMode, Expect, FILE_BYTES_MAX,
+    Fault, GarbageKind, Latency, MessageMix, Network, REGIONS_MAX, Regions, Scenario,
+    ScenarioError, SpamKind, Topology, WithholdRelease, Workload, format_cells, format_duration,
 };
 
 type Value<'i> = Spanned<DeValue<'i>>;
@@ -537,6 +537,7 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Scenario> {
             "byzantine",
             "checks",
             "expect",
+            "access",
         ],
     )?;
 
@@ -592,6 +593,10 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Scenario> {
         Some(value) => parse_expect(&source, value)?,
         None => Expect::default(),
     };
+    let access = match root.get("access") {
+        Some(value) => parse_access(&source, value)?,
+        None => Access::default(),
+    };
     Ok(Scenario {
         name: name.to_string(),
         seed,
@@ -604,6 +609,7 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Scenario> {
         byzantine,
         checks,
         expect,
+        access,
     })
 }
 
@@ -1315,7 +1321,7 @@ fn behaviour_params(name: &str) -> Option<&'static [&'static str]> {
         "front-run" => &["victims", "fee_bump"],
         "spam" => &["rate", "kind"],
         "garbage" => &["rate", "kinds"],
-        "sybil" => &["identities", "attack_edges"],
+        "sybil" => &["identities", "attack_edges", "rate"],
         "double-spend" => &["at", "amount"],
         _ => return None,
     })
@@ -1580,6 +1586,12 @@ impl<'a, 'i> Params<'a, 'i> {
         Ok(Some(victims))
     }
 
+    /// A rate, 0 allowed.
+    fn rate(&self, key: &str, default: Rate) -> Result<Rate> {
+        self.get(key)
+            .map_or(Ok(default), |value| rate(self.source, key, value))
+    }
+
     /// A rate above zero: a block that sends nothing does nothing.
     fn positive_rate(&self, key: &str, default: Rate) -> Result<Rate> {
         let Some(rate_value) = self.get(key) else {
@@ -1711,6 +1723,14 @@ fn parse_behaviour(
         "sybil" => Behaviour::Sybil {
             identities: params.integer("identities", 1, SYBIL_IDENTITIES_MAX, 20)? as u32,
             attack_edges: params.integer("attack_edges", 0, SYBIL_ATTACK_EDGES_MAX, 2)? as u32,
+            // 20/s, reduced: one every 50 ms.
+            rate: params.rate(
+                "rate",
+                Rate {
+                    count: 1,
+                    per_ns: 50 * NS_PER_MS,
+                },
+            )?,
         },
         _ => {
             let window_end_ns = window.until_ns.unwrap_or(context.duration_ns);
@@ -1946,6 +1966,26 @@ fn decimal_ppm(text: &str) -> std::result::Result<u32, PpmProblem> {
         return Err(PpmProblem::OutOfRange);
     }
     Ok(ppm as u32)
+}
+
+fn parse_access(source: &Source<'_>, value: &Value<'_>) -> Result<Access> {
+    let table = Table::open(
+        source,
+        "[access]",
+        value,
+        &["chat", "auth", "query", "exec"],
+    )?;
+    let least = |key: &str| -> Result<u32> {
+        table
+            .get(key)
+            .map_or(Ok(0), |value| fraction_ppm(source, key, value))
+    };
+    Ok(Access {
+        chat_min_ppm: least("chat")?,
+        auth_min_ppm: least("auth")?,
+        query_min_ppm: least("query")?,
+        exec_min_ppm: least("exec")?,
+    })
 }
 
 fn parse_expect(source: &Source<'_>, value: &Value<'_>) -> Result<Expect> {

@@ -1004,6 +1004,7 @@ fn every_behaviour_parses_with_its_defaults() {
             Behaviour::Sybil {
                 identities: 20,
                 attack_edges: 2,
+                rate: rate_of("20/s"),
             },
         ),
         (
@@ -1105,10 +1106,11 @@ fn every_behaviour_parses_with_explicit_params() {
         ),
         (
             "sybil",
-            "params = { identities = 10000, attack_edges = 0 }",
+            "params = { identities = 10000, attack_edges = 0, rate = \"0/s\" }",
             Behaviour::Sybil {
                 identities: 10_000,
                 attack_edges: 0,
+                rate: rate_of("0/s"),
             },
         ),
         (
@@ -1706,4 +1708,49 @@ fn too_many_behaviour_blocks_are_refused() {
     let scenario = parse(&with_byzantine(&blocks)).unwrap();
     assert_eq!(scenario.byzantine.behaviours.len(), 256);
     assert_eq!(scenario.byzantine.cells, vec![0]);
+}
+
+#[test]
+fn access_thresholds_parse_as_fractions_and_reject_the_rest() {
+    let scenario = parse(ISSUE_EXAMPLE).unwrap();
+    assert_eq!(scenario.access, Access::default());
+    assert_eq!(
+        scenario.access.policy(),
+        celluler_core::trust::AccessPolicy::default()
+    );
+    let scenario = parse(&format!(
+        "{ISSUE_EXAMPLE}[access]\nchat = 0.01\nexec = 0.25\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        scenario.access,
+        Access {
+            chat_min_ppm: 10_000,
+            auth_min_ppm: 0,
+            query_min_ppm: 0,
+            exec_min_ppm: 250_000,
+        }
+    );
+    let policy = scenario.access.policy();
+    use celluler_core::trust::AccessAction;
+    assert_eq!(policy.threshold_ppm(AccessAction::Chat), 10_000);
+    assert_eq!(policy.threshold_ppm(AccessAction::Exec), 250_000);
+    assert_eq!(policy.threshold_ppm(AccessAction::Query), 0);
+    for (line, expected) in [
+        (
+            "chat = 2",
+            "test.toml:28:8: chat must be between 0 and 1, got 2",
+        ),
+        (
+            "exec = 0.0000001",
+            "test.toml:28:8: exec must be a whole number of millionths (at most 6 decimals), got 0.0000001",
+        ),
+        (
+            "post = 0.1",
+            "test.toml:28:1: unknown key `post` in [access]; allowed keys: chat, auth, query, exec",
+        ),
+    ] {
+        let error = error_of(&format!("{ISSUE_EXAMPLE}[access]\n{line}\n"));
+        assert_eq!(error.to_string(), expected);
+    }
 }

@@ -21,7 +21,7 @@ use crate::cell::protocol::{
     CellEvent, CellProtocol, CellRequest, CellResponse, CellWire, EventRejection, JournalKind,
     RoundOrdered, WireEvent, cost, events_encoded_bytes,
 };
-use crate::cell::shared::{IoHandle, JournalReader, MemberInfo};
+use crate::cell::shared::{Directory, IoHandle, JournalReader};
 use crate::cell::store::EventStore;
 use crate::time::TimeNs;
 
@@ -39,7 +39,7 @@ pub struct ConsensusService {
     me: CellIndex,
     keys: Arc<CellKeys>,
     /// The member directory ([`crate::cell::CellConfig::members`]).
-    members: Arc<[MemberInfo]>,
+    members: Arc<Directory>,
     /// Signature checks (a host may make each once for all its cells).
     environment: EnvironmentHandle,
     io: IoHandle,
@@ -65,6 +65,9 @@ pub struct ConsensusService {
     /// Per round not yet published: the most voting rounds an election of
     /// one of its witnesses took in this cell's view.
     election_rounds: BTreeMap<u32, u32>,
+    /// Per round not yet ordered, the creators of its famous witnesses (one
+    /// entry per famous witness: a forker may have two).
+    famous_creators: BTreeMap<u32, Vec<u32>>,
     /// Creators whose fork proof this cell's consensus journal holds.
     journaled_forkers: std::collections::BTreeSet<u32>,
     /// Own events the consensus journal holds (read at start).
@@ -148,6 +151,7 @@ impl ConsensusService {
             recording,
             own_latest: None,
             election_rounds: BTreeMap::new(),
+            famous_creators: BTreeMap::new(),
             journaled_forkers: std::collections::BTreeSet::new(),
             journaled_own_events: 0,
             awaiting_own: std::collections::VecDeque::new(),
@@ -367,6 +371,14 @@ impl ConsensusService {
             if fame.round >= decided_before {
                 let longest = self.election_rounds.entry(fame.round).or_insert(0);
                 *longest = (*longest).max(fame.decided_in_round.saturating_sub(fame.round));
+                if fame.famous
+                    && let Some(creator) = self.store.creator(&fame.witness)
+                {
+                    self.famous_creators
+                        .entry(fame.round)
+                        .or_default()
+                        .push(creator);
+                }
             }
         }
         let mut by_round: BTreeMap<u32, Vec<OrderedEvent>> = BTreeMap::new();
@@ -419,6 +431,9 @@ impl ConsensusService {
                 ordered_events: self.ordered_events,
                 order_digest: self.order_digest,
                 election_rounds: self.election_rounds.remove(&round).unwrap_or(0),
+                unique_famous_creators: unique_creators(
+                    self.famous_creators.remove(&round).unwrap_or_default(),
+                ),
                 replayed,
             })))
             .expect("queue has room");
@@ -706,4 +721,17 @@ impl Service<CellProtocol> for ConsensusService {
             other => Err(misrouted(&other)),
         }
     }
+}
+
+/// The creators that appear exactly once in `creators`, ascending.
+fn unique_creators(mut creators: Vec<u32>) -> Arc<[u32]> {
+    creators.sort_unstable();
+    creators
+        .iter()
+        .enumerate()
+        .filter(|&(at, creator)| {
+            (at == 0 || creators[at - 1] != *creator) && creators.get(at + 1) != Some(creator)
+        })
+        .map(|(_, &creator)| creator)
+        .collect()
 }

@@ -16,7 +16,7 @@ use crate::cell::api::CellObservation;
 use crate::cell::protocol::{
     CellError, CellEvent, CellProtocol, CellRequest, CellResponse, JournalKind, cost,
 };
-use crate::cell::shared::{IoHandle, JournalReader, MemberInfo, Signer};
+use crate::cell::shared::{Directory, IoHandle, JournalReader, Signer};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -40,7 +40,7 @@ pub struct IdentityService {
     journals: JournalReader,
     io: IoHandle,
     /// The member directory ([`crate::cell::CellConfig::members`]).
-    members: Arc<[MemberInfo]>,
+    members: Arc<Directory>,
     trust: Rc<RefCell<TrustNetwork>>,
     rng: DetRng,
     /// Open challenges by nonce.
@@ -87,7 +87,7 @@ impl IdentityService {
         keys: Arc<CellKeys>,
         journals: JournalReader,
         io: IoHandle,
-        members: Arc<[MemberInfo]>,
+        members: Arc<Directory>,
         trust: TrustNetwork,
         rng: DetRng,
     ) -> Self {
@@ -275,8 +275,11 @@ impl Service<CellProtocol> for IdentityService {
 
     fn on_call(&mut self, request: CellRequest, ctx: &mut Ctx<'_>) -> CallResult {
         match request {
-            CellRequest::IdentityAuthenticate { with } => {
-                let peer = self.cell_id_of(with).ok_or(CellError::UnknownCell(with))?;
+            CellRequest::IdentityAuthenticate { with, identity } => {
+                let peer = match identity {
+                    Some(identity) => identity,
+                    None => self.cell_id_of(with).ok_or(CellError::UnknownCell(with))?,
+                };
                 let mut nonce = [0u8; 32];
                 self.rng.fill_bytes(&mut nonce);
                 let now = self.io.borrow().now;

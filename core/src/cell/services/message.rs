@@ -13,7 +13,7 @@ use crate::cell::api::CellObservation;
 use crate::cell::protocol::{
     CellError, CellEvent, CellProtocol, CellRequest, CellResponse, CellWire, JournalKind, cost,
 };
-use crate::cell::shared::{IoHandle, JournalReader, MemberInfo, Signer};
+use crate::cell::shared::{Directory, IoHandle, JournalReader, Signer};
 
 use super::{
     AccessControl, CallResult, ConsensusService, Ctx, DIRECTION_IN, DIRECTION_OUT, IdentityService,
@@ -30,7 +30,7 @@ pub struct MessageService {
     journals: JournalReader,
     io: IoHandle,
     /// The member directory ([`crate::cell::CellConfig::members`]).
-    members: Arc<[MemberInfo]>,
+    members: Arc<Directory>,
     /// Next TX nonce of this cell (recovered from the journal).
     next_nonce: u64,
 }
@@ -56,7 +56,7 @@ impl MessageService {
         access: AccessControl,
         journals: JournalReader,
         io: IoHandle,
-        members: Arc<[MemberInfo]>,
+        members: Arc<Directory>,
     ) -> Self {
         MessageService {
             signer,
@@ -106,10 +106,20 @@ impl MessageService {
         };
         // Identity head and message signature: two checks.
         ctx.charge_cpu(2 * cost::SIGNATURE_VERIFY_NS);
-        let expected = self.cell_id_of(from).ok();
-        let verified = match expected {
-            Some(sender) => message.verify_from(&sender),
-            None => Err(MessageError::IdentityMismatch),
+        // The link's owner answers for what crosses it.
+        let link_owner = self.cell_id_of(from).ok();
+        let verified = match (self.members.index_of(&message.sender), link_owner) {
+            // A member speaks only over its own link (anything else is a
+            // replay or a relay this protocol does not have).
+            (Some(member), Some(owner)) if member != from => Err(MessageError::WrongSigner {
+                expected: owner,
+                actual: message.sender,
+            }),
+            (Some(_), None) => Err(MessageError::IdentityMismatch),
+            // A member over its own link, or a non-member identity (a client,
+            // a cell outside consensus) reached over this link: its message
+            // proves its own key.
+            _ => message.verify(),
         };
         if let Err(error) = verified {
             let reason = match error {
@@ -120,8 +130,8 @@ impl MessageService {
                 MessageError::BadAttestation { .. } => "bad attestation",
                 _ => "invalid message",
             };
-            if let Some(sender) = expected {
-                interaction(ctx, sender, InteractionOutcome::Failure);
+            if let Some(owner) = link_owner {
+                interaction(ctx, owner, InteractionOutcome::Failure);
             }
             return self.reject(ctx, from, reason, encoded);
         }

@@ -19,7 +19,7 @@ use crate::cell::env::EnvironmentHandle;
 use crate::cell::protocol::{
     CellError, CellEvent, CellProtocol, CellRequest, CellResponse, JournalKind, RoundOrdered, cost,
 };
-use crate::cell::shared::{IoHandle, JournalReader, MemberInfo};
+use crate::cell::shared::{Directory, IoHandle, JournalReader};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -30,7 +30,7 @@ use super::{CallResult, Ctx, NucleusService, append, misrouted};
 /// and answers QUERY (posts with a journal proof) and EXEC requests.
 pub struct StateService {
     /// The member directory ([`crate::cell::CellConfig::members`]).
-    members: Arc<[MemberInfo]>,
+    members: Arc<Directory>,
     /// Decodes and verifies each consensus transaction (a host may do it
     /// once for all its cells).
     environment: EnvironmentHandle,
@@ -68,7 +68,7 @@ impl StateService {
     }
 
     pub fn new(
-        members: Arc<[MemberInfo]>,
+        members: Arc<Directory>,
         environment: EnvironmentHandle,
         io: IoHandle,
         journals: JournalReader,
@@ -208,6 +208,7 @@ impl StateService {
                     state_hash: outcome.state_hash,
                     events: round.hashes.clone(),
                     election_rounds: round.election_rounds,
+                    unique_famous_creators: round.unique_famous_creators.clone(),
                 });
         }
     }
