@@ -30,6 +30,21 @@ enum Command {
     Attack(cli::attack::Args),
     /// Check a scenario file without running it.
     Validate(cli::validate::Args),
+    /// Run a scenario over seeds × a grid of --set values, in parallel:
+    /// sweep.csv, sweep.md with medians and bootstrap intervals, plots.
+    Sweep(cli::sweep::Args),
+    /// Join the shards of a sweep (--shard I/N) into the whole sweep's outputs.
+    Merge(cli::sweep::MergeArgs),
+    /// Compare two sweeps of one grid per point and metric (Wilcoxon
+    /// signed-rank, bootstrap intervals); exit 1 on a regression.
+    Compare(cli::compare::Args),
+    /// Run every library scenario and check its trace hash and headline
+    /// metrics against scenarios/golden.json (--update rewrites it).
+    Golden(cli::golden::Args),
+    /// Compare two trace files (`celluler run --trace`): the first divergent
+    /// step with context, and the first ordered event the runs' cells
+    /// decided differently.
+    Diff(cli::diff::Args),
     /// Measure the speed of one part of the system.
     #[command(subcommand)]
     Bench(cli::bench::BenchCommand),
@@ -43,6 +58,11 @@ fn main() -> ExitCode {
         Command::Run(args) => cli::run::run(args),
         Command::Attack(args) => cli::attack::run(args),
         Command::Validate(args) => cli::validate::run(args),
+        Command::Sweep(args) => cli::sweep::run(args),
+        Command::Merge(args) => cli::sweep::merge(args),
+        Command::Compare(args) => cli::compare::run(args),
+        Command::Golden(args) => cli::golden::run(args),
+        Command::Diff(args) => cli::diff::run(args),
         Command::Bench(command) => cli::bench::run(command),
     };
     outcome.exit_code()

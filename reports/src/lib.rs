@@ -10,11 +10,14 @@
 pub mod attack;
 pub mod attack_report;
 pub mod checks;
+pub mod compare;
 pub mod markdown;
 pub mod metrics;
 pub mod plots;
 pub mod record;
+pub mod stats;
 pub mod summary;
+pub mod sweep;
 pub mod tables;
 
 use std::fs;

@@ -71,6 +71,24 @@ macro_rules! render_both {
 }
 pub(crate) use render_both;
 
+/// The series legend of every plot, at `position`.
+pub(crate) fn draw_legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> DrawResult
+where
+    DB: DrawingBackend + 'a,
+    CT: CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())
+}
+
 /// Writes every plot into `dir` as `<stem>.svg` and `<stem>.png`; returns
 /// the paths written, in [`PLOT_STEMS`] order, SVG before PNG.
 pub fn write_plots(
@@ -113,11 +131,16 @@ pub(crate) fn seconds(time_ns: TimeNs) -> f64 {
 /// every rank up to [`CDF_POINTS_MAX`] of them, beyond that thinned to that
 /// many at even rank steps (the last one included).
 pub(crate) fn cdf_points(sorted_ns: &[TimeNs]) -> Vec<(f64, f64)> {
-    let n = sorted_ns.len();
+    cdf_points_of(sorted_ns, ns_to_ms)
+}
+
+/// [`cdf_points`] of any ascending sample, each value placed by `x`.
+pub(crate) fn cdf_points_of<T: Copy>(sorted: &[T], x: impl Fn(T) -> f64) -> Vec<(f64, f64)> {
+    let n = sorted.len();
     if n == 0 {
         return Vec::new();
     }
-    let mut points = vec![(ns_to_ms(sorted_ns[0]), 0.0)];
+    let mut points = vec![(x(sorted[0]), 0.0)];
     let steps = n.min(CDF_POINTS_MAX);
     for step in 0..steps {
         let index = if steps == 1 {
@@ -125,7 +148,7 @@ pub(crate) fn cdf_points(sorted_ns: &[TimeNs]) -> Vec<(f64, f64)> {
         } else {
             step * (n - 1) / (steps - 1)
         };
-        points.push((ns_to_ms(sorted_ns[index]), (index + 1) as f64 / n as f64));
+        points.push((x(sorted[index]), (index + 1) as f64 / n as f64));
     }
     points
 }
@@ -175,13 +198,7 @@ fn draw_finality_cdf<DB: DrawingBackend>(
             .label(format!("{label}, n = {}", sample.len()))
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| e.to_string())
+    draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
 }
 
 /// How a kind of time window is shaded on a time chart.
@@ -304,13 +321,7 @@ fn draw_throughput<DB: DrawingBackend>(
         .map_err(|e| e.to_string())?
         .label("submitted")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], SUBMITTED_COLOR.stroke_width(1)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| e.to_string())
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
 /// A cumulative step line through ascending event times.
@@ -371,13 +382,7 @@ fn draw_rounds_decided<DB: DrawingBackend>(
         .map_err(|e| e.to_string())?
         .label("decided by all live honest cells")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], ALL_COLOR.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| e.to_string())
+    draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 /// The cells shown in the box plot: all with data, or evenly spaced ones.

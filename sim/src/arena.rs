@@ -308,6 +308,7 @@ mod tests {
             access: Default::default(),
             record_consensus: false,
             tie_break: TieBreak::WhitenedSignature,
+            gossip: Default::default(),
         }
     }
 

@@ -65,6 +65,10 @@ pub struct WorldConfig {
     pub client_accounts: Vec<celluler_core::identity::CellId>,
     /// Every cell's reputation-based access control (open by default).
     pub access: AccessPolicy,
+    /// Every cell's gossip policy: sync mode, peer selection, events per
+    /// sync, transactions and bytes per event (the protocol as it always
+    /// ran by default).
+    pub gossip: celluler_core::cell::GossipPolicy,
 }
 
 /// The default gossip interval: 100 ms. Over a WAN with tens of
@@ -91,6 +95,7 @@ impl WorldConfig {
             store: StoreMode::Shared,
             client_accounts: Vec::new(),
             access: AccessPolicy::default(),
+            gossip: celluler_core::cell::GossipPolicy::DEFAULT,
         }
     }
 }
@@ -646,6 +651,7 @@ impl<N: CellNode> CellWorld<N> {
             } else {
                 hashgraph::TieBreak::WhitenedSignature
             },
+            gossip: config.gossip,
         };
         let simulation = Simulation::new(config.sim.clone(), trace, |index| {
             let cell = Cell::new(

@@ -4,11 +4,16 @@
 use std::process::ExitCode;
 
 pub mod attack;
+pub mod batch;
 pub mod bench;
+pub mod compare;
 pub mod dag;
+pub mod diff;
+pub mod golden;
 pub mod identity;
 pub mod process;
 pub mod run;
+pub mod sweep;
 pub mod validate;
 
 /// How a command ended.

@@ -5,7 +5,9 @@
 use std::io::{BufReader, BufWriter};
 use std::path::Path;
 
-use celluler_sim::trace::{self, Trace, TraceMode};
+use celluler_core::cell::CellObservation;
+use celluler_sim::Observed;
+use celluler_sim::trace::{self, DecidedRound, Trace, TraceMode};
 
 use super::Outcome;
 
@@ -46,10 +48,64 @@ pub fn trace_mode(trace: Option<&Path>, replay: Option<&Path>) -> Result<TraceMo
 
 /// Writes a recorded trace as JSON lines; returns how many records.
 pub fn write_trace(recorded: &Trace, path: &Path) -> Result<usize, Outcome> {
+    write_run_trace(recorded, &DecidedRounds::default(), path)
+}
+
+/// Writes a recorded trace as JSON lines, the steps then each honest cell's
+/// decided rounds (`docs/trace.md`); returns how many step records.
+pub fn write_run_trace(
+    recorded: &Trace,
+    decided: &DecidedRounds,
+    path: &Path,
+) -> Result<usize, Outcome> {
     let records = recorded.records().unwrap_or_default();
     std::fs::File::create(path)
         .map_err(trace::TraceFileError::from)
-        .and_then(|file| trace::write_json_lines(records, BufWriter::new(file)))
+        .and_then(|file| trace::write_trace_file(records, &decided.lines, BufWriter::new(file)))
         .map_err(|error| Outcome::BadInput(format!("{}: {error}", path.display())))?;
     Ok(records.len())
+}
+
+/// Each honest cell's decided rounds as the run observes them, in
+/// observation order, as the lines a `--trace` file ends with.
+#[derive(Debug, Default)]
+pub struct DecidedRounds {
+    /// Cell indices, ascending.
+    honest_cells: Vec<u32>,
+    lines: Vec<DecidedRound>,
+}
+
+impl DecidedRounds {
+    pub fn new(mut honest_cells: Vec<u32>) -> DecidedRounds {
+        honest_cells.sort_unstable();
+        DecidedRounds {
+            honest_cells,
+            lines: Vec::new(),
+        }
+    }
+
+    /// Keeps `observed` if it is an honest cell's decided round.
+    pub fn observe(&mut self, observed: &Observed<CellObservation>) {
+        let CellObservation::RoundDecided {
+            round,
+            ordered_events,
+            order_digest,
+            events,
+            ..
+        } = &observed.observation
+        else {
+            return;
+        };
+        if self.honest_cells.binary_search(&observed.cell.0).is_err() {
+            return;
+        }
+        self.lines.extend(DecidedRound::lines(
+            observed.time_ns,
+            observed.cell.0,
+            *round,
+            *ordered_events,
+            *order_digest,
+            events,
+        ));
+    }
 }

@@ -20,6 +20,7 @@ use celluler_reports::{
 };
 use celluler_sim::Observed;
 use celluler_sim::adversary::{AdversaryNode, scenario_world, sybil_identities};
+use celluler_sim::scenario::overrides::{Setting, parse_set_argument};
 use celluler_sim::scenario::{Fault, Scenario};
 use celluler_sim::world::CellWorld;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -36,6 +37,10 @@ pub struct Args {
     /// Run under this seed instead of the scenario's.
     #[arg(long)]
     seed: Option<u64>,
+    /// Replace one scalar of the scenario by its dotted key, validated as
+    /// the file is (`--set network.loss=0.05`; docs/sweeps.md). Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
+    set: Vec<Setting>,
     /// Where the outputs go; default `runs/<name>-<seed>/`.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -72,6 +77,20 @@ pub struct Args {
     baseline: bool,
 }
 
+/// One `--set KEY=VALUE` (a single value: a sweep takes lists).
+fn parse_setting(text: &str) -> Result<Setting, String> {
+    let (key, mut values) = parse_set_argument(text)?;
+    if values.len() != 1 {
+        return Err(format!(
+            "--set {text}: one value per key for a run (`celluler sweep` takes lists)"
+        ));
+    }
+    Ok(Setting {
+        key,
+        value: values.remove(0),
+    })
+}
+
 fn parse_dag_target(text: &str) -> Result<(u32, PathBuf), String> {
     let (cell, path) = text
         .split_once(':')
@@ -89,8 +108,8 @@ fn parse_dag_target(text: &str) -> Result<(u32, PathBuf), String> {
 /// scenario itself.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
-    /// Where the outputs go.
-    pub out_dir: PathBuf,
+    /// Where the outputs go (`None`: computed, not written).
+    pub out_dir: Option<PathBuf>,
     /// Names the scenario in error messages (its file).
     pub label: String,
     /// Record the full trace to this file.
@@ -146,6 +165,11 @@ pub fn execute(scenario: &Scenario, options: &RunOptions) -> Result<Executed, Ou
     let mut world = scenario_world(scenario, world_config, mode)
         .map_err(|error| Outcome::BadInput(format!("{}: {error}", options.label)))?;
     let mut recorder = recorder_for(scenario);
+    // Each honest cell's decided rounds, for the `--trace` file only.
+    let mut decided_rounds = options
+        .trace
+        .as_ref()
+        .map(|_| process::DecidedRounds::new(scenario.honest_cells()));
     let mut progress_counts = ProgressCounts::default();
     let progress = progress_bar(scenario, !options.progress);
     let mut totals_before = world.simulation().metrics().totals();
@@ -156,6 +180,9 @@ pub fn execute(scenario: &Scenario, options: &RunOptions) -> Result<Executed, Ou
         for observed in world.take_observations() {
             progress_counts.observe(&observed.observation);
             record(&mut recorder, &observed);
+            if let Some(decided_rounds) = &mut decided_rounds {
+                decided_rounds.observe(&observed);
+            }
         }
         // Network counters for the step, stamped at its last instant.
         let totals = world.simulation().metrics().totals();
@@ -233,8 +260,8 @@ pub fn execute(scenario: &Scenario, options: &RunOptions) -> Result<Executed, Ou
     let trace_hash = world.simulation().trace().hash_hex();
     let record = recorder.finish(scenario.duration_ns, wall_ms, &trace_hash);
 
-    if let Some(path) = &options.trace {
-        process::write_trace(world.simulation().trace(), path)?;
+    if let (Some(path), Some(decided_rounds)) = (&options.trace, &decided_rounds) {
+        process::write_run_trace(world.simulation().trace(), decided_rounds, path)?;
     }
     if let Some(divergence) = world.simulation().trace().divergence() {
         return Err(Outcome::CheckFailed(format!(
@@ -246,9 +273,13 @@ pub fn execute(scenario: &Scenario, options: &RunOptions) -> Result<Executed, Ou
     }
     // The world is not needed to write the outputs: free it first.
     drop(world);
-    let report = write_run_outputs(&record, &options.out_dir).map_err(|error| {
-        Outcome::BadInput(format!("writing {}: {error}", options.out_dir.display()))
-    })?;
+    let report = match &options.out_dir {
+        Some(out_dir) => write_run_outputs(&record, out_dir).map_err(|error| {
+            Outcome::BadInput(format!("writing {}: {error}", out_dir.display()))
+        })?,
+        None => RunReport::new(&record)
+            .map_err(|error| Outcome::BadInput(format!("{}: {error}", options.label)))?,
+    };
     Ok(Executed {
         report,
         wall_ms,
@@ -258,7 +289,7 @@ pub fn execute(scenario: &Scenario, options: &RunOptions) -> Result<Executed, Ou
 }
 
 pub fn run(args: Args) -> Outcome {
-    let mut scenario = match Scenario::load(&args.file) {
+    let mut scenario = match Scenario::load_with_settings(&args.file, &args.set) {
         Ok(scenario) => scenario,
         Err(error) => return Outcome::BadInput(error.to_string()),
     };
@@ -277,7 +308,7 @@ pub fn run(args: Args) -> Outcome {
         ))
     });
     let options = RunOptions {
-        out_dir: out_dir.clone(),
+        out_dir: Some(out_dir.clone()),
         label: args.file.display().to_string(),
         trace: args.trace.clone(),
         replay: args.replay.clone(),

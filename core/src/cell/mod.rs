@@ -13,8 +13,9 @@
 //!
 //! Start order (dependencies first): nucleus, identity, state, consensus,
 //! message. A gossip timer drives consensus: every `gossip_interval_ns` the
-//! cell asks a peer drawn from its seeded stream for what it lacks; the
-//! answer is learned and recorded in a new event.
+//! cell asks a peer (picked as its [`GossipPolicy`] says: by default drawn
+//! from its seeded stream) for what it lacks; the answer is learned and
+//! recorded in a new event.
 //!
 //! Crash and restart: only [`CellDurable`] survives (keys, config — the
 //! member directory included —, the five journals' storage); the host hands
@@ -62,10 +63,11 @@ use crate::identity::{CellId, CellKeys};
 use crate::journal::MemoryStorage;
 use crate::ledger::{Ledger, LedgerConfig};
 use crate::message::{Body, Chat, Post, Tx, TxKind};
-use crate::node::{CellIndex, Context, Input, Node, TimerId};
+use crate::node::{CellIndex, Context, Input, Node, Peers, TimerId};
 use crate::rng::{self, DetRng};
 use crate::time::TimeNs;
 use crate::trust::{AccessPolicy, TrustConfig, TrustEdge, TrustNetwork};
+use rand_core::RngCore;
 
 use services::{
     AccessControl, ConsensusService, IdentityService, MessageService, NucleusService, StateService,
@@ -103,6 +105,161 @@ pub struct CellConfig {
     /// How consensus breaks timestamp ties: the paper's rule, or (only to
     /// show that the safety checkers fire) a deliberate mutation.
     pub tie_break: crate::hashgraph::TieBreak,
+    /// How this cell gossips and fills its events (a scenario's
+    /// `[consensus]` knobs); the default is the protocol as it always ran.
+    pub gossip: GossipPolicy,
+}
+
+/// The gossip protocol's knobs: whom a cell syncs with, what a sync
+/// carries, and what each event it creates may hold. Every field's
+/// default ([`GossipPolicy::DEFAULT`]) is the behaviour before the knob
+/// existed, so a run that sets none is the same run, bit for bit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GossipPolicy {
+    /// Whether the requester of a sync pushes back what the responder lacks.
+    pub sync: SyncMode,
+    /// Which peer the gossip timer picks.
+    pub peer_selection: PeerSelection,
+    /// The most events one sync response (or push) carries: the first ones
+    /// of what the peer lacks, parents first, so any prefix is learnable;
+    /// the rest come with later syncs. `None`: all of them.
+    pub events_per_sync_max: Option<u32>,
+    /// The most transactions one event this cell creates carries
+    /// (`1 ..=` [`GossipPolicy::TRANSACTIONS_PER_EVENT_CEILING`]).
+    pub transactions_per_event_max: u32,
+    /// The most transaction bytes (the sum of the transactions' encoded
+    /// lengths) one event this cell creates carries
+    /// (`..=` [`GossipPolicy::TRANSACTION_BYTES_PER_EVENT_CEILING`]). A
+    /// transaction longer than this could never enter an event: it is
+    /// refused when submitted (counted under
+    /// [`GossipPolicy::OVERSIZED_TRANSACTION`]).
+    pub transaction_bytes_per_event_max: u32,
+}
+
+impl GossipPolicy {
+    /// The protocol as it ran before these knobs: push-pull, a uniformly
+    /// random peer, whole syncs, up to 256 transactions per event (the old
+    /// constant) and up to 1,000,000 transaction bytes — a bound today's
+    /// transactions (at most a few hundred bytes each) never reach at 256
+    /// per event; an event past it would exceed the 1 MiB every receiver
+    /// refuses ([`crate::hashgraph::event::EVENT_BYTES_MAX`]).
+    pub const DEFAULT: GossipPolicy = GossipPolicy {
+        sync: SyncMode::PushPull,
+        peer_selection: PeerSelection::Random,
+        events_per_sync_max: None,
+        transactions_per_event_max: 256,
+        transaction_bytes_per_event_max: Self::TRANSACTION_BYTES_PER_EVENT_CEILING,
+    };
+
+    /// The most `transactions_per_event_max` may be: what a receiver
+    /// decodes ([`crate::hashgraph::event::TRANSACTIONS_MAX`]).
+    pub const TRANSACTIONS_PER_EVENT_CEILING: u32 =
+        crate::hashgraph::event::TRANSACTIONS_MAX as u32;
+
+    /// The most `transaction_bytes_per_event_max` may be: with the 4-byte
+    /// length of each of up to [`Self::TRANSACTIONS_PER_EVENT_CEILING`]
+    /// transactions and the event's header and signature, an event stays
+    /// within [`crate::hashgraph::event::EVENT_BYTES_MAX`].
+    pub const TRANSACTION_BYTES_PER_EVENT_CEILING: u32 = 1_000_000;
+
+    /// The rejection reason (a [`Cell::rejections`] key and a
+    /// `MessageRejected` label) of a transaction submitted for consensus
+    /// that is longer than `transaction_bytes_per_event_max`.
+    pub const OVERSIZED_TRANSACTION: &'static str =
+        "submit: transaction longer than max_event_bytes";
+}
+
+// Every event a cell creates within the ceilings decodes at its receivers:
+// version, creator, two parents, timestamp, count, lengths, signature.
+const _: () = assert!(
+    (1 + 4 + 2 * 33 + 8 + 4 + crate::identity::SIGNATURE_LEN)
+        + 4 * GossipPolicy::TRANSACTIONS_PER_EVENT_CEILING as usize
+        + GossipPolicy::TRANSACTION_BYTES_PER_EVENT_CEILING as usize
+        <= crate::hashgraph::event::EVENT_BYTES_MAX
+);
+
+impl Default for GossipPolicy {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// What a sync exchanges ([`GossipPolicy::sync`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SyncMode {
+    /// The requester sends its frontier, the responder what the requester
+    /// lacks; the requester learns it, creates its event, and pushes back
+    /// (`CellWire::SyncPush`) what the responder's frontier showed it lacks,
+    /// the new event included.
+    #[default]
+    PushPull,
+    /// No push back: the responder learns the requester's events only
+    /// when it syncs with the requester itself.
+    Pull,
+}
+
+impl SyncMode {
+    pub const ALL: [SyncMode; 2] = [SyncMode::PushPull, SyncMode::Pull];
+
+    /// The name a scenario file uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            SyncMode::PushPull => "push-pull",
+            SyncMode::Pull => "pull",
+        }
+    }
+}
+
+/// Which peer a cell's gossip timer picks ([`GossipPolicy::peer_selection`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PeerSelection {
+    /// Uniform over the cell's current peers, from its seeded gossip stream.
+    #[default]
+    Random,
+    /// The peer this cell last started a sync with longest ago; peers it
+    /// never synced with first, ties to the lowest index. The memory is
+    /// volatile: a restarted cell starts again from the lowest index.
+    LeastRecent,
+    /// A peer with probability proportional to its stake in the member
+    /// directory, drawn with integer arithmetic from the seeded gossip
+    /// stream (uniform if its peers hold no stake).
+    StakeWeighted,
+}
+
+impl PeerSelection {
+    pub const ALL: [PeerSelection; 3] = [
+        PeerSelection::Random,
+        PeerSelection::LeastRecent,
+        PeerSelection::StakeWeighted,
+    ];
+
+    /// The name a scenario file uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            PeerSelection::Random => "random",
+            PeerSelection::LeastRecent => "least-recent",
+            PeerSelection::StakeWeighted => "stake-weighted",
+        }
+    }
+}
+
+/// Uniform in `0..bound` (`bound > 0`): one [`rng::below`] draw when the
+/// bound fits 64 bits (every stake total of a scenario short of 2^64),
+/// otherwise two 64-bit words per try, rejecting the top partial range.
+fn below_u128(rng: &mut DetRng, bound: u128) -> u128 {
+    if let Ok(bound) = u64::try_from(bound) {
+        return u128::from(rng::below(rng, bound));
+    }
+    // Values above `u128::MAX - (2^128 mod bound)` would bias the remainder.
+    let limit = u128::MAX - (u128::MAX % bound + 1) % bound;
+    loop {
+        let value = (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64());
+        if value <= limit {
+            return value % bound;
+        }
+    }
 }
 
 /// What survives a crash: keys, configuration and the five journals —
@@ -134,6 +291,12 @@ pub struct Cell {
     access: AccessControl,
     bus: Bus<CellProtocol>,
     gossip_rng: DetRng,
+    /// Per cell index, the number (from 1) of the sync this cell last
+    /// started with it; 0 or absent: never since this boot. Kept only
+    /// under [`PeerSelection::LeastRecent`].
+    last_sync_started: Vec<u64>,
+    /// Syncs this cell started since this boot (under least-recent).
+    syncs_started: u64,
     recording: api::RecordingHandle,
     /// Failed bus calls (typed service errors), for tests and reports.
     pub call_errors: u64,
@@ -228,6 +391,8 @@ impl Cell {
             .expect("unique services");
         Cell {
             gossip_rng: rng::stream(config.seed, "cell-gossip", stream_index),
+            last_sync_started: Vec::new(),
+            syncs_started: 0,
             config,
             keys,
             environment,
@@ -341,6 +506,67 @@ impl Cell {
         // Spread the first syncs over one interval.
         let first = rng::below(&mut self.gossip_rng, self.config.gossip_interval_ns.max(1));
         ctx.set_timer(GOSSIP_TIMER, first + 1);
+    }
+
+    /// The peer the gossip timer syncs with ([`GossipPolicy::peer_selection`]);
+    /// `None` for a cell without peers. Least-recent and stake-weighted
+    /// look at every peer once per pick: the same order of work as the
+    /// frontier (a count per member) the sync request carries.
+    fn pick_gossip_peer(&mut self, peers: Peers<'_>) -> Option<CellIndex> {
+        if peers.is_empty() {
+            return None;
+        }
+        let peer = match self.config.gossip.peer_selection {
+            PeerSelection::Random => {
+                let position = rng::index(&mut self.gossip_rng, peers.len());
+                peers.get(position).expect("position below len")
+            }
+            PeerSelection::LeastRecent => {
+                let last = &self.last_sync_started;
+                // `min_by_key` keeps the first of equal keys: the lowest
+                // index (peers ascend); never-synced peers have key 0.
+                let peer = peers
+                    .iter()
+                    .min_by_key(|peer| last.get(peer.as_usize()).copied().unwrap_or(0))
+                    .expect("peers is not empty");
+                self.syncs_started += 1;
+                if self.last_sync_started.len() <= peer.as_usize() {
+                    self.last_sync_started.resize(peer.as_usize() + 1, 0);
+                }
+                self.last_sync_started[peer.as_usize()] = self.syncs_started;
+                peer
+            }
+            PeerSelection::StakeWeighted => {
+                let members = &self.config.members;
+                // A peer outside the member directory has no stake.
+                let stake_of = |peer: CellIndex| {
+                    u128::from(
+                        members
+                            .get(peer.as_usize())
+                            .map_or(0, |member| member.stake),
+                    )
+                };
+                let total: u128 = peers.iter().map(stake_of).sum();
+                if total == 0 {
+                    let position = rng::index(&mut self.gossip_rng, peers.len());
+                    peers.get(position).expect("position below len")
+                } else {
+                    let mut draw = below_u128(&mut self.gossip_rng, total);
+                    peers
+                        .iter()
+                        .find(|&peer| {
+                            let stake = stake_of(peer);
+                            if draw < stake {
+                                return true;
+                            }
+                            draw -= stake;
+                            false
+                        })
+                        .expect("the draw is below the peers' total stake")
+                }
+            }
+        };
+        Some(peer)
     }
 
     fn call(&mut self, request: CellRequest) {
@@ -471,10 +697,7 @@ impl Node for Cell {
                 self.call(request);
             }
             Input::Timer(GOSSIP_TIMER) => {
-                let peer = (!ctx.peers.is_empty()).then(|| {
-                    let position = rng::index(&mut self.gossip_rng, ctx.peers.len());
-                    ctx.peers.get(position).expect("position below len")
-                });
+                let peer = self.pick_gossip_peer(ctx.peers);
                 self.call(CellRequest::ConsensusGossip { peer });
                 ctx.set_timer(GOSSIP_TIMER, self.config.gossip_interval_ns.max(1));
             }

@@ -49,6 +49,7 @@ fn config(keys: &[Arc<CellKeys>], index: u32, record_consensus: bool) -> CellCon
         record_consensus,
         tie_break: Default::default(),
         consensus: crate::hashgraph::Config::default(),
+        gossip: GossipPolicy::DEFAULT,
     }
 }
 
@@ -59,6 +60,11 @@ impl TestNet {
 
     /// Cells that keep a [`ConsensusRecording`] (what each view learned).
     fn with_recording(count: u32, record_consensus: bool) -> TestNet {
+        TestNet::configured(count, |config| config.record_consensus = record_consensus)
+    }
+
+    /// `count` cells, each configured by [`config`] and then `adjust`, started.
+    fn configured(count: u32, adjust: impl Fn(&mut CellConfig)) -> TestNet {
         let keys: Vec<Arc<CellKeys>> = (0..count)
             .map(|index| Arc::new(CellKeys::for_simulated_cell(SEED, index)))
             .collect();
@@ -68,8 +74,10 @@ impl TestNet {
         let mut net = TestNet {
             cells: (0..count)
                 .map(|index| {
+                    let mut config = config(&keys, index, false);
+                    adjust(&mut config);
                     Some(Cell::new(
-                        config(&keys, index, record_consensus),
+                        config,
                         keys[index as usize].clone(),
                         environment.clone(),
                     ))
@@ -1405,6 +1413,301 @@ mod byzantine_bytes {
             if mutated_event != event {
                 prop_assert!(net.cell(2).rejections().values().sum::<u64>() > rejected_before);
             }
+        }
+    }
+}
+
+mod gossip_policy {
+    //! The scenario's `[consensus]` knobs ([`GossipPolicy`]), each shown to
+    //! change what it names and nothing it does not.
+    use super::*;
+
+    /// A network of `count` recording cells, each adjusted by `adjust`.
+    fn net_with(count: u32, adjust: impl Fn(&mut CellConfig)) -> TestNet {
+        TestNet::configured(count, |config| {
+            config.record_consensus = true;
+            adjust(config);
+        })
+    }
+
+    fn with_policy(count: u32, policy: GossipPolicy) -> TestNet {
+        net_with(count, |config| config.gossip = policy)
+    }
+
+    /// What crossed the wire while settling: sync responses and pushes,
+    /// with the events each carried.
+    #[derive(Default)]
+    struct Wire {
+        responses: Vec<usize>,
+        pushes: Vec<usize>,
+    }
+
+    /// [`TestNet::gossip`], counting what crosses the wire.
+    fn gossip_counting(net: &mut TestNet, rounds: u32, wire: &mut Wire) {
+        let count = net.cells.len() as u32;
+        for round in 0..rounds {
+            for index in 0..count {
+                let peer = CellIndex((index + 1 + round % (count - 1)) % count);
+                net.request_sync(CellIndex(index), peer);
+            }
+            while let Some((from, to, message)) = net.queue.pop_front() {
+                match &message {
+                    CellWire::SyncResponse { events, .. } => wire.responses.push(events.len()),
+                    CellWire::SyncPush { events } => wire.pushes.push(events.len()),
+                    _ => {}
+                }
+                net.input(to, Input::Deliver { from, message });
+            }
+        }
+    }
+
+    fn decided_rounds(net: &TestNet) -> usize {
+        net.count(|o| matches!(o, CellObservation::RoundDecided { .. }))
+    }
+
+    /// The peers cell 0 starts syncs with over `timers` gossip timers, with
+    /// every other cell as a peer (the syncs are not answered).
+    fn sync_targets(net: &mut TestNet, timers: usize) -> Vec<u32> {
+        let mut targets = Vec::new();
+        for _ in 0..timers {
+            net.input(CellIndex(0), Input::Timer(GOSSIP_TIMER));
+            for (_, to, message) in net.queue.drain(..) {
+                if matches!(message, CellWire::SyncRequest { .. }) {
+                    targets.push(to.0);
+                }
+            }
+        }
+        targets
+    }
+
+    #[test]
+    fn the_default_policy_is_the_protocol_as_it_ran() {
+        let policy = GossipPolicy::default();
+        assert_eq!(policy.sync, SyncMode::PushPull);
+        assert_eq!(policy.peer_selection, PeerSelection::Random);
+        assert_eq!(policy.events_per_sync_max, None);
+        // The constant events were filled by before the knob.
+        assert_eq!(policy.transactions_per_event_max, 256);
+        assert_eq!(policy.transaction_bytes_per_event_max, 1_000_000);
+    }
+
+    #[test]
+    fn pull_sends_no_sync_push_and_still_decides() {
+        let mut pushed = Wire::default();
+        let mut net = with_policy(4, GossipPolicy::DEFAULT);
+        gossip_counting(&mut net, 12, &mut pushed);
+        assert!(
+            pushed.pushes.iter().any(|&events| events > 0),
+            "push-pull pushes back"
+        );
+        let mut pulled = Wire::default();
+        let policy = GossipPolicy {
+            sync: SyncMode::Pull,
+            ..GossipPolicy::DEFAULT
+        };
+        let mut net = with_policy(4, policy);
+        gossip_counting(&mut net, 12, &mut pulled);
+        assert!(pulled.pushes.is_empty(), "{} pushes", pulled.pushes.len());
+        assert_eq!(pulled.responses.len(), 48, "every sync is answered");
+        assert!(decided_rounds(&net) > 0, "pull alone decides rounds");
+    }
+
+    #[test]
+    fn least_recent_visits_every_peer_before_repeating_and_forgets_on_restart() {
+        let policy = GossipPolicy {
+            peer_selection: PeerSelection::LeastRecent,
+            ..GossipPolicy::DEFAULT
+        };
+        let mut net = with_policy(5, policy);
+        let cycle = [1, 2, 3, 4];
+        assert_eq!(sync_targets(&mut net, 12), cycle.repeat(3));
+        // A peer synced with otherwise (a narrower neighbourhood) counts:
+        // cell 2 is now the most recent, so 1, 3, 4 come first.
+        net.request_sync(CellIndex(0), CellIndex(2));
+        net.queue.clear();
+        assert_eq!(sync_targets(&mut net, 4), [1, 3, 4, 2]);
+        // The memory is volatile: a restarted cell starts from the lowest.
+        net.crash(0);
+        net.restart(0);
+        net.queue.clear();
+        assert_eq!(sync_targets(&mut net, 4), cycle);
+        // The random pick does not cycle.
+        let mut random = with_policy(5, GossipPolicy::DEFAULT);
+        assert_ne!(sync_targets(&mut random, 12), cycle.repeat(3));
+    }
+
+    #[test]
+    fn stake_weighted_picks_a_heavy_member_in_proportion_to_its_stake() {
+        // Cell 4 holds 12 of the 15 units of stake among cell 0's peers:
+        // picked 80 % of the time, where a uniform pick gives 25 %.
+        let stakes = [1, 1, 1, 1, 12];
+        let stake_net = |selection: PeerSelection| {
+            net_with(5, |config| {
+                config.members = Arc::new(
+                    config
+                        .members
+                        .iter()
+                        .zip(stakes)
+                        .map(|(member, stake)| MemberInfo::new(member.public_key, stake))
+                        .collect(),
+                );
+                config.gossip.peer_selection = selection;
+            })
+        };
+        let heavy = |targets: &[u32]| targets.iter().filter(|&&cell| cell == 4).count();
+        let timers = 400;
+        let mut net = stake_net(PeerSelection::StakeWeighted);
+        let targets = sync_targets(&mut net, timers);
+        assert_eq!(targets.len(), timers);
+        // Expected 320 (sd 8); uniform: 100 (sd 8.7).
+        assert!(
+            heavy(&targets) > 280,
+            "heavy member {} of {timers}",
+            heavy(&targets)
+        );
+        assert!(
+            heavy(&targets) < 360,
+            "heavy member {} of {timers}",
+            heavy(&targets)
+        );
+        for light in 1..4 {
+            assert!(targets.contains(&light), "cell {light} is still picked");
+        }
+        let mut net = stake_net(PeerSelection::Random);
+        let uniform = sync_targets(&mut net, timers);
+        assert!(heavy(&uniform) < 150, "uniform: {}", heavy(&uniform));
+    }
+
+    #[test]
+    fn draws_below_a_bound_past_64_bits_stay_in_range() {
+        let mut rng = rng::stream(SEED, "test", 0);
+        let bound = (1u128 << 80) + 3;
+        for _ in 0..100 {
+            assert!(below_u128(&mut rng, bound) < bound);
+        }
+        assert!(below_u128(&mut rng, 7) < 7);
+    }
+
+    #[test]
+    fn max_events_per_sync_caps_responses_and_pushes() {
+        let policy = GossipPolicy {
+            events_per_sync_max: Some(1),
+            ..GossipPolicy::DEFAULT
+        };
+        let mut capped = Wire::default();
+        let mut net = with_policy(4, policy);
+        gossip_counting(&mut net, 30, &mut capped);
+        let all = capped.responses.iter().chain(&capped.pushes);
+        assert!(all.clone().all(|&events| events <= 1));
+        assert!(all.clone().any(|&events| events == 1));
+        let capped_rounds = decided_rounds(&net);
+        let mut whole = Wire::default();
+        let mut net = with_policy(4, GossipPolicy::DEFAULT);
+        gossip_counting(&mut net, 30, &mut whole);
+        assert!(whole.responses.iter().any(|&events| events > 1));
+        assert!(
+            capped_rounds < decided_rounds(&net),
+            "capped {capped_rounds} vs {}",
+            decided_rounds(&net)
+        );
+    }
+
+    /// Transactions per event of every event the cells created.
+    fn transactions_per_event(net: &TestNet) -> Vec<u32> {
+        net.observations
+            .iter()
+            .filter_map(|(_, observation)| match observation {
+                CellObservation::EventCreated { transactions } => Some(*transactions),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn max_transactions_per_event_1_puts_one_tx_in_each_event() {
+        let submit = |net: &mut TestNet| {
+            for _ in 0..5 {
+                net.input(
+                    CellIndex(0),
+                    Input::Command(CellCommand::Transfer {
+                        to: CellIndex(1),
+                        amount: 7,
+                        fee: 1,
+                    }),
+                );
+            }
+            net.gossip(30);
+        };
+        let policy = GossipPolicy {
+            transactions_per_event_max: 1,
+            ..GossipPolicy::DEFAULT
+        };
+        let mut net = with_policy(4, policy);
+        submit(&mut net);
+        let per_event = transactions_per_event(&net);
+        assert!(per_event.iter().all(|&count| count <= 1), "{per_event:?}");
+        assert_eq!(per_event.iter().sum::<u32>(), 5);
+        let ordered = net.count(|o| matches!(o, CellObservation::TxOrdered { applied: true, .. }));
+        assert_eq!(ordered, 5 * 4, "every cell orders all five");
+        let mut net = with_policy(4, GossipPolicy::DEFAULT);
+        submit(&mut net);
+        assert!(transactions_per_event(&net).contains(&5));
+    }
+
+    #[test]
+    fn max_event_bytes_bounds_each_event_and_refuses_a_longer_transaction() {
+        let post = |net: &mut TestNet, content_bytes: usize| {
+            net.input(
+                CellIndex(0),
+                Input::Command(CellCommand::Post {
+                    topic: "bytes".into(),
+                    content: vec![7; content_bytes],
+                }),
+            );
+        };
+        // One post's encoded length.
+        let mut probe = with_policy(2, GossipPolicy::DEFAULT);
+        post(&mut probe, 100);
+        probe.gossip(1);
+        let recording = probe.cell(0).consensus_recording().unwrap();
+        let length = recording
+            .events
+            .iter()
+            .find_map(|recorded| recorded.event.transactions().first().map(Vec::len))
+            .expect("the post is in an event");
+        drop(recording);
+        // Room for two posts, not three.
+        let policy = GossipPolicy {
+            transaction_bytes_per_event_max: (2 * length + length / 2) as u32,
+            ..GossipPolicy::DEFAULT
+        };
+        let mut net = with_policy(4, policy);
+        for at in 0..6 {
+            if at == 2 {
+                // Longer than any event may carry: refused, counted, and
+                // the queue behind it goes on.
+                post(&mut net, 3 * length);
+            }
+            post(&mut net, 100);
+        }
+        net.gossip(30);
+        let per_event = transactions_per_event(&net);
+        assert!(per_event.iter().all(|&count| count <= 2), "{per_event:?}");
+        assert_eq!(per_event.iter().filter(|&&count| count == 2).count(), 3);
+        let rejections = net.cell(0).rejections();
+        assert_eq!(
+            rejections.get(GossipPolicy::OVERSIZED_TRANSACTION),
+            Some(&1)
+        );
+        assert!(net.observed(
+            0,
+            &CellObservation::MessageRejected {
+                reason: GossipPolicy::OVERSIZED_TRANSACTION
+            }
+        ));
+        for index in 0..4 {
+            let posts = net.cell(index).ledger().posts_by_topic("bytes").count();
+            assert_eq!(posts, 6, "cell {index}");
         }
     }
 }

@@ -10,7 +10,7 @@ use plotters::prelude::*;
 
 use super::{ArmRun, AttackCampaign, ScriptBlock, throughput_bands};
 use crate::plots::{
-    DrawResult, PLOT_SIZE, PlotError, WindowStyle, cdf_points, render_both, seconds,
+    DrawResult, PLOT_SIZE, PlotError, WindowStyle, cdf_points, draw_legend, render_both, seconds,
 };
 use crate::record::TimeNs;
 use crate::summary::ns_to_ms;
@@ -97,13 +97,7 @@ fn draw_finality_cdfs<DB: DrawingBackend>(
             .map_err(|e| e.to_string())?
             .label(format!("L_all, n = {}", sample.len()))
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| e.to_string())?;
+        draw_legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     }
     Ok(())
 }
@@ -211,13 +205,7 @@ fn draw_throughput<DB: DrawingBackend>(
             .label(format!("{label}, median (band: IQR)"))
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| e.to_string())
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
 fn draw_fork_detection<DB: DrawingBackend>(
@@ -283,11 +271,5 @@ fn draw_fork_detection<DB: DrawingBackend>(
             )))
             .map_err(|e| e.to_string())?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| e.to_string())
+    draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
 }

@@ -125,7 +125,7 @@ impl Scenario {
             coin_round_frequency: self.consensus.coin_round_frequency,
             genesis_balance: self.cells.genesis_balance,
             stake: self.cells.stake,
-            fee_min: crate::workload::TRANSFER_FEE,
+            fee_min: self.consensus.min_fee,
             sim: self.sim_config(),
             record_consensus: Vec::new(),
             mutated_tie_break: Vec::new(),
@@ -135,6 +135,13 @@ impl Scenario {
                 self.workload.clients,
             ),
             access: self.access.policy(),
+            gossip: celluler_core::cell::GossipPolicy {
+                sync: self.consensus.sync,
+                peer_selection: self.consensus.peer_selection,
+                events_per_sync_max: self.consensus.max_events_per_sync,
+                transactions_per_event_max: self.consensus.max_transactions_per_event,
+                transaction_bytes_per_event_max: self.consensus.max_event_bytes,
+            },
         }
     }
 

@@ -15,6 +15,7 @@
 
 mod convert;
 mod error;
+pub mod overrides;
 mod parse;
 pub mod units;
 
@@ -75,10 +76,21 @@ pub struct Consensus {
     pub gossip_interval_ns: TimeNs,
     /// Hashgraph's `c`: every c-th round of a fame election is a coin round.
     pub coin_round_frequency: u32,
+    /// Whether the requester of a sync pushes back what the responder
+    /// lacks (`"push-pull"`) or not (`"pull"`).
+    pub sync: celluler_core::cell::SyncMode,
+    /// Whom each cell's gossip timer picks: `"random"`, `"least-recent"`
+    /// or `"stake-weighted"`.
+    pub peer_selection: celluler_core::cell::PeerSelection,
+    /// Most events one sync response or push carries; `None`: all.
+    pub max_events_per_sync: Option<u32>,
     /// Most transactions one event carries.
     pub max_transactions_per_event: u32,
-    /// Most encoded bytes of transactions one event carries.
+    /// Most encoded bytes of transactions one event carries (a longer
+    /// transaction is refused when submitted).
     pub max_event_bytes: u32,
+    /// Least fee a TX must pay (the ledger rejects one that pays less).
+    pub min_fee: u64,
     /// Where each cell's consensus keeps its events and decisions:
     /// `"shared"` (views over one arena) or `"independent"` (an engine per
     /// cell). Both give the same run.
@@ -682,6 +694,23 @@ impl Scenario {
 
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        Scenario::parse(&path.display().to_string(), &Scenario::read_text(path)?)
+    }
+
+    /// Reads and validates a scenario file with `settings` applied (`--set`).
+    pub fn load_with_settings(
+        path: &Path,
+        settings: &[overrides::Setting],
+    ) -> Result<Scenario, ScenarioError> {
+        overrides::with_settings(
+            &path.display().to_string(),
+            &Scenario::read_text(path)?,
+            settings,
+        )
+    }
+
+    /// A scenario file's text: bounded in size, UTF-8.
+    pub fn read_text(path: &Path) -> Result<String, ScenarioError> {
         let file = path.display().to_string();
         let metadata = std::fs::metadata(path)
             .map_err(|error| ScenarioError::whole_file(&file, format!("cannot read: {error}")))?;
@@ -696,9 +725,8 @@ impl Scenario {
         }
         let bytes = std::fs::read(path)
             .map_err(|error| ScenarioError::whole_file(&file, format!("cannot read: {error}")))?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| ScenarioError::whole_file(&file, "file is not UTF-8 text"))?;
-        Scenario::parse(&file, &text)
+        String::from_utf8(bytes)
+            .map_err(|_| ScenarioError::whole_file(&file, "file is not UTF-8 text"))
     }
 
     /// The same scenario under another seed (`celluler run --seed N`).

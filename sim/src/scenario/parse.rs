@@ -9,6 +9,7 @@
 use std::ops::Range;
 
 use crate::arena::StoreMode;
+use celluler_core::cell::{GossipPolicy, PeerSelection, SyncMode};
 use celluler_core::time::{NS_PER_MS, NS_PER_S, TimeNs};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -644,12 +645,19 @@ fn parse_cells(source: &Source<'_>, value: &Value<'_>) -> Result<Cells> {
     })
 }
 
+/// Defaults of `[consensus]`: the protocol as it ran before its knobs
+/// (`GossipPolicy::DEFAULT`, the workload's fee as the least fee).
 fn default_consensus() -> Consensus {
+    let gossip = GossipPolicy::DEFAULT;
     Consensus {
         gossip_interval_ns: 100 * NS_PER_MS,
         coin_round_frequency: 10,
-        max_transactions_per_event: 1_000,
-        max_event_bytes: 65_536,
+        sync: gossip.sync,
+        peer_selection: gossip.peer_selection,
+        max_events_per_sync: gossip.events_per_sync_max,
+        max_transactions_per_event: gossip.transactions_per_event_max,
+        max_event_bytes: gossip.transaction_bytes_per_event_max,
+        min_fee: crate::workload::TRANSFER_FEE,
         store: StoreMode::Shared,
     }
 }
@@ -662,12 +670,54 @@ fn parse_consensus(source: &Source<'_>, value: &Value<'_>) -> Result<Consensus> 
         &[
             "gossip_interval",
             "coin_round_frequency",
+            "sync",
+            "peer_selection",
+            "max_events_per_sync",
             "max_transactions_per_event",
             "max_event_bytes",
+            "min_fee",
             "store",
         ],
     )?;
     let defaults = default_consensus();
+    // One of `choices` by the name a file spells it, or an error naming them.
+    fn named<T: Copy>(
+        source: &Source<'_>,
+        table: &Table<'_, '_>,
+        key: &str,
+        choices: &[T],
+        name: fn(T) -> &'static str,
+    ) -> Result<Option<T>> {
+        let Some(value) = table.get(key) else {
+            return Ok(None);
+        };
+        let text = string(source, key, value)?;
+        if let Some(&choice) = choices.iter().find(|&&choice| name(choice) == text) {
+            return Ok(Some(choice));
+        }
+        let quoted: Vec<String> = choices
+            .iter()
+            .map(|&choice| format!("\"{}\"", name(choice)))
+            .collect();
+        let (last, rest) = quoted.split_last().expect("at least one choice");
+        Err(source.error(
+            value.span(),
+            format!(
+                "{key} must be {} or {last}, got \"{text}\"",
+                rest.join(", ")
+            ),
+        ))
+    }
+    let sync =
+        named(source, &table, "sync", &SyncMode::ALL, SyncMode::name)?.unwrap_or(defaults.sync);
+    let peer_selection = named(
+        source,
+        &table,
+        "peer_selection",
+        &PeerSelection::ALL,
+        PeerSelection::name,
+    )?
+    .unwrap_or(defaults.peer_selection);
     let store = match table.get("store") {
         None => defaults.store,
         Some(value) => match string(source, "store", value)? {
@@ -692,12 +742,30 @@ fn parse_consensus(source: &Source<'_>, value: &Value<'_>) -> Result<Consensus> 
         coin_round_frequency: table
             .integer("coin_round_frequency", 3, 1_000_000)?
             .map_or(defaults.coin_round_frequency, |c| c as u32),
+        sync,
+        peer_selection,
+        max_events_per_sync: table
+            .integer("max_events_per_sync", 1, i64::from(u32::MAX))?
+            .map(|n| n as u32)
+            .or(defaults.max_events_per_sync),
+        // Capped where an event would no longer decode at its receivers.
         max_transactions_per_event: table
-            .integer("max_transactions_per_event", 1, 1_000_000)?
+            .integer(
+                "max_transactions_per_event",
+                1,
+                i64::from(GossipPolicy::TRANSACTIONS_PER_EVENT_CEILING),
+            )?
             .map_or(defaults.max_transactions_per_event, |n| n as u32),
         max_event_bytes: table
-            .integer("max_event_bytes", 256, 16 << 20)?
+            .integer(
+                "max_event_bytes",
+                256,
+                i64::from(GossipPolicy::TRANSACTION_BYTES_PER_EVENT_CEILING),
+            )?
             .map_or(defaults.max_event_bytes, |n| n as u32),
+        min_fee: table
+            .integer("min_fee", 0, i64::MAX)?
+            .map_or(defaults.min_fee, |n| n as u64),
         store,
     })
 }

@@ -1754,3 +1754,135 @@ fn access_thresholds_parse_as_fractions_and_reject_the_rest() {
         assert_eq!(error.to_string(), expected);
     }
 }
+
+/// The issue's example with `lines` added to `[consensus]` (from line 10).
+fn with_consensus(lines: &str) -> String {
+    variant(
+        "coin_round_frequency = 10",
+        &format!("coin_round_frequency = 10\n{lines}"),
+    )
+}
+
+#[test]
+fn consensus_knobs_default_to_the_protocol_as_it_ran() {
+    use celluler_core::cell::{GossipPolicy, PeerSelection, SyncMode};
+    let scenario = parse(ISSUE_EXAMPLE).unwrap();
+    let consensus = &scenario.consensus;
+    assert_eq!(consensus.sync, SyncMode::PushPull);
+    assert_eq!(consensus.peer_selection, PeerSelection::Random);
+    assert_eq!(consensus.max_events_per_sync, None);
+    // 256: the constant events were filled by before the knob was real.
+    assert_eq!(consensus.max_transactions_per_event, 256);
+    assert_eq!(consensus.max_event_bytes, 1_000_000);
+    assert_eq!(consensus.min_fee, crate::workload::TRANSFER_FEE);
+    let world = scenario.world_config();
+    assert_eq!(world.gossip, GossipPolicy::DEFAULT);
+    assert_eq!(world.fee_min, crate::workload::TRANSFER_FEE);
+    // The same as a world built in code.
+    let plain = crate::world::WorldConfig::new(7, 16);
+    assert_eq!(world.gossip, plain.gossip);
+    assert_eq!(world.fee_min, plain.fee_min);
+}
+
+#[test]
+fn consensus_knobs_parse_and_reach_the_world() {
+    use celluler_core::cell::{GossipPolicy, PeerSelection, SyncMode};
+    let text = with_consensus(
+        "sync = \"pull\"\npeer_selection = \"stake-weighted\"\nmax_events_per_sync = 3\n\
+         max_transactions_per_event = 4096\nmax_event_bytes = 256\nmin_fee = 0",
+    );
+    let scenario = parse(&text).unwrap();
+    let consensus = &scenario.consensus;
+    assert_eq!(consensus.sync, SyncMode::Pull);
+    assert_eq!(consensus.peer_selection, PeerSelection::StakeWeighted);
+    assert_eq!(consensus.max_events_per_sync, Some(3));
+    assert_eq!(consensus.max_transactions_per_event, 4096);
+    assert_eq!(consensus.max_event_bytes, 256);
+    assert_eq!(consensus.min_fee, 0);
+    let world = scenario.world_config();
+    assert_eq!(
+        world.gossip,
+        GossipPolicy {
+            sync: SyncMode::Pull,
+            peer_selection: PeerSelection::StakeWeighted,
+            events_per_sync_max: Some(3),
+            transactions_per_event_max: 4096,
+            transaction_bytes_per_event_max: 256,
+        }
+    );
+    assert_eq!(world.fee_min, 0);
+    for (line, selection) in [
+        ("peer_selection = \"random\"", PeerSelection::Random),
+        (
+            "peer_selection = \"least-recent\"",
+            PeerSelection::LeastRecent,
+        ),
+    ] {
+        let scenario = parse(&with_consensus(line)).unwrap();
+        assert_eq!(scenario.consensus.peer_selection, selection);
+    }
+    let scenario = parse(&with_consensus("sync = \"push-pull\"\nmin_fee = 5")).unwrap();
+    assert_eq!(scenario.consensus.sync, SyncMode::PushPull);
+    assert_eq!(scenario.world_config().fee_min, 5);
+    // The names serialize as the file spells them.
+    let json = serde_json::to_value(&scenario).unwrap();
+    assert_eq!(json["consensus"]["sync"], "push-pull");
+    assert_eq!(json["consensus"]["peer_selection"], "random");
+}
+
+#[test]
+fn consensus_knob_errors_name_the_allowed_values() {
+    for (line, expected) in [
+        (
+            "sync = \"push\"",
+            "test.toml:10:8: sync must be \"push-pull\" or \"pull\", got \"push\"",
+        ),
+        (
+            "sync = 1",
+            "test.toml:10:8: sync must be a string, got integer 1",
+        ),
+        (
+            "peer_selection = \"round-robin\"",
+            "test.toml:10:18: peer_selection must be \"random\", \"least-recent\" or \"stake-weighted\", got \"round-robin\"",
+        ),
+        (
+            "max_events_per_sync = 0",
+            "test.toml:10:23: max_events_per_sync must be an integer from 1 to 4294967295, got 0",
+        ),
+        (
+            "max_events_per_sync = \"all\"",
+            "test.toml:10:23: max_events_per_sync must be an integer from 1 to 4294967295, got string \"all\"",
+        ),
+        (
+            "max_transactions_per_event = 4097",
+            "test.toml:10:30: max_transactions_per_event must be an integer from 1 to 4096, got 4097",
+        ),
+        (
+            "max_transactions_per_event = 0",
+            "test.toml:10:30: max_transactions_per_event must be an integer from 1 to 4096, got 0",
+        ),
+        (
+            "max_event_bytes = 1000001",
+            "test.toml:10:19: max_event_bytes must be an integer from 256 to 1000000, got 1000001",
+        ),
+        (
+            "max_event_bytes = 255",
+            "test.toml:10:19: max_event_bytes must be an integer from 256 to 1000000, got 255",
+        ),
+        (
+            "min_fee = -1",
+            "test.toml:10:11: min_fee must be an integer of at least 0, got -1",
+        ),
+        (
+            "min_fee = 1.5",
+            "test.toml:10:11: min_fee must be an integer of at least 0, got float 1.5",
+        ),
+        (
+            "gossip_policy = \"pull\"",
+            "test.toml:10:1: unknown key `gossip_policy` in [consensus]; allowed keys: gossip_interval, coin_round_frequency, sync, peer_selection, max_events_per_sync, max_transactions_per_event, max_event_bytes, min_fee, store",
+        ),
+    ] {
+        let error = error_of(&with_consensus(line));
+        assert_eq!(error.to_string(), expected, "{line}");
+    }
+}

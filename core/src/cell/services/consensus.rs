@@ -23,6 +23,7 @@ use crate::cell::protocol::{
 };
 use crate::cell::shared::{Directory, IoHandle, JournalReader};
 use crate::cell::store::EventStore;
+use crate::cell::{GossipPolicy, SyncMode};
 use crate::time::TimeNs;
 
 use super::{
@@ -47,6 +48,8 @@ pub struct ConsensusService {
     /// This cell's events and decisions (a view over the world's arena, or
     /// its own engine: [`crate::cell::store`]).
     store: Box<dyn EventStore>,
+    /// How it syncs and what its events carry ([`GossipPolicy`]).
+    policy: GossipPolicy,
     /// Signed TX/POST bytes waiting for this cell's next event.
     pending: Vec<Arc<[u8]>>,
     /// Transactions in events this view knows, or pending (lookup only).
@@ -103,9 +106,6 @@ const CONSENSUS_BLOCK_FORK: u8 = 1;
 /// forking it.
 const CONSENSUS_BLOCK_OWN_EVENT: u8 = 2;
 
-/// Most transactions one event carries.
-pub const EVENT_TRANSACTIONS_MAX: usize = 256;
-
 impl ConsensusService {
     pub const NAME: &'static str = "consensus";
 
@@ -142,6 +142,7 @@ impl ConsensusService {
             io,
             journals,
             store,
+            policy: config.gossip,
             pending: Vec::new(),
             seen_transactions: HashSet::new(), // tidy: lookup-only
             ordered_events: 0,
@@ -227,7 +228,7 @@ impl ConsensusService {
         let self_parent = self.own_latest.map(|(hash, _)| hash);
         let parent_time = self.own_latest.map_or(0, |(_, time)| time);
         let timestamp_ns = now.max(parent_time + 1);
-        let take = self.pending.len().min(EVENT_TRANSACTIONS_MAX);
+        let take = self.transactions_for_next_event();
         let transactions: Vec<Vec<u8>> = self
             .pending
             .drain(..take)
@@ -287,6 +288,25 @@ impl ConsensusService {
             transactions: count,
         });
         self.observe_reach(&hash, self_parent.as_ref(), timestamp_ns);
+    }
+
+    /// How many pending transactions, from the first, the next event takes:
+    /// as many as keep both [`GossipPolicy::transactions_per_event_max`]
+    /// and [`GossipPolicy::transaction_bytes_per_event_max`]. The first
+    /// always fits (a longer one is refused at submission), so the queue
+    /// never wedges.
+    fn transactions_for_next_event(&self) -> usize {
+        let count_max = self.policy.transactions_per_event_max as usize;
+        let bytes_max = u64::from(self.policy.transaction_bytes_per_event_max);
+        let mut bytes = 0u64;
+        self.pending
+            .iter()
+            .take(count_max)
+            .take_while(|transaction| {
+                bytes += transaction.len() as u64;
+                bytes <= bytes_max
+            })
+            .count()
     }
 
     /// This cell's one ancient-event rule, applied alike to the events it
@@ -607,12 +627,19 @@ impl ConsensusService {
         record_rejection(ctx, &self.io, from, rejection.label(), bounded);
     }
 
-    /// The events this view knows that a peer with `peer_counts` lacks,
-    /// parents first, as an honest sender sends them: by pointer.
+    /// The events this view knows that a peer with `peer` as its frontier
+    /// lacks, parents first, as an honest sender sends them: by pointer;
+    /// the first [`GossipPolicy::events_per_sync_max`] of them (a prefix
+    /// is learnable: each event's parents precede it or the peer has them).
     fn missing_events(&self, peer: &Frontier) -> Arc<[WireEvent]> {
+        let cap = self
+            .policy
+            .events_per_sync_max
+            .map_or(usize::MAX, |max| max as usize);
         self.store
             .missing_for(peer)
             .into_iter()
+            .take(cap)
             .map(WireEvent::Shared)
             .collect()
     }
@@ -693,6 +720,9 @@ impl Service<CellProtocol> for ConsensusService {
                     .or_else(|| self.store.latest_of(from.0));
                 self.create_event(other_parent, ctx, &mut decisions);
                 self.publish(decisions, decided_before, ctx);
+                if self.policy.sync == SyncMode::Pull {
+                    return Ok(CellResponse::Done);
+                }
                 // Push back what the responder lacks (this new event included).
                 let events = self.missing_events(&frontier);
                 if !events.is_empty() {
@@ -713,6 +743,18 @@ impl Service<CellProtocol> for ConsensusService {
                 Ok(CellResponse::Done)
             }
             CellRequest::ConsensusSubmit { encoded, hash } => {
+                if encoded.len() as u64 > u64::from(self.policy.transaction_bytes_per_event_max) {
+                    // No event could carry it: refused here rather than
+                    // held at the head of the queue forever. Counted and
+                    // observed, not journaled: the message journal holds
+                    // the submission, and a restart refuses it again.
+                    let reason = GossipPolicy::OVERSIZED_TRANSACTION;
+                    let mut io = self.io.borrow_mut();
+                    *io.rejected.entry(reason).or_default() += 1;
+                    io.observations
+                        .push(CellObservation::MessageRejected { reason });
+                    return Ok(CellResponse::Done);
+                }
                 if self.seen_transactions.insert(hash) {
                     self.pending.push(encoded);
                 }

@@ -11,7 +11,7 @@ mod message;
 mod nucleus;
 mod state;
 
-pub use consensus::{ConsensusService, EVENT_TRANSACTIONS_MAX};
+pub use consensus::ConsensusService;
 pub(crate) use identity::IDENTITY_GENESIS;
 pub use identity::{AUTH_TRUST_PERMILLE, AccessControl, IdentityService};
 pub use message::MessageService;
