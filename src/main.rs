@@ -38,6 +38,10 @@ enum Command {
     /// Compare two sweeps of one grid per point and metric (Wilcoxon
     /// signed-rank, bootstrap intervals); exit 1 on a regression.
     Compare(cli::compare::Args),
+    /// Delta-debug a failing run: make the scenario smaller one step at a
+    /// time while the run at the same seed fails the same way, printing
+    /// each step, and write the smallest scenario found.
+    Shrink(cli::shrink::Args),
     /// Run every library scenario and check its trace hash and headline
     /// metrics against scenarios/golden.json (--update rewrites it).
     Golden(cli::golden::Args),
@@ -61,6 +65,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => cli::sweep::run(args),
         Command::Merge(args) => cli::sweep::merge(args),
         Command::Compare(args) => cli::compare::run(args),
+        Command::Shrink(args) => cli::shrink::run(args),
         Command::Golden(args) => cli::golden::run(args),
         Command::Diff(args) => cli::diff::run(args),
         Command::Bench(command) => cli::bench::run(command),

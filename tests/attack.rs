@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::celluler;
+use common::{celluler, text};
 
 /// 7 cells, 2 of them equivocating (2/7 of the stake: below one third).
 const N7_F2_EQUIVOCATE: &str = r#"
@@ -64,15 +64,6 @@ fn attack(scenario: &str, out: &Path, extra: &[&str]) -> Output {
     ];
     args.extend_from_slice(extra);
     celluler(&args)
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn json(path: &Path) -> serde_json::Value {

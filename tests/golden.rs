@@ -45,3 +45,17 @@ fn the_library_matches_its_golden_runs_and_a_changed_one_is_named() {
     );
     assert_eq!(output.status.code(), Some(1), "{output:?}");
 }
+
+/// The whole library, large scenarios included (large-1000 takes minutes and
+/// ~5 GiB): `cargo test --release -- --ignored`.
+#[test]
+#[ignore = "large"]
+fn the_whole_library_matches_its_golden_runs() {
+    let output = celluler(&["golden", "--quiet"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}

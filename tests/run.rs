@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::celluler;
+use common::{celluler, text};
 
 /// A fresh output directory for one test.
 fn out_dir(name: &str) -> PathBuf {
@@ -32,15 +32,6 @@ fn summary_without_wall_time(out: &Path) -> serde_json::Value {
         .expect("an object")
         .remove("wall_ms");
     summary
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 #[test]

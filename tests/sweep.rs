@@ -57,14 +57,14 @@ fn sweep_seeds(scenario: &str, seeds: &str, out: &Path, extra: &[&str]) -> std::
 }
 
 #[test]
-fn a_sweep_is_the_same_on_one_or_two_threads_and_sharded_then_merged() {
+fn a_sweep_is_the_same_on_one_or_four_threads_and_sharded_then_merged() {
     let dir = fresh_dir("sweep", "threads-and-shards");
     let scenario = tiny(&dir);
     let one = dir.join("one");
     let output = sweep(&scenario, &one, &["--threads", "1"]);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
-    let two = dir.join("two");
-    let output = sweep(&scenario, &two, &["--threads", "2"]);
+    let four = dir.join("four");
+    let output = sweep(&scenario, &four, &["--threads", "4"]);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let whole = files_in(&one);
     let names: Vec<&str> = whole.iter().map(|(name, _)| name.as_str()).collect();
@@ -76,7 +76,7 @@ fn a_sweep_is_the_same_on_one_or_two_threads_and_sharded_then_merged() {
     ] {
         assert!(names.contains(&expected), "{names:?}");
     }
-    assert_same_files(&whole, &files_in(&two));
+    assert_same_files(&whole, &files_in(&four));
     // 2 grid points × 3 seeds, one CSV row each.
     let csv = String::from_utf8(std::fs::read(one.join("sweep.csv")).unwrap()).unwrap();
     assert_eq!(csv.lines().count(), 7);

@@ -20,7 +20,7 @@ use crate::stats::{
     BOOTSTRAP_RESAMPLES, CONFIDENCE_PPM, Interval, WilcoxonResult, bootstrap_median_interval,
     median, wilcoxon_signed_rank,
 };
-use crate::sweep::{Sweep, SweepRun};
+use crate::sweep::{Sweep, SweepRun, format_value, format_with_interval, short};
 use crate::{ReportError, sweep::HEADLINE_METRICS};
 
 pub const COMPARE_FORMAT: &str = "celluler-compare/1";
@@ -370,9 +370,9 @@ impl Comparison {
                          p = {:.4})",
                         metric.metric,
                         describe(settings),
-                        number(metric.base_median),
-                        number(metric.candidate_median),
-                        number(metric.median_difference),
+                        format_value(metric.base_median),
+                        format_value(metric.candidate_median),
+                        format_value(metric.median_difference),
                         metric.relative_change.unwrap_or(f64::NAN) * 100.0,
                         metric.wilcoxon.map_or(f64::NAN, |w| w.p_value)
                     ));
@@ -400,19 +400,6 @@ impl Comparison {
         let mut text = serde_json::to_string_pretty(self).expect("a comparison serialises");
         text.push('\n');
         text
-    }
-}
-
-fn short(hash: &str) -> &str {
-    &hash[..hash.len().min(16)]
-}
-
-fn number(value: Option<f64>) -> String {
-    match value {
-        None => "n/a".to_string(),
-        Some(v) if v.abs() >= 100.0 => format!("{v:.1}"),
-        Some(v) if v.abs() >= 1.0 => format!("{v:.3}"),
-        Some(v) => format!("{v:.4}"),
     }
 }
 
@@ -525,18 +512,10 @@ pub fn render_compare_markdown(comparison: &Comparison, plots: &[(String, String
                     "lower"
                 },
                 metric.threshold_ppm as f64 / 1e4,
-                number(metric.base_median),
-                number(metric.candidate_median),
+                format_value(metric.base_median),
+                format_value(metric.candidate_median),
                 metric.pairs,
-                match (metric.median_difference, metric.interval) {
-                    (Some(delta), Some(interval)) => format!(
-                        "{} [{}, {}]",
-                        number(Some(delta)),
-                        number(Some(interval.low)),
-                        number(Some(interval.high))
-                    ),
-                    _ => "n/a".to_string(),
-                },
+                format_with_interval(metric.median_difference, metric.interval),
                 metric
                     .relative_change
                     .map_or("n/a".to_string(), |r| format!("{:+.1} %", r * 100.0)),

@@ -434,7 +434,8 @@ pub fn write_sweep_csv<W: std::io::Write>(sweep: &Sweep, writer: W) -> Result<()
     Ok(())
 }
 
-fn format_value(value: Option<f64>) -> String {
+/// A number as the reports print it: fewer decimals the larger it is.
+pub(crate) fn format_value(value: Option<f64>) -> String {
     match value {
         None => "n/a".to_string(),
         Some(v) if v.abs() >= 100.0 => format!("{v:.1}"),
@@ -444,10 +445,15 @@ fn format_value(value: Option<f64>) -> String {
 }
 
 fn format_point_metric(metric: &PointMetric) -> String {
-    match (metric.median, metric.interval) {
-        (Some(median), Some(interval)) => format!(
+    format_with_interval(metric.median, metric.interval)
+}
+
+/// `value [low, high]`, or n/a without both.
+pub(crate) fn format_with_interval(value: Option<f64>, interval: Option<Interval>) -> String {
+    match (value, interval) {
+        (Some(value), Some(interval)) => format!(
             "{} [{}, {}]",
-            format_value(Some(median)),
+            format_value(Some(value)),
             format_value(Some(interval.low)),
             format_value(Some(interval.high))
         ),
@@ -575,7 +581,8 @@ pub fn render_sweep_markdown(sweep: &Sweep, plots: &[(String, String)]) -> Strin
     out
 }
 
-fn short(hash: &str) -> &str {
+/// The first 16 hex digits of a hash.
+pub(crate) fn short(hash: &str) -> &str {
     &hash[..hash.len().min(16)]
 }
 

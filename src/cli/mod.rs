@@ -13,6 +13,7 @@ pub mod golden;
 pub mod identity;
 pub mod process;
 pub mod run;
+pub mod shrink;
 pub mod sweep;
 pub mod validate;
 

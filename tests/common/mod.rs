@@ -50,3 +50,13 @@ pub fn assert_same_files(expected: &[(String, Vec<u8>)], actual: &[(String, Vec<
         assert!(a == b, "{name} differs");
     }
 }
+
+/// A command's exit status and output, for assertion messages.
+pub fn text(output: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}

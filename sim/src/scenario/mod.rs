@@ -17,6 +17,7 @@ mod convert;
 mod error;
 pub mod overrides;
 mod parse;
+pub mod shrink;
 pub mod units;
 
 use std::path::Path;
@@ -921,23 +922,29 @@ pub fn format_duration(ns: TimeNs) -> String {
 /// Compact list of cells in the file's syntax: `3, 5..8, 12` (ranges
 /// half-open).
 pub fn format_cells(cells: &[CellIndex]) -> String {
-    let mut parts = Vec::new();
-    let mut index = 0;
-    while index < cells.len() {
-        let start = cells[index];
-        let mut end = start;
-        while index + 1 < cells.len() && cells[index + 1] == end + 1 {
-            index += 1;
-            end = cells[index];
+    cell_runs(cells)
+        .into_iter()
+        .map(|(start, end)| {
+            if end == start {
+                start.to_string()
+            } else {
+                format!("{start}..{}", u64::from(end) + 1)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The runs of consecutive cells in ascending `cells`: (first, last).
+pub(crate) fn cell_runs(cells: &[CellIndex]) -> Vec<(CellIndex, CellIndex)> {
+    let mut runs: Vec<(CellIndex, CellIndex)> = Vec::new();
+    for &cell in cells {
+        match runs.last_mut() {
+            Some((_, end)) if u64::from(*end) + 1 == u64::from(cell) => *end = cell,
+            _ => runs.push((cell, cell)),
         }
-        parts.push(if end == start {
-            start.to_string()
-        } else {
-            format!("{start}..{}", u64::from(end) + 1)
-        });
-        index += 1;
     }
-    parts.join(", ")
+    runs
 }
 
 fn format_number(value: f64) -> String {
