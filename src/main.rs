@@ -55,6 +55,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A closed pipe on stdout (`celluler sweep ... | head`) ends the process
+    // as it would any Unix tool, instead of a panic in `println!`.
+    #[cfg(unix)]
+    // SAFETY: called first, before any thread exists; SIG_DFL is a valid action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Identity(args) => cli::identity::run(args),
