@@ -2,6 +2,7 @@
 //! clock, no OS randomness, no hash-ordered iteration on any path whose order
 //! can reach an output. See ARCHITECTURE.md for the map.
 
+pub mod book;
 pub mod bus;
 pub mod cell;
 pub mod codec;
