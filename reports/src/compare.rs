@@ -20,7 +20,7 @@ use crate::stats::{
     BOOTSTRAP_RESAMPLES, CONFIDENCE_PPM, Interval, WilcoxonResult, bootstrap_median_interval,
     median, wilcoxon_signed_rank,
 };
-use crate::sweep::{Sweep, SweepRun, format_value, format_with_interval, short};
+use crate::sweep::{Sweep, SweepRun, format_value, format_with_interval, plots_section, short};
 use crate::{ReportError, sweep::HEADLINE_METRICS};
 
 pub const COMPARE_FORMAT: &str = "celluler-compare/1";
@@ -557,15 +557,7 @@ pub fn render_compare_markdown(comparison: &Comparison, plots: &[(String, String
         }
         let _ = writeln!(out);
     }
-    if !plots.is_empty() {
-        let _ = writeln!(out, "## Plots\n");
-        for (stem, title) in plots {
-            let _ = writeln!(
-                out,
-                "### {title}\n\n![{title}]({stem}.svg)\n[PNG]({stem}.png)\n"
-            );
-        }
-    }
+    plots_section(&mut out, plots);
     let _ = writeln!(
         out,
         "## Data\n\n- [compare.json](compare.json): every number above, with each pair's difference by seed"

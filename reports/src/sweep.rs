@@ -448,6 +448,21 @@ fn format_point_metric(metric: &PointMetric) -> String {
     format_with_interval(metric.median, metric.interval)
 }
 
+/// A `## Plots` section listing `(stem, title)` plots (SVG shown, PNG
+/// linked); nothing without plots.
+pub(crate) fn plots_section(out: &mut String, plots: &[(String, String)]) {
+    if plots.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Plots\n");
+    for (stem, title) in plots {
+        let _ = writeln!(
+            out,
+            "### {title}\n\n![{title}]({stem}.svg)\n[PNG]({stem}.png)\n"
+        );
+    }
+}
+
 /// `value [low, high]`, or n/a without both.
 pub(crate) fn format_with_interval(value: Option<f64>, interval: Option<Interval>) -> String {
     match (value, interval) {
@@ -531,15 +546,7 @@ pub fn render_sweep_markdown(sweep: &Sweep, plots: &[(String, String)]) -> Strin
         let _ = writeln!(out, "{row}");
     }
     let _ = writeln!(out);
-    if !plots.is_empty() {
-        let _ = writeln!(out, "## Plots\n");
-        for (stem, title) in plots {
-            let _ = writeln!(
-                out,
-                "### {title}\n\n![{title}]({stem}.svg)\n[PNG]({stem}.png)\n"
-            );
-        }
-    }
+    plots_section(&mut out, plots);
     let failing: Vec<&SweepRun> = sweep
         .runs
         .iter()

@@ -26,15 +26,7 @@ use super::run::{Executed, RunOptions, execute};
 pub const DEFAULT_MAX_RUNS: u64 = 500;
 
 /// The `[checks]` a run can fail, in the order a report lists them.
-const CHECK_NAMES: [&str; 7] = [
-    "safety",
-    "liveness",
-    "max_finality_p99",
-    "min_throughput_tps",
-    "max_stall",
-    "max_inversion_rate",
-    "max_timestamp_band_violations",
-];
+const CHECK_NAMES: [&str; 7] = celluler_sim::scenario::CHECK_KEYS;
 /// The world checker's verdicts, which hold whatever `[checks]` says.
 const VERDICT_NAMES: [&str; 2] = ["agreement", "state"];
 

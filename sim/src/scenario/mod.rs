@@ -660,6 +660,17 @@ impl Access {
     }
 }
 
+/// The keys of `[checks]`, in the order a run's report lists them.
+pub const CHECK_KEYS: [&str; 7] = [
+    "safety",
+    "liveness",
+    "max_finality_p99",
+    "min_throughput_tps",
+    "max_stall",
+    "max_inversion_rate",
+    "max_timestamp_band_violations",
+];
+
 /// `[expect]`: what an attack run claims. `None` makes no claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct Expect {

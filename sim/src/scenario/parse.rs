@@ -2184,20 +2184,7 @@ fn default_checks() -> Checks {
 }
 
 fn parse_checks(source: &Source<'_>, value: &Value<'_>) -> Result<Checks> {
-    let table = Table::open(
-        source,
-        "[checks]",
-        value,
-        &[
-            "safety",
-            "liveness",
-            "max_finality_p99",
-            "min_throughput_tps",
-            "max_stall",
-            "max_inversion_rate",
-            "max_timestamp_band_violations",
-        ],
-    )?;
+    let table = Table::open(source, "[checks]", value, &super::CHECK_KEYS)?;
     let defaults = default_checks();
     Ok(Checks {
         safety: table.boolean("safety")?.unwrap_or(defaults.safety),
