@@ -170,6 +170,7 @@ fn ledger(c: &mut Criterion) {
         .enumerate()
         .map(|(i, &sender)| {
             OrderedItem::Tx(LedgerTx {
+                id: [0; 32],
                 sender,
                 nonce: 0,
                 fee: 1,
@@ -185,7 +186,13 @@ fn ledger(c: &mut Criterion) {
     group.bench_function("round_1000_transfers_1000_accounts", |b| {
         b.iter_batched(
             || genesis.clone(),
-            |mut ledger| black_box(ledger.apply_round(1, &round).unwrap()),
+            |mut ledger| {
+                black_box(
+                    ledger
+                        .apply_round(&celluler_core::ledger::RoundContext::bare(1), &round)
+                        .unwrap(),
+                )
+            },
             BatchSize::LargeInput,
         )
     });

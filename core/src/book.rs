@@ -144,6 +144,59 @@ impl OrderBook {
         Some((side, price, resting.owner, resting.quantity))
     }
 
+    /// What buying `quantity` units at market would take from the book
+    /// now: (units available, PRANA they cost at the makers' prices). The
+    /// ledger checks a market bid's budget with it before matching.
+    pub fn market_buy_cost(&self, quantity: u64) -> (u64, u128) {
+        let mut units = 0u64;
+        let mut cost = 0u128;
+        for (&(price, _), resting) in &self.asks {
+            if units == quantity {
+                break;
+            }
+            let take = resting.quantity.min(quantity - units);
+            units += take;
+            cost += u128::from(price) * u128::from(take);
+        }
+        (units, cost)
+    }
+
+    /// Every resting order as `(id, side, price, owner, quantity)`: bids
+    /// best first, then asks best first (price-time order).
+    pub fn resting(&self) -> impl Iterator<Item = (OrderId, Side, u64, CellId, u64)> + '_ {
+        self.bids
+            .iter()
+            .map(|(&(Reverse(price), id), order)| {
+                (id, Side::Bid, price, order.owner, order.quantity)
+            })
+            .chain(
+                self.asks.iter().map(|(&(price, id), order)| {
+                    (id, Side::Ask, price, order.owner, order.quantity)
+                }),
+            )
+    }
+
+    /// PRANA locked in resting bids (Σ price × quantity) and units locked
+    /// in resting asks: what the ledger holds in escrow for this book.
+    pub fn locked(&self) -> (u128, u128) {
+        let prana = self
+            .bids
+            .iter()
+            .map(|(&(Reverse(price), _), order)| u128::from(price) * u128::from(order.quantity))
+            .sum();
+        let units = self
+            .asks
+            .values()
+            .map(|order| u128::from(order.quantity))
+            .sum();
+        (prana, units)
+    }
+
+    /// The id the next submitted order gets.
+    pub fn next_order_id(&self) -> OrderId {
+        self.next_id
+    }
+
     /// Match `quantity` units for `owner` on `side`, then rest or cancel
     /// the rest (module docs).
     pub fn submit(

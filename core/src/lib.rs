@@ -10,6 +10,7 @@ pub mod hashgraph;
 pub mod identity;
 pub mod journal;
 pub mod ledger;
+pub mod market;
 pub mod message;
 pub mod node;
 pub mod rng;

@@ -241,6 +241,27 @@ impl TrustNetwork {
         Ok(())
     }
 
+    /// `provider` was slashed in a market (a fraud proof or a missed
+    /// storage challenge): a consensus fact every cell knows, so every edge
+    /// into it this network holds — its own and what others attested —
+    /// loses its attestation and every success it had counted. The
+    /// provider keeps only what new successes earn (unlike a forker, whose
+    /// trust is zero for good).
+    pub fn record_slash(&mut self, provider: CellId) {
+        self.add_cell(provider);
+        let sources: Vec<CellId> = self
+            .graph
+            .neighbors_directed(provider, petgraph::Direction::Incoming)
+            .collect();
+        for from in sources {
+            if let Some(edge) = self.graph.edge_weight_mut(from, provider) {
+                edge.attestation_weight = 0;
+                edge.failures = edge.successes.saturating_add(1);
+            }
+        }
+        self.cached = None;
+    }
+
     fn edge_mut(&mut self, from: CellId, to: CellId) -> Result<&mut TrustEdge, TrustError> {
         if from == to {
             return Err(TrustError::SelfEdge { cell: from });

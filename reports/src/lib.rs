@@ -4,14 +4,17 @@
 //! [`RunRecord`] it produces is folded into [`Metrics`], checked against the
 //! scenario's [`Checks`] by [`evaluate_checks`], and written out as
 //! `summary.json`, `transactions.csv`, `timeseries.csv`, `report.md` and
-//! SVG/PNG plots by [`write_run_outputs`]. This crate depends on neither the
-//! simulator nor the cell stack: its inputs are the plain types of [`record`].
+//! SVG/PNG plots by [`write_run_outputs`] (for a run with markets, also
+//! `markets.csv`, `agents.csv` and market plots: [`market`]). This crate
+//! depends on neither the simulator nor the cell stack: its inputs are the
+//! plain types of [`record`].
 
 pub mod attack;
 pub mod attack_report;
 pub mod checks;
 pub mod compare;
 pub mod markdown;
+pub mod market;
 pub mod metrics;
 pub mod plots;
 pub mod record;
@@ -29,6 +32,11 @@ pub use attack_report::{
 };
 pub use checks::{CheckResult, evaluate_checks};
 pub use markdown::render_report;
+pub use market::{
+    AgentRecord, BookTop, CapacityRecord, LeaseEventRecord, LedgerViolationRecord, MarketMetrics,
+    MarketRecord, MarketRoundRecord, MarketsSummary, OrderRecord, RejectedRecord, TradeRecord,
+    TxMarket,
+};
 pub use metrics::{
     FairnessMetrics, GammaFairness, Metrics, Percentiles, TimeseriesRow, nearest_rank,
 };
@@ -38,7 +46,9 @@ pub use record::{
     RecordError, RoundRecord, RunRecord, RunRecorder, TimeNs, TxOrder, TxRecord,
 };
 pub use summary::Summary;
-pub use tables::{write_timeseries_csv, write_transactions_csv};
+pub use tables::{
+    write_agents_csv, write_markets_csv, write_timeseries_csv, write_transactions_csv,
+};
 
 /// Why outputs could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +91,9 @@ impl RunReport {
 
 /// Creates `dir` and writes `summary.json`, `transactions.csv`,
 /// `timeseries.csv`, `report.md` and the plots (`<stem>.svg`, `<stem>.png`)
-/// into it. Returns the report; `report.summary.passed` is the run's verdict.
+/// into it, and for a run with markets `markets.csv`, `agents.csv` and the
+/// market plots. Returns the report; `report.summary.passed` is the run's
+/// verdict.
 pub fn write_run_outputs(record: &RunRecord, dir: &Path) -> Result<RunReport, ReportError> {
     let report = RunReport::new(record)?;
     let io_error = |path: &Path| {
@@ -110,6 +122,25 @@ pub fn write_run_outputs(record: &RunRecord, dir: &Path) -> Result<RunReport, Re
             source,
         }
     })?;
+
+    if let (Some(markets), Some(market_metrics)) = (&record.markets, &report.metrics.markets) {
+        let markets_path = dir.join("markets.csv");
+        let file = fs::File::create(&markets_path).map_err(io_error(&markets_path))?;
+        write_markets_csv(markets, std::io::BufWriter::new(file)).map_err(|source| {
+            ReportError::Csv {
+                path: markets_path.clone(),
+                source,
+            }
+        })?;
+        let agents_path = dir.join("agents.csv");
+        let file = fs::File::create(&agents_path).map_err(io_error(&agents_path))?;
+        write_agents_csv(market_metrics, std::io::BufWriter::new(file)).map_err(|source| {
+            ReportError::Csv {
+                path: agents_path.clone(),
+                source,
+            }
+        })?;
+    }
 
     write_plots(record, &report.metrics, dir)?;
 

@@ -10,7 +10,7 @@ use crate::record::RunRecord;
 /// At most this many safety violations are listed; summary.json has all.
 pub const LISTED_VIOLATIONS_MAX: usize = 20;
 
-fn or_na(value: Option<f64>, decimals: usize) -> String {
+pub(crate) fn or_na(value: Option<f64>, decimals: usize) -> String {
     value.map_or_else(|| "n/a".to_string(), |v| format!("{v:.decimals$}"))
 }
 
@@ -26,7 +26,7 @@ fn percentiles_ms(percentiles: &Percentiles) -> String {
 }
 
 /// Table cells cannot hold `|` or line breaks.
-fn cell(text: &str) -> String {
+pub(crate) fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
 
@@ -236,6 +236,9 @@ pub fn render_report(record: &RunRecord, metrics: &Metrics, checks: &[CheckResul
     }
 
     render_attack_section(&mut out, record);
+    if let (Some(markets), Some(market_metrics)) = (&record.markets, &metrics.markets) {
+        crate::market::markdown::render_market_section(&mut out, markets, market_metrics);
+    }
 
     let _ = writeln!(out, "## Faults\n");
     if record.faults.is_empty() {
@@ -266,6 +269,18 @@ pub fn render_report(record: &RunRecord, metrics: &Metrics, checks: &[CheckResul
             "### {title}\n\n![{title}]({stem}.svg)\n\n[PNG]({stem}.png)\n"
         );
     }
+    for plot in metrics
+        .markets
+        .as_ref()
+        .map(crate::market::plots::market_plots)
+        .unwrap_or_default()
+    {
+        let (title, stem) = (cell(&plot.title), plot.stem);
+        let _ = writeln!(
+            out,
+            "### {title}\n\n![{title}]({stem}.svg)\n\n[PNG]({stem}.png)\n"
+        );
+    }
 
     let _ = writeln!(out, "## Data\n");
     let _ = writeln!(
@@ -274,6 +289,13 @@ pub fn render_report(record: &RunRecord, metrics: &Metrics, checks: &[CheckResul
          - [transactions.csv](transactions.csv): one row per transaction\n\
          - [timeseries.csv](timeseries.csv): one row per virtual second"
     );
+    if record.markets.is_some() {
+        let _ = writeln!(
+            out,
+            "- [markets.csv](markets.csv): one row per market round and token\n\
+             - [agents.csv](agents.csv): one row per market agent"
+        );
+    }
     out
 }
 

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::market::MarketMetrics;
+
 use crate::record::{
     CellIndex, DivergenceRecord, LivenessRecord, NS_PER_S, RunRecord, TimeNs, last_reported_second,
 };
@@ -148,6 +150,8 @@ pub struct Metrics {
     pub liveness_ok: bool,
     pub timeseries: Vec<TimeseriesRow>,
     pub virtual_duration_ns: TimeNs,
+    /// Market numbers (docs/metrics.md "Markets"); `None` without markets.
+    pub markets: Option<MarketMetrics>,
 }
 
 impl Metrics {
@@ -242,6 +246,10 @@ impl Metrics {
             timeseries,
             live_honest_cells: live,
             virtual_duration_ns: record.virtual_duration_ns,
+            markets: record
+                .markets
+                .as_ref()
+                .map(|markets| MarketMetrics::compute(markets, &record.transactions)),
         }
     }
 }

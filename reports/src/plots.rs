@@ -1,6 +1,7 @@
 //! Plots, each written as SVG and PNG with plotters: the finality latency
 //! CDF, throughput over time, rounds decided over time, and per-cell
 //! finality box plots. Plots over virtual time shade the fault windows.
+//! A run with markets adds the plots of [`crate::market::plots`].
 
 use std::path::{Path, PathBuf};
 
@@ -90,7 +91,9 @@ where
 }
 
 /// Writes every plot into `dir` as `<stem>.svg` and `<stem>.png`; returns
-/// the paths written, in [`PLOT_STEMS`] order, SVG before PNG.
+/// the paths written, in [`PLOT_STEMS`] order, SVG before PNG, then for a
+/// run with markets the market plots
+/// ([`crate::market::plots::market_plots`] order).
 pub fn write_plots(
     record: &RunRecord,
     metrics: &Metrics,
@@ -120,6 +123,14 @@ pub fn write_plots(
         draw_finality_per_cell,
         metrics
     ));
+    if let (Some(markets), Some(market_metrics)) = (&record.markets, &metrics.markets) {
+        written.extend(crate::market::plots::write_market_plots(
+            markets,
+            market_metrics,
+            duration_s,
+            dir,
+        )?);
+    }
     Ok(written)
 }
 

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::attack::{AdversaryAct, AttackRecord, AttackTracker};
+use crate::market::{MarketRecord, MarketRecordError, TxMarket};
 
 /// Virtual time, or a span of it, in nanoseconds (same meaning as
 /// `celluler_core::time::TimeNs`; redefined here to keep this crate independent).
@@ -82,6 +83,10 @@ pub struct RunRecord {
     /// Observations about transaction ids that were never submitted; ignored.
     pub unknown_tx_observations: u64,
     pub checks: Checks,
+    /// What the run's exchange, lease markets and market agents did;
+    /// `None` for a run without markets (docs/metrics.md "Markets").
+    #[serde(default)]
+    pub markets: Option<MarketRecord>,
 }
 
 /// The first divergence between honest cells: where in the total order two
@@ -127,6 +132,10 @@ pub struct TxRecord {
     /// submission, so finality includes any entry cell's censorship.
     #[serde(default)]
     pub client: Option<u32>,
+    /// What the TX asks of the markets; `None` for a TX that is not a
+    /// market TX.
+    #[serde(default)]
+    pub market: Option<TxMarket>,
 }
 
 /// A transaction's place in the consensus total order.
@@ -271,6 +280,8 @@ pub enum RecordError {
         start_ns: TimeNs,
         end_ns: TimeNs,
     },
+    #[error("markets: {0}")]
+    Market(#[from] MarketRecordError),
 }
 
 impl RunRecord {
@@ -334,6 +345,9 @@ impl RunRecord {
                     end_ns: fault.end_ns,
                 });
             }
+        }
+        if let Some(markets) = &self.markets {
+            markets.validate(self.cell_count, &self.transactions)?;
         }
         Ok(())
     }
@@ -414,6 +428,7 @@ impl RunRecorder {
                 liveness: LivenessRecord::default(),
                 unknown_tx_observations: 0,
                 checks,
+                markets: None,
             },
             tx_index: HashMap::new(),
             honest,
@@ -476,6 +491,7 @@ impl RunRecorder {
             final_ns: BTreeMap::new(),
             reached_claim_ns: BTreeMap::new(),
             client,
+            market: None,
         });
     }
 
@@ -633,6 +649,24 @@ impl RunRecorder {
             Counter::EventsCreated => &mut bucket.events_created,
         };
         *slot = slot.saturating_add(amount);
+    }
+
+    /// What submitted TX `id` asks of the markets (an order, a lease, …).
+    /// The last call for an id wins; an id never submitted is counted as an
+    /// unknown observation.
+    pub fn tx_market(&mut self, id: &str, market: TxMarket) {
+        if let Some(tx) = self.tx_mut(id) {
+            tx.market = Some(market);
+        }
+    }
+
+    /// The run's markets, converted from what cells observed. Agents are
+    /// put in order of cell and rounds in order of round (a stable sort:
+    /// equal keys keep their order, and validation rejects them).
+    pub fn set_markets(&mut self, mut markets: MarketRecord) {
+        markets.agents.sort_by_key(|agent| agent.cell);
+        markets.rounds.sort_by_key(|round| round.round);
+        self.record.markets = Some(markets);
     }
 
     /// A fault window, for shading plots and the report's fault table.

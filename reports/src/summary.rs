@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::attack::AttackSummary;
 use crate::checks::CheckResult;
+use crate::market::MarketsSummary;
 use crate::metrics::{Metrics, Percentiles};
 use crate::record::{CellIndex, DivergenceRecord, NS_PER_MS, RunRecord, TimeNs};
 
@@ -35,6 +36,10 @@ pub struct Summary {
     /// What an attack did and how honest cells reacted: zeros and empty
     /// lists for a run without one (docs/metrics.md "Attack").
     pub attack: AttackSummary,
+    /// What the markets did (docs/metrics.md "Markets"); absent for a run
+    /// without markets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub markets: Option<MarketsSummary>,
     /// Check name → "pass" or "fail".
     pub checks: BTreeMap<String, String>,
     /// Check name → what was measured against what was required.
@@ -222,6 +227,7 @@ impl Summary {
                 rounds_with_coin_round: metrics.liveness.rounds_with_coin_round,
             },
             attack: AttackSummary::new(record),
+            markets: metrics.markets.as_ref().map(MarketsSummary::new),
             checks: check_results
                 .iter()
                 .map(|r| {

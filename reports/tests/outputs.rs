@@ -5,10 +5,12 @@ use std::fs;
 use std::path::PathBuf;
 
 use celluler_reports::record::{NS_PER_MS, NS_PER_S};
+use celluler_reports::tables::{AGENTS_HEADER, MARKETS_HEADER};
 use celluler_reports::tables::{TIMESERIES_HEADER, TRANSACTIONS_HEADER};
 use celluler_reports::{
-    Checks, Counter, DivergenceRecord, FaultWindow, RunRecord, RunRecorder, TimeNs, TxOrder,
-    write_run_outputs,
+    AgentRecord, BookTop, CapacityRecord, Checks, Counter, DivergenceRecord, FaultWindow,
+    LeaseEventRecord, LedgerViolationRecord, MarketRecord, MarketRoundRecord, OrderRecord,
+    RunRecord, RunRecorder, TimeNs, TradeRecord, TxMarket, TxOrder, write_run_outputs,
 };
 
 /// A fixed pseudo-random sequence (xorshift64*) so the fixture needs no RNG crate.
@@ -365,4 +367,247 @@ fn run_record_round_trips_through_json() {
             ..Checks::default()
         }
     );
+}
+
+/// The synthetic run with markets: two tokens quoted every 250 ms round
+/// (data-credit around its fundamental 100, gpu-hour without one), an
+/// order per transaction tx-0000.. (every third one fills in the next
+/// round), a compute market whose lease is slashed once, seven agents.
+fn synthetic_market_record() -> RunRecord {
+    let mut recorder = synthetic_recorder(passing_checks());
+    let mut sequence = Sequence(0x5DEE_CE66_D1CE_4E5B);
+    let mut rounds = Vec::new();
+    let mut order_id = 0u64;
+    let mut pending: Vec<(u64, u16, u64)> = Vec::new();
+    for round in 1..=76u64 {
+        let time_ns = round * 250 * NS_PER_MS;
+        let mut market_round = MarketRoundRecord {
+            round,
+            time_ns,
+            ..MarketRoundRecord::default()
+        };
+        for (maker, token, price) in pending.drain(..) {
+            market_round.trades.push(TradeRecord {
+                token,
+                price,
+                quantity: 2,
+                buyer: Some((maker % 7) as u32),
+                seller: Some(((maker + 1) % 7) as u32),
+                taker_side: "bid".into(),
+                maker_order: maker,
+                taker_order: maker + 1_000_000,
+            });
+        }
+        for token in 0..2u16 {
+            let centre = if token == 0 { 100 } else { 40 };
+            let bid = centre - 1 - sequence.next(4);
+            let ask = centre + 1 + sequence.next(4);
+            market_round.books.push(BookTop {
+                token,
+                best_bid: Some(bid),
+                best_ask: (round % 10 != 0).then_some(ask),
+                bid_depth: 5 + sequence.next(20),
+                ask_depth: 5 + sequence.next(20),
+            });
+            let index = (round * 2 + u64::from(token)) as usize;
+            let tx = format!("tx-{index:04}");
+            recorder.tx_market(
+                &tx,
+                TxMarket {
+                    kind: "order".into(),
+                    token: Some(token),
+                    side: Some("ask".into()),
+                    price: Some(ask),
+                    quantity: Some(4),
+                },
+            );
+            market_round.orders.push(OrderRecord {
+                id: order_id,
+                token,
+                owner: Some((order_id % 7) as u32),
+                side: "ask".into(),
+                price: Some(ask),
+                quantity: 4,
+                tx,
+                filled: 0,
+                resting: 4,
+                cancelled: 0,
+            });
+            if order_id % 3 == 0 {
+                pending.push((order_id, token, ask));
+            }
+            order_id += 1;
+        }
+        if round == 4 {
+            market_round.leases.push(LeaseEventRecord {
+                lease: 1,
+                market: "compute".into(),
+                provider: Some(5),
+                consumer: Some(6),
+                event: "opened".into(),
+                amount: 40,
+                reason: None,
+            });
+        }
+        if round == 60 {
+            market_round.leases.push(LeaseEventRecord {
+                lease: 1,
+                market: "compute".into(),
+                provider: Some(5),
+                consumer: Some(6),
+                event: "slashed".into(),
+                amount: 25,
+                reason: Some("missed proof".into()),
+            });
+        }
+        market_round.capacity.push(CapacityRecord {
+            market: "compute".into(),
+            offered: 10,
+            leased: if (4..60).contains(&round) { 4 } else { 0 },
+        });
+        rounds.push(market_round);
+    }
+    let kinds = [
+        "market-maker",
+        "noise-trader",
+        "noise-trader",
+        "momentum",
+        "front-runner",
+        "compute-provider",
+        "consumer",
+    ];
+    let agents = kinds
+        .iter()
+        .enumerate()
+        .map(|(cell, kind)| AgentRecord {
+            cell: cell as u32,
+            kind: (*kind).into(),
+            byzantine: *kind == "front-runner",
+            initial_prana: 10_000,
+            initial_tokens: vec![50, 50],
+            final_prana: 10_000 - 300 + 100 * cell as u64,
+            final_tokens: vec![50 + cell as u64, 48],
+            fees_paid: 10 + cell as u64,
+            txs_submitted: 20,
+            orders_submitted: 18,
+            rejected: [("insufficient-funds".to_string(), cell as u64)].into(),
+        })
+        .collect();
+    recorder.set_markets(MarketRecord {
+        tokens: vec!["data-credit".into(), "gpu-hour".into()],
+        fundamental: vec![Some(100), None],
+        agents,
+        rounds,
+        violations: vec![LedgerViolationRecord {
+            cell: 2,
+            round: 30,
+            time_ns: 30 * 250 * NS_PER_MS,
+            invariant: "conservation".into(),
+            detail: "supply 1 PRANA short".into(),
+        }],
+        fee_pool_final: 35,
+        burned_final: 7,
+    });
+    finish_synthetic(recorder)
+}
+
+#[test]
+fn a_run_with_markets_writes_the_market_outputs() {
+    let dir = output_dir("markets");
+    let record = synthetic_market_record();
+    let report = write_run_outputs(&record, &dir).unwrap();
+    assert!(report.summary.passed, "{:?}", report.checks);
+
+    let markdown = fs::read_to_string(dir.join("report.md")).unwrap();
+    for expected in [
+        "## Markets\n",
+        "### Exchange\n",
+        "| data-credit | ",
+        "### Lease markets\n",
+        "| compute | 1 | 0 | 0 | 1 | 0 | 40 | 0 | 25 |",
+        "All agents, highest PnL first:",
+        "- round 60: compute lease 1, provider cell 5, 25 PRANA slashed: missed proof",
+        "- cell 2, round 30 (7500.000 ms): conservation: supply 1 PRANA short",
+        "![Traded volume per virtual second](market_volume.svg)",
+        "[markets.csv](markets.csv)",
+    ] {
+        assert!(
+            markdown.contains(expected),
+            "missing {expected:?} in\n{markdown}"
+        );
+    }
+
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let credit = &summary["markets"]["tokens"]["data-credit"];
+    // Orders 0, 3, 6, … fill 2 units in the next round: 50 of the 152
+    // (order 150, of the last round, never does), 25 of each token.
+    assert_eq!(credit["trades"], 25);
+    assert_eq!(credit["volume_units"], 50);
+    assert_eq!(summary["markets"]["tokens"]["gpu-hour"]["trades"], 25);
+    assert_eq!(
+        summary["markets"]["lease_markets"]["compute"]["leases_slashed"],
+        1
+    );
+    assert_eq!(summary["markets"]["violations_total"], 1);
+
+    let markets_csv = fs::read_to_string(dir.join("markets.csv")).unwrap();
+    let lines: Vec<&str> = markets_csv.lines().collect();
+    assert_eq!(lines[0], MARKETS_HEADER.join(","));
+    assert_eq!(lines.len(), 1 + 76 * 2);
+    let agents_csv = fs::read_to_string(dir.join("agents.csv")).unwrap();
+    let lines: Vec<&str> = agents_csv.lines().collect();
+    assert_eq!(lines[0], AGENTS_HEADER.join(","));
+    assert_eq!(lines.len(), 1 + 7);
+    let transactions = fs::read_to_string(dir.join("transactions.csv")).unwrap();
+    assert!(
+        transactions
+            .lines()
+            .any(|line| line.starts_with("tx-0002,") && line.contains(",order,data-credit,ask,")),
+        "{transactions}"
+    );
+
+    for stem in [
+        "market_price_0",
+        "market_price_1",
+        "market_volume",
+        "market_pnl_by_kind",
+        "market_capacity",
+    ] {
+        let svg = fs::read_to_string(dir.join(format!("{stem}.svg"))).unwrap();
+        assert!(svg.len() > 2_000, "{stem}.svg is {} bytes", svg.len());
+        assert!(svg.trim_end().ends_with("</svg>"), "{stem}.svg");
+        let png = fs::read(dir.join(format!("{stem}.png"))).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{stem}.png header");
+    }
+
+    // The same record gives the same market files.
+    let again = output_dir("markets-again");
+    write_run_outputs(&synthetic_market_record(), &again).unwrap();
+    for file in [
+        "summary.json",
+        "markets.csv",
+        "agents.csv",
+        "transactions.csv",
+        "market_price_0.svg",
+        "market_pnl_by_kind.svg",
+    ] {
+        assert!(
+            fs::read(dir.join(file)).unwrap() == fs::read(again.join(file)).unwrap(),
+            "{file} differs between two writes of one record"
+        );
+    }
+}
+
+#[test]
+fn a_run_without_markets_writes_no_market_outputs() {
+    let dir = output_dir("no-markets");
+    write_run_outputs(&synthetic_record(passing_checks()), &dir).unwrap();
+    for file in ["markets.csv", "agents.csv", "market_volume.svg"] {
+        assert!(!dir.join(file).exists(), "{file}");
+    }
+    let summary = fs::read_to_string(dir.join("summary.json")).unwrap();
+    assert!(!summary.contains("\"markets\""));
+    let markdown = fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(!markdown.contains("## Markets"));
 }

@@ -25,7 +25,9 @@
 //!   and message timestamp it claims does.
 //! - `front-run`: on seeing a victim's TX in a sync it receives, the cell
 //!   queues its own TX (fee + `fee_bump`) before learning the sync, so its
-//!   next event carries it.
+//!   next event carries it: a transfer, or for a victim's buy order the
+//!   same buy at market from its own account (a front-runner agent there
+//!   sells it after).
 //! - `spam`: valid TXs (transfers of 1 to random honest cells) or valid
 //!   events (extra syncs, each making an event) at `rate`.
 //! - `garbage`: at `rate`, one of: malformed bytes (as an event or a direct
@@ -53,7 +55,7 @@ use celluler_core::cell::{
 };
 use celluler_core::hashgraph::{Event, EventBody};
 use celluler_core::identity::{CellId, CellKeys};
-use celluler_core::message::{Auth, Body, Chat, Message};
+use celluler_core::message::{Auth, Body, Chat, Exec, Message, TxKind};
 use celluler_core::node::{CellIndex, Context, Input, Node, Output, Peers, TimerId};
 use celluler_core::rng::{self, DetRng};
 use celluler_core::time::TimeNs;
@@ -276,6 +278,25 @@ pub fn scenario_world(
     }
     if let Some(clients) = scenario.client_pool() {
         world.set_clients(clients);
+    }
+    if !scenario.agents.is_empty() {
+        let members = (0..scenario.cells.count)
+            .map(|cell| {
+                celluler_core::identity::CellKeys::for_simulated_cell(scenario.seed, cell).cell_id()
+            })
+            .collect();
+        let fundamental = scenario
+            .markets
+            .as_ref()
+            .map(|markets| markets.fundamental.clone())
+            .unwrap_or_default();
+        world.set_agents(crate::market::AgentPool::new(
+            scenario.seed,
+            crate::agents::agents_of(scenario),
+            members,
+            fundamental,
+            scenario.consensus.min_fee,
+        ));
     }
     Ok(world)
 }
@@ -776,6 +797,7 @@ impl Attacker {
                 // One instance speaks for the cell in the records.
                 Output::Observe(_) if twin > 0 => {}
                 Output::Send { to, message } => {
+                    let message = self.wrong_exec(twin, message, ctx);
                     self.remember_sent(&message);
                     if withholding && self.carries_own_event(&message) {
                         self.held.push((to, message));
@@ -1030,6 +1052,72 @@ impl Attacker {
         true
     }
 
+    /// A cheating compute provider's outgoing EXEC result: its output
+    /// changed and signed again with the cell's own key (with the
+    /// behaviour's probability), so the consumer holds signed evidence.
+    fn wrong_exec(
+        &mut self,
+        twin: usize,
+        message: CellWire,
+        ctx: &mut Context<'_, CellWire, CellObservation>,
+    ) -> CellWire {
+        let Some(share_ppm) = self
+            .active(ctx.now)
+            .find_map(|(_, block)| match block.behaviour {
+                Behaviour::WrongExec { share_ppm } => Some(share_ppm),
+                _ => None,
+            })
+        else {
+            return message;
+        };
+        let CellWire::Direct { encoded } = &message else {
+            return message;
+        };
+        let Ok(decoded) = Message::decode(encoded) else {
+            return message;
+        };
+        let Body::Exec(Exec::Result {
+            task_id,
+            task_digest,
+            output,
+            charged,
+        }) = &decoded.body
+        else {
+            return message;
+        };
+        if share_ppm < 1_000_000 && rng::below(&mut self.rng, 1_000_000) >= u64::from(share_ppm) {
+            return message;
+        }
+        let mut wrong = output.clone();
+        match wrong.first_mut() {
+            Some(byte) => *byte ^= 1,
+            None => wrong.push(1),
+        }
+        let body = Body::Exec(Exec::Result {
+            task_id: *task_id,
+            task_digest: *task_digest,
+            output: wrong,
+            charged: *charged,
+        });
+        let Ok(signed) = Message::sign(
+            self.twins[twin].keys(),
+            decoded.proof.identity_head.clone(),
+            decoded.timestamp,
+            decoded.receiver,
+            body,
+        ) else {
+            return message;
+        };
+        Self::record(
+            ctx,
+            "wrong-exec",
+            AdversaryAction::Garbage { kind: "wrong-exec" },
+        );
+        CellWire::Direct {
+            encoded: signed.encode().into(),
+        }
+    }
+
     /// Front-run every victim TX in a sync the cell receives (once each).
     fn front_run(&mut self, message: &CellWire, ctx: &mut Context<'_, CellWire, CellObservation>) {
         let Some((victims, fee_bump)) =
@@ -1061,9 +1149,9 @@ impl Attacker {
                 let Ok(decoded) = Message::decode(bytes) else {
                     continue;
                 };
-                if !matches!(decoded.body, Body::Tx(_)) {
+                let Body::Tx(victim_tx) = &decoded.body else {
                     continue;
-                }
+                };
                 let Some(sender) = members
                     .iter()
                     .position(|member| member.cell_id == decoded.sender)
@@ -1077,14 +1165,37 @@ impl Attacker {
                 };
                 if victim {
                     self.front_run.insert(*id);
-                    victim_txs.push(*id);
+                    victim_txs.push((*id, victim_tx.kind.clone()));
                 }
             }
         }
-        for victim in victim_txs {
-            let to = self.random_honest();
-            let fee = self.fee_min() + fee_bump;
-            let own = self.command(0, CellCommand::Transfer { to, amount: 1, fee }, ctx);
+        for (victim, kind) in victim_txs {
+            let command = match kind {
+                // A victim's buy: the same buy, at market, ahead of it (the
+                // cell's own account trades; a front-runner agent there
+                // sells what it bought once the victim's order moved the
+                // price). Other orders are left alone.
+                TxKind::Order {
+                    token,
+                    side: celluler_core::book::Side::Bid,
+                    quantity,
+                    ..
+                } => CellCommand::Market {
+                    kind: TxKind::Order {
+                        token,
+                        side: celluler_core::book::Side::Bid,
+                        price: None,
+                        quantity,
+                    },
+                },
+                TxKind::Order { .. } => continue,
+                _ => {
+                    let to = self.random_honest();
+                    let fee = self.fee_min() + fee_bump;
+                    CellCommand::Transfer { to, amount: 1, fee }
+                }
+            };
+            let own = self.command(0, command, ctx);
             if let Some(&own) = own.first() {
                 Self::record(ctx, "front-run", AdversaryAction::FrontRun { victim, own });
             }

@@ -302,7 +302,11 @@ mod tests {
             consensus: Config::default(),
             gossip_interval_ns: 1,
             genesis_balance: 0,
-            ledger: celluler_core::ledger::LedgerConfig { fee_min: 0 },
+            ledger: celluler_core::ledger::LedgerConfig {
+                fee_min: 0,
+                ..Default::default()
+            },
+            genesis: Arc::from(Vec::new()),
             accounts: Vec::new().into(),
             trust: Default::default(),
             access: Default::default(),

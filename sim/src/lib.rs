@@ -7,6 +7,7 @@
 //! messages and faults are counted ([`metrics`]).
 
 pub mod adversary;
+pub mod agents;
 pub mod arena;
 pub mod clients;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod faults;
 pub mod gossip;
 pub mod latency;
 pub mod links;
+pub mod market;
 pub mod metrics;
 pub mod network;
 pub mod queue;

@@ -23,6 +23,9 @@ use celluler_core::hashgraph::replay::{self, DagEvent, DagFile, RecordedFacts};
 use celluler_core::hashgraph::{self, EventHash};
 use celluler_core::identity::{CellKeys, hex};
 use celluler_core::ledger::LedgerConfig;
+use celluler_core::market::{GenesisAccount, MarketConfig};
+
+use crate::market::AgentPool;
 use celluler_core::node::CellIndex;
 use celluler_core::time::{NS_PER_MS, TimeNs};
 use celluler_core::trust::{AccessPolicy, TrustConfig};
@@ -69,6 +72,24 @@ pub struct WorldConfig {
     /// sync, transactions and bytes per event (the protocol as it always
     /// ran by default).
     pub gossip: celluler_core::cell::GossipPolicy,
+    /// The exchange's tokens and the lease markets' clock (no tokens, the
+    /// default intervals: markets exist but nobody trades).
+    pub market: MarketConfig,
+    /// Cells whose genesis allocation differs from `genesis_balance`
+    /// (a scenario's `[[markets.genesis]]`), ascending by cell.
+    pub genesis: Vec<CellGenesis>,
+    /// Each cell's consensus stake, when not all equal to `stake` (a
+    /// scenario's `[consensus] stake = "prana"`).
+    pub stakes: Option<Vec<u64>>,
+}
+
+/// One cell's genesis allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellGenesis {
+    pub cell: u32,
+    pub prana: u64,
+    /// Per exchange token (empty: none).
+    pub tokens: Vec<u64>,
 }
 
 /// The default gossip interval: 100 ms. Over a WAN with tens of
@@ -96,6 +117,9 @@ impl WorldConfig {
             client_accounts: Vec::new(),
             access: AccessPolicy::default(),
             gossip: celluler_core::cell::GossipPolicy::DEFAULT,
+            market: MarketConfig::default(),
+            genesis: Vec::new(),
+            stakes: None,
         }
     }
 }
@@ -259,6 +283,8 @@ pub struct InvariantChecker {
     double_spend_txs: BTreeMap<[u8; 32], usize>,
     /// Per (honest cell, attempt): how many of its TXs the cell applied.
     double_spend_applied: BTreeMap<(CellIndex, usize), u32>,
+    /// Broken ledger invariants honest cells reported.
+    pub ledger_violations: u64,
 }
 
 /// Most violations kept besides the first divergence (the first ones explain
@@ -338,6 +364,23 @@ impl InvariantChecker {
 
     pub fn observe(&mut self, observed: &Observed<CellObservation>) {
         let (time_ns, cell) = (observed.time_ns, observed.cell);
+        if let CellObservation::LedgerViolation {
+            round,
+            invariant,
+            detail,
+        } = &observed.observation
+            && !self.dishonest.get(cell.as_usize()).copied().unwrap_or(true)
+        {
+            // An honest cell's own ledger broke an invariant after a round
+            // every honest cell applied: the state is wrong, wherever.
+            self.state_violated = true;
+            self.ledger_violations += 1;
+            self.violation(
+                time_ns,
+                format!("cell {cell} round {round}: ledger invariant {invariant} broken: {detail}"),
+            );
+            return;
+        }
         if let CellObservation::Adversary {
             action: AdversaryAction::DoubleSpend { txs },
             ..
@@ -584,6 +627,8 @@ pub struct CellWorld<N: CellNode = Cell> {
     checked: usize,
     /// Workload clients, which act at exact times within `run_until`.
     clients: Option<ClientPool>,
+    /// Market agents, which act at exact times within `run_until`.
+    agents: Option<AgentPool>,
 }
 
 impl CellWorld<Cell> {
@@ -615,14 +660,36 @@ impl<N: CellNode> CellWorld<N> {
         if config.stake == 0 {
             return Err(WorldError::Config("stake must be > 0".into()));
         }
+        if let Some(stakes) = &config.stakes
+            && (stakes.len() != config.cells as usize || stakes.contains(&0))
+        {
+            return Err(WorldError::Config(
+                "per-cell stakes must name every cell, each above 0".into(),
+            ));
+        }
         let keys: Vec<Arc<CellKeys>> = (0..config.cells)
             .map(|index| Arc::new(CellKeys::for_simulated_cell(config.seed, index)))
             .collect();
         let directory: Arc<Directory> = Arc::new(
             keys.iter()
-                .map(|keys| MemberInfo::new(*keys.public(), config.stake))
+                .enumerate()
+                .map(|(index, keys)| {
+                    let stake = config.stakes.as_ref().map_or(config.stake, |s| s[index]);
+                    MemberInfo::new(*keys.public(), stake)
+                })
                 .collect(),
         );
+        let genesis: Arc<[GenesisAccount]> = config
+            .genesis
+            .iter()
+            .filter_map(|entry| {
+                Some(GenesisAccount {
+                    cell: keys.get(entry.cell as usize)?.cell_id(),
+                    prana: entry.prana,
+                    tokens: entry.tokens.clone(),
+                })
+            })
+            .collect();
         let consensus = hashgraph::Config {
             coin_round_frequency: config.coin_round_frequency,
         };
@@ -640,8 +707,10 @@ impl<N: CellNode> CellWorld<N> {
             consensus,
             gossip_interval_ns: config.gossip_interval_ns,
             genesis_balance: config.genesis_balance,
+            genesis: genesis.clone(),
             ledger: LedgerConfig {
                 fee_min: config.fee_min,
+                market: config.market.clone(),
             },
             trust: TrustConfig::default(),
             access: config.access.clone(),
@@ -668,6 +737,7 @@ impl<N: CellNode> CellWorld<N> {
             environment,
             checked: 0,
             clients: None,
+            agents: None,
         })
     }
 
@@ -677,25 +747,49 @@ impl<N: CellNode> CellWorld<N> {
         self.clients = Some(clients);
     }
 
+    /// Market agents that trade through their home cells.
+    pub fn set_agents(&mut self, agents: AgentPool) {
+        self.agents = Some(agents);
+    }
+
+    pub fn agents(&self) -> Option<&AgentPool> {
+        self.agents.as_ref()
+    }
+
     /// Run until `end_ns` of true virtual time, checking invariants over
-    /// everything observed. Clients act at their exact times on the way.
-    /// Returns the inputs handled.
+    /// everything observed. Clients and agents act at their exact times on
+    /// the way (clients first at equal times). Returns the inputs handled.
     pub fn run_until(&mut self, end_ns: TimeNs) -> u64 {
         let mut handled = 0;
         loop {
-            let wakeup = self
-                .clients
-                .as_ref()
-                .and_then(ClientPool::next_wakeup)
-                .filter(|&at| at <= end_ns);
+            let clients = self.clients.as_ref().and_then(ClientPool::next_wakeup);
+            let agents = self.agents.as_ref().and_then(AgentPool::next_wakeup);
+            let wakeup = match (clients, agents) {
+                (Some(c), Some(a)) => Some(c.min(a)),
+                (c, a) => c.or(a),
+            }
+            .filter(|&at| at <= end_ns);
             handled += self.simulation.run_until(wakeup.unwrap_or(end_ns));
             self.check_new_observations();
             let Some(now) = wakeup else {
                 return handled;
             };
-            let commands = self.clients.as_mut().expect("woken").wake(now);
-            for (entry, command) in commands {
-                self.simulation.schedule_command(now, entry, command);
+            if clients == Some(now) {
+                let commands = self.clients.as_mut().expect("woken").wake(now);
+                for (entry, command) in commands {
+                    self.simulation.schedule_command(now, entry, command);
+                }
+            }
+            if agents == Some(now) {
+                let simulation = &self.simulation;
+                let commands = self
+                    .agents
+                    .as_mut()
+                    .expect("woken")
+                    .wake(now, |cell| simulation.node(cell));
+                for (home, command) in commands {
+                    self.simulation.schedule_command(now, home, command);
+                }
             }
         }
     }
@@ -706,6 +800,9 @@ impl<N: CellNode> CellWorld<N> {
             self.checker.observe(observed);
             if let Some(clients) = &mut self.clients {
                 clients.observe(observed);
+            }
+            if let Some(agents) = &mut self.agents {
+                agents.observe(observed);
             }
         }
         self.checked = observations.len();

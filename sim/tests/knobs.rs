@@ -250,6 +250,7 @@ fn n4_min_fee_above_the_workload_fee_rejects_transfers() {
     );
     // The ledger's typed reason.
     let transfer = LedgerTx {
+        id: [0; 32],
         sender,
         nonce: 0,
         fee: TRANSFER_FEE,

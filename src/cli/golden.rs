@@ -1,5 +1,5 @@
 //! `celluler golden [--update] [--skip-large] [--threads T]`: every library
-//! scenario (`scenarios/*.toml`, `scenarios/attacks/*.toml`) run at its own
+//! scenario (`scenarios/*.toml`, `scenarios/attacks/*.toml`, `scenarios/markets/*.toml`) run at its own
 //! seed and checked against `scenarios/golden.json` — its trace hash and
 //! headline metrics, exactly. A change that alters behaviour shows up as a
 //! failing check, and `--update` rewrites the file: a visible, reviewed diff.
@@ -74,7 +74,7 @@ pub struct GoldenRun {
 /// The library's scenario files, sorted.
 fn library() -> Result<Vec<String>, Outcome> {
     let mut files = Vec::new();
-    for dir in ["scenarios", "scenarios/attacks"] {
+    for dir in ["scenarios", "scenarios/attacks", "scenarios/markets"] {
         let entries = std::fs::read_dir(dir)
             .map_err(|error| Outcome::BadInput(format!("{dir}: cannot read: {error}")))?;
         for entry in entries {

@@ -11,6 +11,7 @@ pub mod dag;
 pub mod diff;
 pub mod golden;
 pub mod identity;
+pub mod markets;
 pub mod process;
 pub mod run;
 pub mod shrink;

@@ -165,6 +165,12 @@ pub fn execute(scenario: &Scenario, options: &RunOptions) -> Result<Executed, Ou
     let mut world = scenario_world(scenario, world_config, mode)
         .map_err(|error| Outcome::BadInput(format!("{}: {error}", options.label)))?;
     let mut recorder = recorder_for(scenario);
+    let members: Vec<celluler_core::identity::CellId> = (0..scenario.cells.count)
+        .map(|cell| {
+            celluler_core::identity::CellKeys::for_simulated_cell(scenario.seed, cell).cell_id()
+        })
+        .collect();
+    let mut market_fold = super::markets::MarketFold::new(scenario, &members);
     // Each honest cell's decided rounds, for the `--trace` file only.
     let mut decided_rounds = options
         .trace
@@ -180,6 +186,9 @@ pub fn execute(scenario: &Scenario, options: &RunOptions) -> Result<Executed, Ou
         for observed in world.take_observations() {
             progress_counts.observe(&observed.observation);
             record(&mut recorder, &observed);
+            if let Some((id, market)) = market_fold.observe(&observed) {
+                recorder.tx_market(&id, market);
+            }
             if let Some(decided_rounds) = &mut decided_rounds {
                 decided_rounds.observe(&observed);
             }
@@ -236,6 +245,11 @@ pub fn execute(scenario: &Scenario, options: &RunOptions) -> Result<Executed, Ou
             .map(|cell| sybil_standing(cell, &sybils))
             .collect();
         recorder.sybil_standings(sybils.len() as u64, standings);
+    }
+    if let Some(markets) =
+        market_fold.finish(scenario, world.agents(), honest_live.first().copied())
+    {
+        recorder.set_markets(markets);
     }
     // The checker's violations, each at the time it was observed, the
     // first divergence first (`CellWorld::verdict` has them as text).

@@ -47,6 +47,9 @@ pub enum CellCommand {
         task: ExecTask,
         max_payment: u64,
     },
+    /// Submit a market action from this cell's own account, through
+    /// consensus (a TX message with the cell's next nonce).
+    Market { kind: crate::message::TxKind },
     /// As an entry cell, submit client `client`'s signed TX through
     /// consensus (the client first submitted it at `first_submitted_ns`).
     Relay {
@@ -63,6 +66,12 @@ pub enum CellObservation {
     /// This cell signed a TX (from `CellCommand::Transfer`) and queued it for
     /// its next event.
     TxSubmitted { tx: TxId },
+    /// The TX this cell just signed (also a `TxSubmitted`) is a market
+    /// action: what it asks, so reports and agents can name it.
+    MarketSubmitted {
+        tx: TxId,
+        kind: Arc<crate::message::TxKind>,
+    },
     /// As an entry cell, this cell checked a client's TX and queued it for
     /// its next event; the client first submitted it at
     /// `first_submitted_ns` (through this or another entry cell).
@@ -137,6 +146,23 @@ pub enum CellObservation {
         behaviour: &'static str,
         action: AdversaryAction,
     },
+    /// What a decided round did to the markets (only for a ledger with
+    /// markets, or a round with market activity): trades, orders, lease
+    /// events, challenges, refusals, fee payout, books and capacity.
+    MarketRound {
+        round: u32,
+        report: Arc<crate::market::MarketRoundReport>,
+    },
+    /// The ledger's check after `round` found an invariant broken
+    /// (`crate::ledger::LedgerViolation`): recorded, never a panic.
+    LedgerViolation {
+        round: u32,
+        invariant: &'static str,
+        detail: String,
+    },
+    /// This cell, as a lease consumer, found its provider's signed EXEC
+    /// result wrong and submitted the fraud proof.
+    FraudProofSubmitted { lease: u64, provider: CellIndex },
     /// A restarted cell rebuilt its services from its journals.
     Recovered {
         /// Rounds it had decided before the crash (its state journal's

@@ -96,6 +96,10 @@ pub struct CellConfig {
     /// Accounts besides the members' at genesis (clients that are not
     /// consensus members), with their balances.
     pub accounts: Arc<[(CellId, u64)]>,
+    /// Genesis allocations that replace the defaults above for the
+    /// accounts they name (PRANA and exchange tokens; a scenario's
+    /// `[[markets.genesis]]`); an account named nowhere else is opened too.
+    pub genesis: Arc<[crate::market::GenesisAccount]>,
     pub ledger: LedgerConfig,
     pub trust: TrustConfig,
     pub access: AccessPolicy,
@@ -321,13 +325,9 @@ impl Cell {
         let io: IoHandle = Rc::new(RefCell::new(CellIo::default()));
         let me = config.index;
         let members = config.members.clone();
-        let allocation: Vec<_> = members
-            .iter()
-            .map(|member| (member.cell_id, config.genesis_balance))
-            .chain(config.accounts.iter().copied())
-            .collect();
         let ledger = Rc::new(RefCell::new(
-            Ledger::genesis(config.ledger, allocation).expect("a valid genesis allocation"),
+            Ledger::genesis_accounts(config.ledger.clone(), genesis_allocation(&config))
+                .expect("a valid genesis allocation"),
         ));
         // Streams are keyed by boot count, so a restarted cell never reuses
         // a nonce or replays its gossip choices.
@@ -362,6 +362,7 @@ impl Cell {
         );
         let state = StateService::new(
             members.clone(),
+            me,
             environment.clone(),
             io.clone(),
             reader,
@@ -376,7 +377,13 @@ impl Cell {
             .u64(config.gossip_interval_ns)
             .u64(config.genesis_balance)
             .u64(boots);
-        let nucleus = NucleusService::new(journals.clone(), metadata.finish());
+        let nucleus = NucleusService::new(
+            journals.clone(),
+            metadata.finish(),
+            keys.clone(),
+            me,
+            config.ledger.fee_min,
+        );
         let mut bus = Bus::new(BusConfig::default());
         // Registration order is the tie-break of the start order.
         bus.register(NucleusService::spec(), Box::new(nucleus))
@@ -623,6 +630,14 @@ impl Cell {
                     }),
                 }
             }
+            CellCommand::Market { kind } => CellRequest::MessageSubmit {
+                to: me,
+                body: Body::Tx(Tx {
+                    nonce: 0,
+                    fee: self.ledger.borrow().config().fee_min,
+                    kind,
+                }),
+            },
             CellCommand::Post { topic, content } => CellRequest::MessageSubmit {
                 to: me,
                 body: Body::Post(Post { topic, content }),
@@ -656,6 +671,44 @@ impl Cell {
         };
         self.call(request);
     }
+}
+
+/// Every member with the default balance, then the other accounts, each
+/// replaced by its entry in `config.genesis` when it has one; then the
+/// entries of `config.genesis` named nowhere else.
+fn genesis_allocation(config: &CellConfig) -> Vec<crate::market::GenesisAccount> {
+    use crate::market::GenesisAccount;
+    let overrides: std::collections::BTreeMap<CellId, &GenesisAccount> = config
+        .genesis
+        .iter()
+        .map(|account| (account.cell, account))
+        .collect();
+    let mut listed = std::collections::BTreeSet::new();
+    let defaults = config
+        .members
+        .iter()
+        .map(|member| (member.cell_id, config.genesis_balance))
+        .chain(config.accounts.iter().copied());
+    let mut allocation = Vec::new();
+    for (cell, prana) in defaults {
+        if !listed.insert(cell) {
+            continue;
+        }
+        allocation.push(match overrides.get(&cell) {
+            Some(account) => (*account).clone(),
+            None => GenesisAccount {
+                cell,
+                prana,
+                tokens: Vec::new(),
+            },
+        });
+    }
+    for account in config.genesis.iter() {
+        if listed.insert(account.cell) {
+            allocation.push(account.clone());
+        }
+    }
+    allocation
 }
 
 impl Node for Cell {

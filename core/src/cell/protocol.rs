@@ -313,6 +313,15 @@ pub enum CellRequest {
         from: CellIndex,
         events: Arc<[WireEvent]>,
     },
+    /// Keep a storage lease's data: open its journal (provider side).
+    NucleusStorageOpen { lease: u64, blocks: Vec<Vec<u8>> },
+    /// Answer a storage challenge: prove block `index` of lease `lease`'s
+    /// journal and submit the proof through consensus.
+    NucleusStorageAnswer {
+        lease: u64,
+        challenge: u64,
+        index: u64,
+    },
     /// Queue a signed TX/POST (its canonical bytes) for the next event.
     ConsensusSubmit { encoded: Arc<[u8]>, hash: [u8; 32] },
 }
@@ -362,6 +371,9 @@ pub enum CellEvent {
         peer: CellId,
         outcome: InteractionOutcome,
     },
+    /// The ledger slashed `provider` in a round this cell applied (topic
+    /// `state.slashed`): IdentityService withdraws its trust.
+    Slashed { provider: CellId },
 }
 
 /// The cell's protocol on the bus.
@@ -376,6 +388,8 @@ impl Protocol for CellProtocol {
     fn action(request: &CellRequest) -> &'static str {
         match request {
             CellRequest::NucleusAppend { .. } => "nucleus.append",
+            CellRequest::NucleusStorageOpen { .. } => "nucleus.storage_open",
+            CellRequest::NucleusStorageAnswer { .. } => "nucleus.storage_answer",
             CellRequest::MessageSend { .. } => "message.send",
             CellRequest::MessageRoute { .. } => "message.route",
             CellRequest::MessageReceive { .. } => "message.receive",
@@ -398,6 +412,7 @@ impl Protocol for CellProtocol {
             CellEvent::Inbound { .. } => "message.inbound",
             CellEvent::Fork { .. } => "consensus.fork",
             CellEvent::Interaction { .. } => "message.interaction",
+            CellEvent::Slashed { .. } => "state.slashed",
         }
     }
 }

@@ -42,7 +42,11 @@ fn config(keys: &[Arc<CellKeys>], index: u32, record_consensus: bool) -> CellCon
         ),
         gossip_interval_ns: 100 * NS_PER_MS,
         genesis_balance: 1_000,
-        ledger: LedgerConfig { fee_min: 1 },
+        ledger: LedgerConfig {
+            fee_min: 1,
+            ..LedgerConfig::default()
+        },
+        genesis: Arc::from(Vec::new()),
         accounts: Vec::new().into(),
         trust: TrustConfig::default(),
         access: AccessPolicy::default(),

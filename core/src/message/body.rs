@@ -3,6 +3,7 @@
 //! never valid, so an all-zero buffer is rejected); a new kind takes the next
 //! tag, and an old decoder rejects it with `UnknownTag` instead of misreading.
 
+use crate::book::Side;
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::identity::{CellId, PublicKey};
 use crate::journal::head::{JournalTag, SignedHead};
@@ -155,11 +156,85 @@ pub struct Tx {
     pub kind: TxKind,
 }
 
-/// What a transaction does. Market kinds (orders, escrow) take the next tags.
+/// What a transaction does: a PRANA transfer, or one market action
+/// (`crate::ledger` gives each kind's rules). Tags in declaration order from 1.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TxKind {
     /// Move `amount` PRANA units from the sender to `to`.
     Transfer { to: CellId, amount: u64 },
+    /// An exchange order for market token `token` against PRANA: a limit
+    /// order at `price` PRANA per unit, or (`None`) a market order.
+    Order {
+        token: u16,
+        side: Side,
+        price: Option<u64>,
+        quantity: u64,
+    },
+    /// Withdraw the sender's resting order `order` of token `token`.
+    Cancel { token: u16, order: u64 },
+    /// A compute provider's offer: `units` of EXEC capacity per interval at
+    /// `price_per_unit` PRANA per unit and interval, backed by `collateral`.
+    ComputeOffer {
+        units: u64,
+        price_per_unit: u64,
+        collateral: u64,
+    },
+    /// A storage provider's offer: room for `blocks` blocks at
+    /// `price_per_block` PRANA per block and interval, backed by `collateral`.
+    StorageOffer {
+        blocks: u64,
+        price_per_block: u64,
+        collateral: u64,
+    },
+    /// Lease `amount` (units or blocks) of offer `offer` for `intervals`
+    /// intervals, paying the whole price into escrow; for storage,
+    /// `data_seed` names the data the provider keeps.
+    Lease {
+        offer: u64,
+        amount: u64,
+        intervals: u32,
+        data_seed: [u8; 32],
+    },
+    /// The consumer ends lease `lease`: unpaid escrow returns to it.
+    EndLease { lease: u64 },
+    /// The provider withdraws offer `offer` (no live lease left on it) and
+    /// gets its collateral back.
+    WithdrawOffer { offer: u64 },
+    /// Evidence that the provider of compute lease `lease` answered `task`
+    /// wrongly: `result` is the provider's signed EXEC result (a whole
+    /// encoded message) whose task digest is `task`'s and whose output is not
+    /// `task.run()`.
+    FraudProof {
+        lease: u64,
+        task: ExecTask,
+        result: Vec<u8>,
+    },
+    /// The provider's answer to storage challenge `challenge` of lease
+    /// `lease`: a journal `RangeProof` (its canonical bytes) of the
+    /// challenged block.
+    StorageProof {
+        lease: u64,
+        challenge: u64,
+        proof: Vec<u8>,
+    },
+}
+
+impl TxKind {
+    /// A short fixed name per kind, for counters and reports.
+    pub fn label(&self) -> &'static str {
+        match self {
+            TxKind::Transfer { .. } => "transfer",
+            TxKind::Order { .. } => "order",
+            TxKind::Cancel { .. } => "cancel",
+            TxKind::ComputeOffer { .. } => "compute-offer",
+            TxKind::StorageOffer { .. } => "storage-offer",
+            TxKind::Lease { .. } => "lease",
+            TxKind::EndLease { .. } => "end-lease",
+            TxKind::WithdrawOffer { .. } => "withdraw-offer",
+            TxKind::FraudProof { .. } => "fraud-proof",
+            TxKind::StorageProof { .. } => "storage-proof",
+        }
+    }
 }
 
 /// Content shared to the global dataset under a topic.
@@ -220,6 +295,10 @@ pub enum Exec {
     },
     Result {
         task_id: u64,
+        /// [`ExecTask::digest`] of the task answered: the executor's
+        /// signature binds its output to the task, so a wrong output is
+        /// evidence against it (a compute market fraud proof).
+        task_digest: [u8; 32],
         /// [`ExecTask::run`]'s output, at most [`EXEC_OUTPUT_LEN_MAX`] bytes.
         output: Vec<u8>,
         /// PRANA charged, at most the request's `max_payment`.
@@ -236,7 +315,78 @@ pub enum ExecTask {
     Sum { values: Vec<u64> },
 }
 
+/// Domain separation for [`ExecTask::digest`].
+const EXEC_TASK_DIGEST_CONTEXT: &str = "celluler 2026-12 exec task digest";
+
 impl ExecTask {
+    /// blake3 (derived key) over the task's canonical encoding.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut writer = Writer::new();
+        self.encode(&mut writer);
+        *blake3::Hasher::new_derive_key(EXEC_TASK_DIGEST_CONTEXT)
+            .update(&writer.finish())
+            .finalize()
+            .as_bytes()
+    }
+
+    /// The task's canonical encoding (inside EXEC requests and fraud proofs).
+    pub fn encode(&self, writer: &mut Writer) {
+        match self {
+            ExecTask::HashChain { input, iterations } => {
+                writer.u8(1).bytes(input).u32(*iterations);
+            }
+            ExecTask::Sum { values } => {
+                let count = u32::try_from(values.len()).expect("validated: few values");
+                writer.u8(2).u32(count);
+                for value in values {
+                    writer.u64(*value);
+                }
+            }
+        }
+    }
+
+    /// Decode a task, every limit checked before allocating.
+    pub fn decode(reader: &mut Reader<'_>) -> Result<ExecTask, DecodeError> {
+        Ok(match reader.u8("exec task")? {
+            1 => ExecTask::HashChain {
+                input: read_vec(reader, "exec input", EXEC_INPUT_LEN_MAX)?,
+                iterations: reader
+                    .count("exec iterations", EXEC_HASH_CHAIN_ITERATIONS_MAX as usize)?
+                    as u32,
+            },
+            2 => {
+                let count = reader.count("exec values", EXEC_SUM_VALUES_MAX)?;
+                // Bounded by the limit above, and by the bytes left.
+                let mut values = Vec::with_capacity(count.min(reader.remaining() / 8));
+                for _ in 0..count {
+                    values.push(reader.u64("exec value")?);
+                }
+                ExecTask::Sum { values }
+            }
+            tag => {
+                return Err(DecodeError::UnknownTag {
+                    field: "exec task",
+                    tag,
+                });
+            }
+        })
+    }
+
+    /// The limits [`ExecTask::decode`] enforces.
+    pub fn validate(&self) -> Result<(), MessageError> {
+        match self {
+            ExecTask::HashChain { input, iterations } => {
+                check_len("exec input", input.len(), EXEC_INPUT_LEN_MAX)?;
+                check_len(
+                    "exec iterations",
+                    *iterations as usize,
+                    EXEC_HASH_CHAIN_ITERATIONS_MAX as usize,
+                )
+            }
+            ExecTask::Sum { values } => check_len("exec values", values.len(), EXEC_SUM_VALUES_MAX),
+        }
+    }
+
     /// The task's output. Pure and deterministic.
     pub fn run(&self) -> Vec<u8> {
         match self {
@@ -357,10 +507,23 @@ impl Body {
                     ATTESTATION_STATEMENT_LEN_MAX,
                 )
             }
-            Body::Tx(Tx {
-                kind: TxKind::Transfer { .. },
-                ..
-            }) => Ok(()),
+            Body::Tx(tx) => match &tx.kind {
+                TxKind::FraudProof { task, result, .. } => {
+                    task.validate()?;
+                    check_len("fraud proof result", result.len(), FRAUD_RESULT_LEN_MAX)
+                }
+                TxKind::StorageProof { proof, .. } => {
+                    check_len("storage proof", proof.len(), STORAGE_PROOF_LEN_MAX)
+                }
+                TxKind::Transfer { .. }
+                | TxKind::Order { .. }
+                | TxKind::Cancel { .. }
+                | TxKind::ComputeOffer { .. }
+                | TxKind::StorageOffer { .. }
+                | TxKind::Lease { .. }
+                | TxKind::EndLease { .. }
+                | TxKind::WithdrawOffer { .. } => Ok(()),
+            },
             Body::Post(post) => {
                 check_len("post topic", post.topic.len(), POST_TOPIC_LEN_MAX)?;
                 check_len("post content", post.content.len(), POST_CONTENT_LEN_MAX)
@@ -378,19 +541,7 @@ impl Body {
                 check_len("query data", data.len(), QUERY_DATA_LEN_MAX)?;
                 check_len("query proof", proof.len(), QUERY_PROOF_LEN_MAX)
             }
-            Body::Exec(Exec::Request { task, .. }) => match task {
-                ExecTask::HashChain { input, iterations } => {
-                    check_len("exec input", input.len(), EXEC_INPUT_LEN_MAX)?;
-                    check_len(
-                        "exec iterations",
-                        *iterations as usize,
-                        EXEC_HASH_CHAIN_ITERATIONS_MAX as usize,
-                    )
-                }
-                ExecTask::Sum { values } => {
-                    check_len("exec values", values.len(), EXEC_SUM_VALUES_MAX)
-                }
-            },
+            Body::Exec(Exec::Request { task, .. }) => task.validate(),
             Body::Exec(Exec::Result { output, .. }) => {
                 check_len("exec output", output.len(), EXEC_OUTPUT_LEN_MAX)
             }
@@ -430,11 +581,7 @@ impl Body {
             }
             Body::Tx(tx) => {
                 writer.u64(tx.nonce).u64(tx.fee);
-                match &tx.kind {
-                    TxKind::Transfer { to, amount } => {
-                        writer.u8(1).fixed(to.as_bytes()).u64(*amount);
-                    }
-                }
+                encode_tx_kind(&tx.kind, writer);
             }
             Body::Post(post) => {
                 writer.str(&post.topic).bytes(&post.content);
@@ -481,26 +628,21 @@ impl Body {
                 max_payment,
             }) => {
                 writer.u8(1).u64(*task_id);
-                match task {
-                    ExecTask::HashChain { input, iterations } => {
-                        writer.u8(1).bytes(input).u32(*iterations);
-                    }
-                    ExecTask::Sum { values } => {
-                        let count = u32::try_from(values.len()).expect("validated: few values");
-                        writer.u8(2).u32(count);
-                        for value in values {
-                            writer.u64(*value);
-                        }
-                    }
-                }
+                task.encode(writer);
                 writer.u64(*max_payment);
             }
             Body::Exec(Exec::Result {
                 task_id,
+                task_digest,
                 output,
                 charged,
             }) => {
-                writer.u8(2).u64(*task_id).bytes(output).u64(*charged);
+                writer
+                    .u8(2)
+                    .u64(*task_id)
+                    .fixed(task_digest)
+                    .bytes(output)
+                    .u64(*charged);
             }
         }
     }
@@ -540,18 +682,7 @@ impl Body {
             MessageType::Tx => {
                 let nonce = reader.u64("tx nonce")?;
                 let fee = reader.u64("tx fee")?;
-                let kind = match reader.u8("tx kind")? {
-                    1 => TxKind::Transfer {
-                        to: read_cell_id(reader, "transfer recipient")?,
-                        amount: reader.u64("transfer amount")?,
-                    },
-                    tag => {
-                        return Err(DecodeError::UnknownTag {
-                            field: "tx kind",
-                            tag,
-                        });
-                    }
-                };
+                let kind = decode_tx_kind(reader)?;
                 Body::Tx(Tx { nonce, fee, kind })
             }
             MessageType::Post => Body::Post(Post {
@@ -597,29 +728,7 @@ impl Body {
             MessageType::Exec => Body::Exec(match reader.u8("exec kind")? {
                 1 => {
                     let task_id = reader.u64("exec task id")?;
-                    let task = match reader.u8("exec task")? {
-                        1 => ExecTask::HashChain {
-                            input: read_vec(reader, "exec input", EXEC_INPUT_LEN_MAX)?,
-                            iterations: reader
-                                .count("exec iterations", EXEC_HASH_CHAIN_ITERATIONS_MAX as usize)?
-                                as u32,
-                        },
-                        2 => {
-                            let count = reader.count("exec values", EXEC_SUM_VALUES_MAX)?;
-                            // Bounded by the limit above, and by the bytes left.
-                            let mut values = Vec::with_capacity(count.min(reader.remaining() / 8));
-                            for _ in 0..count {
-                                values.push(reader.u64("exec value")?);
-                            }
-                            ExecTask::Sum { values }
-                        }
-                        tag => {
-                            return Err(DecodeError::UnknownTag {
-                                field: "exec task",
-                                tag,
-                            });
-                        }
-                    };
+                    let task = ExecTask::decode(reader)?;
                     Exec::Request {
                         task_id,
                         task,
@@ -628,6 +737,7 @@ impl Body {
                 }
                 2 => Exec::Result {
                     task_id: reader.u64("exec task id")?,
+                    task_digest: reader.array::<32>("exec task digest")?,
                     output: read_vec(reader, "exec output", EXEC_OUTPUT_LEN_MAX)?,
                     charged: reader.u64("exec charged")?,
                 },
@@ -640,4 +750,169 @@ impl Body {
             }),
         })
     }
+}
+
+fn encode_tx_kind(kind: &TxKind, writer: &mut Writer) {
+    let side_tag = |side: &Side| match side {
+        Side::Bid => 1u8,
+        Side::Ask => 2u8,
+    };
+    match kind {
+        TxKind::Transfer { to, amount } => {
+            writer.u8(1).fixed(to.as_bytes()).u64(*amount);
+        }
+        TxKind::Order {
+            token,
+            side,
+            price,
+            quantity,
+        } => {
+            writer.u8(2).u16(*token).u8(side_tag(side));
+            match price {
+                Some(price) => writer.u8(1).u64(*price),
+                None => writer.u8(0),
+            };
+            writer.u64(*quantity);
+        }
+        TxKind::Cancel { token, order } => {
+            writer.u8(3).u16(*token).u64(*order);
+        }
+        TxKind::ComputeOffer {
+            units,
+            price_per_unit,
+            collateral,
+        } => {
+            writer
+                .u8(4)
+                .u64(*units)
+                .u64(*price_per_unit)
+                .u64(*collateral);
+        }
+        TxKind::StorageOffer {
+            blocks,
+            price_per_block,
+            collateral,
+        } => {
+            writer
+                .u8(5)
+                .u64(*blocks)
+                .u64(*price_per_block)
+                .u64(*collateral);
+        }
+        TxKind::Lease {
+            offer,
+            amount,
+            intervals,
+            data_seed,
+        } => {
+            writer
+                .u8(6)
+                .u64(*offer)
+                .u64(*amount)
+                .u32(*intervals)
+                .fixed(data_seed);
+        }
+        TxKind::EndLease { lease } => {
+            writer.u8(7).u64(*lease);
+        }
+        TxKind::WithdrawOffer { offer } => {
+            writer.u8(8).u64(*offer);
+        }
+        TxKind::FraudProof {
+            lease,
+            task,
+            result,
+        } => {
+            writer.u8(9).u64(*lease);
+            task.encode(writer);
+            writer.bytes(result);
+        }
+        TxKind::StorageProof {
+            lease,
+            challenge,
+            proof,
+        } => {
+            writer.u8(10).u64(*lease).u64(*challenge).bytes(proof);
+        }
+    }
+}
+
+fn decode_tx_kind(reader: &mut Reader<'_>) -> Result<TxKind, DecodeError> {
+    Ok(match reader.u8("tx kind")? {
+        1 => TxKind::Transfer {
+            to: read_cell_id(reader, "transfer recipient")?,
+            amount: reader.u64("transfer amount")?,
+        },
+        2 => {
+            let token = reader.u16("order token")?;
+            let side = match reader.u8("order side")? {
+                1 => Side::Bid,
+                2 => Side::Ask,
+                tag => {
+                    return Err(DecodeError::UnknownTag {
+                        field: "order side",
+                        tag,
+                    });
+                }
+            };
+            let price = match reader.u8("order price flag")? {
+                0 => None,
+                1 => Some(reader.u64("order price")?),
+                tag => {
+                    return Err(DecodeError::UnknownTag {
+                        field: "order price flag",
+                        tag,
+                    });
+                }
+            };
+            TxKind::Order {
+                token,
+                side,
+                price,
+                quantity: reader.u64("order quantity")?,
+            }
+        }
+        3 => TxKind::Cancel {
+            token: reader.u16("cancel token")?,
+            order: reader.u64("cancel order")?,
+        },
+        4 => TxKind::ComputeOffer {
+            units: reader.u64("offer units")?,
+            price_per_unit: reader.u64("offer price")?,
+            collateral: reader.u64("offer collateral")?,
+        },
+        5 => TxKind::StorageOffer {
+            blocks: reader.u64("offer blocks")?,
+            price_per_block: reader.u64("offer price")?,
+            collateral: reader.u64("offer collateral")?,
+        },
+        6 => TxKind::Lease {
+            offer: reader.u64("lease offer")?,
+            amount: reader.u64("lease amount")?,
+            intervals: reader.u32("lease intervals")?,
+            data_seed: reader.array::<32>("lease data seed")?,
+        },
+        7 => TxKind::EndLease {
+            lease: reader.u64("end lease")?,
+        },
+        8 => TxKind::WithdrawOffer {
+            offer: reader.u64("withdraw offer")?,
+        },
+        9 => TxKind::FraudProof {
+            lease: reader.u64("fraud proof lease")?,
+            task: ExecTask::decode(reader)?,
+            result: read_vec(reader, "fraud proof result", FRAUD_RESULT_LEN_MAX)?,
+        },
+        10 => TxKind::StorageProof {
+            lease: reader.u64("storage proof lease")?,
+            challenge: reader.u64("storage proof challenge")?,
+            proof: read_vec(reader, "storage proof", STORAGE_PROOF_LEN_MAX)?,
+        },
+        tag => {
+            return Err(DecodeError::UnknownTag {
+                field: "tx kind",
+                tag,
+            });
+        }
+    })
 }

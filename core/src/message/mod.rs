@@ -68,6 +68,10 @@ pub mod limits {
     pub const EXEC_SUM_VALUES_MAX: usize = 1024;
     /// Output of an execution result, bytes.
     pub const EXEC_OUTPUT_LEN_MAX: usize = 4 * 1024;
+    /// Longest signed EXEC result a fraud proof carries (a whole message).
+    pub const FRAUD_RESULT_LEN_MAX: usize = 8 * 1024;
+    /// Longest storage proof (a journal range proof of one block).
+    pub const STORAGE_PROOF_LEN_MAX: usize = 8 * 1024;
 }
 
 /// The first byte of every encoded message. A new layout takes a new version;

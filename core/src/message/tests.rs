@@ -322,6 +322,7 @@ fn limits_are_enforced_at_the_edge_on_sign_and_decode() {
         }),
         Body::Exec(Exec::Result {
             task_id: 0,
+            task_digest: [0; 32],
             output: vec![0; EXEC_OUTPUT_LEN_MAX + 1],
             charged: 0,
         }),
@@ -375,12 +376,12 @@ fn malformed_encodings_are_typed_errors() {
         DecodeError::UnknownTag { tag: 7, .. }
     ));
     let mut unknown_kind = bytes.clone();
-    unknown_kind[MESSAGE_HEADER_LEN + 17] = 2;
+    unknown_kind[MESSAGE_HEADER_LEN + 17] = 11;
     assert_eq!(
         decode_error(&unknown_kind),
         DecodeError::UnknownTag {
             field: "tx kind",
-            tag: 2
+            tag: 11
         }
     );
     let mut version = bytes.clone();
@@ -703,9 +704,75 @@ fn arbitrary_body() -> impl Strategy<Value = Body> {
         )
             .prop_map(|(task_id, output, charged)| Body::Exec(Exec::Result {
                 task_id,
+                task_digest: [7; 32],
                 output,
                 charged,
             })),
+        (any::<u64>(), any::<u64>(), arbitrary_market_kind())
+            .prop_map(|(nonce, fee, kind)| Body::Tx(Tx { nonce, fee, kind })),
+    ]
+}
+
+/// Every market TX kind, with arbitrary fields within the limits.
+fn arbitrary_market_kind() -> impl Strategy<Value = TxKind> {
+    let side = prop_oneof![Just(crate::book::Side::Bid), Just(crate::book::Side::Ask)];
+    prop_oneof![
+        (
+            any::<u16>(),
+            side,
+            proptest::option::of(any::<u64>()),
+            any::<u64>()
+        )
+            .prop_map(|(token, side, price, quantity)| TxKind::Order {
+                token,
+                side,
+                price,
+                quantity
+            }),
+        (any::<u16>(), any::<u64>()).prop_map(|(token, order)| TxKind::Cancel { token, order }),
+        (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(
+            |(units, price_per_unit, collateral)| {
+                TxKind::ComputeOffer {
+                    units,
+                    price_per_unit,
+                    collateral,
+                }
+            }
+        ),
+        (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(
+            |(blocks, price_per_block, collateral)| TxKind::StorageOffer {
+                blocks,
+                price_per_block,
+                collateral,
+            }
+        ),
+        (any::<u64>(), any::<u64>(), any::<u32>(), any::<[u8; 32]>()).prop_map(
+            |(offer, amount, intervals, data_seed)| TxKind::Lease {
+                offer,
+                amount,
+                intervals,
+                data_seed,
+            }
+        ),
+        any::<u64>().prop_map(|lease| TxKind::EndLease { lease }),
+        any::<u64>().prop_map(|offer| TxKind::WithdrawOffer { offer }),
+        (any::<u64>(), arbitrary_bytes(FRAUD_RESULT_LEN_MAX)).prop_map(|(lease, result)| {
+            TxKind::FraudProof {
+                lease,
+                task: ExecTask::Sum { values: vec![1, 2] },
+                result,
+            }
+        }),
+        (
+            any::<u64>(),
+            any::<u64>(),
+            arbitrary_bytes(STORAGE_PROOF_LEN_MAX)
+        )
+            .prop_map(|(lease, challenge, proof)| TxKind::StorageProof {
+                lease,
+                challenge,
+                proof,
+            }),
     ]
 }
 

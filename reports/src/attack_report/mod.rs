@@ -128,6 +128,12 @@ pub struct ArmRun {
     /// Rounds where Byzantine creators held half or more of the unique
     /// famous witnesses.
     pub rounds_byzantine_half_famous: u64,
+    /// Front-runner agents' mean PnL (PRANA), when the run has any.
+    #[serde(default)]
+    pub front_runner_pnl_prana: Option<f64>,
+    /// Ledger invariants honest cells reported broken.
+    #[serde(default)]
+    pub ledger_violations: u64,
     pub attack: AttackSummary,
     #[serde(skip)]
     pub first_divergence_record: Option<DivergenceRecord>,
@@ -186,6 +192,15 @@ impl ArmRun {
                 .fairness
                 .timestamp_band_violations_honest_majority,
             rounds_byzantine_half_famous: summary.fairness.rounds_byzantine_half_famous,
+            front_runner_pnl_prana: metrics
+                .markets
+                .as_ref()
+                .and_then(|markets| markets.front_running.as_ref())
+                .map(|front| front.front_runner_pnl_prana_mean),
+            ledger_violations: metrics
+                .markets
+                .as_ref()
+                .map_or(0, |markets| markets.violations_total),
             attack: summary.attack.clone(),
             first_divergence_record: metrics.first_divergence.clone(),
             finality_all_ns: metrics.finality_all_ns.clone(),
@@ -380,7 +395,7 @@ type MetricDefinition = (
     fn(&ArmRun) -> Option<f64>,
 );
 
-const METRICS: [MetricDefinition; 18] = [
+const METRICS: [MetricDefinition; 20] = [
     ("finality_p50_ms", "Finality p50 (L_all)", "ms", 1, |run| {
         run.finality_p50_ms
     }),
@@ -429,6 +444,20 @@ const METRICS: [MetricDefinition; 18] = [
         "",
         3,
         |run| run.attack.front_running.advantage,
+    ),
+    (
+        "front_runner_pnl_prana",
+        "Front-runner agents' mean PnL (marked at the last mid)",
+        "PRANA",
+        1,
+        |run| run.front_runner_pnl_prana,
+    ),
+    (
+        "ledger_violations",
+        "Ledger invariants reported broken",
+        "",
+        0,
+        |run| Some(run.ledger_violations as f64),
     ),
     (
         "double_spends_finalized_twice",

@@ -142,6 +142,32 @@ impl Scenario {
                 transactions_per_event_max: self.consensus.max_transactions_per_event,
                 transaction_bytes_per_event_max: self.consensus.max_event_bytes,
             },
+            market: self.market_config(),
+            genesis: (0..self.cells.count)
+                .filter(|&cell| {
+                    self.markets
+                        .as_ref()
+                        .is_some_and(|markets| markets.genesis_of(cell).is_some())
+                })
+                .map(|cell| crate::world::CellGenesis {
+                    cell,
+                    prana: self.genesis_prana(cell),
+                    tokens: self.genesis_tokens(cell),
+                })
+                .collect(),
+            stakes: (self.consensus.stake == super::StakeRule::Prana).then(|| self.stakes()),
+        }
+    }
+
+    /// The ledger's market parameters: the exchange's tokens and the lease
+    /// markets' clock (the defaults without a `[markets]` section).
+    pub fn market_config(&self) -> celluler_core::market::MarketConfig {
+        let markets = self.markets.clone().unwrap_or_default();
+        celluler_core::market::MarketConfig {
+            tokens: markets.tokens,
+            interval_ns: markets.interval_ns,
+            challenge_window_ns: markets.challenge_window_ns,
+            ..celluler_core::market::MarketConfig::default()
         }
     }
 

@@ -60,6 +60,10 @@ pub struct Scenario {
     pub expect: Expect,
     /// Reputation-based access control of every cell; open by default.
     pub access: Access,
+    /// The market layer's settings; `None` when the file has no `[markets]`.
+    pub markets: Option<Markets>,
+    /// `[[agents]]` blocks in file order; every cell hosts at most one agent.
+    pub agents: Vec<AgentBlock>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -96,6 +100,31 @@ pub struct Consensus {
     /// `"shared"` (views over one arena) or `"independent"` (an engine per
     /// cell). Both give the same run.
     pub store: crate::arena::StoreMode,
+    /// How each cell's consensus stake is set: `[cells] stake` each, or its
+    /// genesis PRANA.
+    pub stake: StakeRule,
+}
+
+/// `[consensus] stake`: where each member's consensus stake comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum StakeRule {
+    /// Every cell has `[cells] stake` (`"equal"`, the default).
+    Equal,
+    /// Every cell's stake is its genesis PRANA (`"prana"`): `[cells]
+    /// genesis_balance`, or its `[[markets.genesis]]` block's `prana`.
+    Prana,
+}
+
+impl StakeRule {
+    pub const ALL: [StakeRule; 2] = [StakeRule::Equal, StakeRule::Prana];
+
+    /// The name a scenario file uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            StakeRule::Equal => "equal",
+            StakeRule::Prana => "prana",
+        }
+    }
 }
 
 /// A latency distribution; all times in ns.
@@ -566,6 +595,10 @@ pub enum Behaviour {
         /// `None`: its whole balance.
         amount: Option<u64>,
     },
+    /// A cheating compute provider: each EXEC result the cell sends is
+    /// wrong (its output's first byte flipped, signed with the cell's key)
+    /// with probability `share_ppm`.
+    WrongExec { share_ppm: u32 },
 }
 
 impl Behaviour {
@@ -583,6 +616,7 @@ impl Behaviour {
             Behaviour::Garbage { .. } => "garbage",
             Behaviour::Sybil { .. } => "sybil",
             Behaviour::DoubleSpend { .. } => "double-spend",
+            Behaviour::WrongExec { .. } => "wrong-exec",
         }
     }
 }
@@ -658,6 +692,314 @@ impl Access {
             |policy, (action, ppm)| policy.with_threshold(action, u64::from(ppm)),
         )
     }
+}
+
+/// Most exchange tokens one scenario lists.
+pub const MARKET_TOKENS_MAX: usize = 16;
+/// Longest exchange token name, in bytes.
+pub const TOKEN_NAME_BYTES_MAX: usize = 32;
+/// Most `[[markets.genesis]]` blocks, and most `[[agents]]` blocks.
+pub const MARKET_BLOCKS_MAX: usize = 256;
+/// Largest price (PRANA per unit, or per unit per interval) a scenario
+/// gives: prices times quantities stay far inside `u128`, and a price a
+/// person writes is never near `u64::MAX`.
+pub const PRICE_MAX: u64 = 1_000_000_000_000;
+/// Largest quantity (tokens, compute units, storage blocks) one agent
+/// parameter gives.
+pub const QUANTITY_MAX: u64 = 1_000_000_000;
+/// Most wakes a momentum agent looks back (it keeps that many prices).
+pub const LOOKBACK_WAKES_MAX: u32 = 10_000;
+/// Most lease intervals a consumer asks for at once.
+pub const LEASE_INTERVALS_MAX: u32 = 1_000_000;
+/// Most work units one EXEC task of a consumer asks for.
+pub const EXEC_WORK_MAX: u32 = 1_000_000;
+
+/// `[markets]`: the exchange's tokens and the lease markets' clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Markets {
+    /// Exchange tokens, each traded against PRANA in its own order book; a
+    /// token's index here is its id. Empty: no exchange.
+    pub tokens: Vec<String>,
+    /// Per token, the public fundamental price in PRANA per unit (`None`
+    /// when the file gives none). As long as `tokens`.
+    pub fundamental: Vec<Option<u64>>,
+    /// Lease payments and storage challenges happen once per interval of
+    /// consensus time. More than 0.
+    pub interval_ns: TimeNs,
+    /// How long a storage challenge may go unanswered before the provider
+    /// is slashed. More than 0.
+    pub challenge_window_ns: TimeNs,
+    /// In file order; no cell is in two blocks.
+    pub genesis: Vec<MarketGenesis>,
+}
+
+impl Default for Markets {
+    /// The settings of a scenario without `[markets]`: no exchange, 1 s
+    /// intervals, 3 s challenge window, no extra genesis.
+    fn default() -> Markets {
+        Markets {
+            tokens: Vec::new(),
+            fundamental: Vec::new(),
+            interval_ns: celluler_core::time::NS_PER_S,
+            challenge_window_ns: 10 * celluler_core::time::NS_PER_S,
+            genesis: Vec::new(),
+        }
+    }
+}
+
+impl Markets {
+    /// The genesis block that names `cell`, if any.
+    pub fn genesis_of(&self, cell: CellIndex) -> Option<&MarketGenesis> {
+        self.genesis
+            .iter()
+            .find(|block| block.cells.binary_search(&cell).is_ok())
+    }
+}
+
+/// One `[[markets.genesis]]` block: what these cells hold at genesis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MarketGenesis {
+    /// Sorted, without duplicates, never empty.
+    pub cells: Vec<CellIndex>,
+    /// Each cell's PRANA (replaces `[cells] genesis_balance` for them).
+    pub prana: u64,
+    /// Each cell's balance of every exchange token, by token index.
+    pub tokens: Vec<u64>,
+}
+
+/// What kind of market participant an agent is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum AgentKind {
+    NoiseTrader,
+    MarketMaker,
+    Momentum,
+    Value,
+    ComputeProvider,
+    StorageProvider,
+    Consumer,
+    FrontRunner,
+}
+
+impl AgentKind {
+    /// In the order the file syntax lists them.
+    pub const ALL: [AgentKind; 8] = [
+        AgentKind::NoiseTrader,
+        AgentKind::MarketMaker,
+        AgentKind::Momentum,
+        AgentKind::Value,
+        AgentKind::ComputeProvider,
+        AgentKind::StorageProvider,
+        AgentKind::Consumer,
+        AgentKind::FrontRunner,
+    ];
+
+    /// The name a scenario file uses: `"noise-trader"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AgentKind::NoiseTrader => "noise-trader",
+            AgentKind::MarketMaker => "market-maker",
+            AgentKind::Momentum => "momentum",
+            AgentKind::Value => "value",
+            AgentKind::ComputeProvider => "compute-provider",
+            AgentKind::StorageProvider => "storage-provider",
+            AgentKind::Consumer => "consumer",
+            AgentKind::FrontRunner => "front-runner",
+        }
+    }
+
+    /// Whether it trades on the exchange (and needs `[markets] tokens`).
+    pub fn trades_tokens(self) -> bool {
+        matches!(
+            self,
+            AgentKind::NoiseTrader
+                | AgentKind::MarketMaker
+                | AgentKind::Momentum
+                | AgentKind::Value
+                | AgentKind::FrontRunner
+        )
+    }
+}
+
+/// The two lease markets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum LeaseMarket {
+    /// Compute units per interval, used through EXEC tasks.
+    Compute,
+    /// Storage blocks, checked by per-interval challenges.
+    Storage,
+}
+
+impl LeaseMarket {
+    pub fn name(self) -> &'static str {
+        match self {
+            LeaseMarket::Compute => "compute",
+            LeaseMarket::Storage => "storage",
+        }
+    }
+}
+
+/// One `[[agents]]` block: one agent of `kind` on each of `cells`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AgentBlock {
+    pub kind: AgentKind,
+    /// Sorted, without duplicates, never empty; no cell is in two blocks.
+    pub cells: Vec<CellIndex>,
+    /// How often each agent wakes (Poisson arrivals). More than 0.
+    pub rate: Rate,
+    /// The kind's parameters, every default filled in.
+    pub params: AgentParams,
+}
+
+/// An agent kind's parameters, all integers: prices in PRANA, shares in
+/// parts per million, durations in ns. Meanings and defaults:
+/// `docs/scenarios.md`, and [`crate::agents`] for what each agent does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum AgentParams {
+    NoiseTrader(NoiseTraderParams),
+    MarketMaker(MarketMakerParams),
+    Momentum(MomentumParams),
+    Value(ValueParams),
+    ComputeProvider(ComputeProviderParams),
+    StorageProvider(StorageProviderParams),
+    Consumer(ConsumerParams),
+    FrontRunner(FrontRunnerParams),
+}
+
+impl AgentParams {
+    pub fn kind(&self) -> AgentKind {
+        match self {
+            AgentParams::NoiseTrader(_) => AgentKind::NoiseTrader,
+            AgentParams::MarketMaker(_) => AgentKind::MarketMaker,
+            AgentParams::Momentum(_) => AgentKind::Momentum,
+            AgentParams::Value(_) => AgentKind::Value,
+            AgentParams::ComputeProvider(_) => AgentKind::ComputeProvider,
+            AgentParams::StorageProvider(_) => AgentKind::StorageProvider,
+            AgentParams::Consumer(_) => AgentKind::Consumer,
+            AgentParams::FrontRunner(_) => AgentKind::FrontRunner,
+        }
+    }
+
+    /// The exchange token it trades, for the kinds that trade one.
+    pub fn token(&self) -> Option<u16> {
+        match self {
+            AgentParams::NoiseTrader(params) => Some(params.token),
+            AgentParams::MarketMaker(params) => Some(params.token),
+            AgentParams::Momentum(params) => Some(params.token),
+            AgentParams::Value(params) => Some(params.token),
+            AgentParams::FrontRunner(params) => Some(params.token),
+            AgentParams::ComputeProvider(_)
+            | AgentParams::StorageProvider(_)
+            | AgentParams::Consumer(_) => None,
+        }
+    }
+}
+
+/// `noise-trader`: random orders around the reference price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct NoiseTraderParams {
+    /// Index into `[markets] tokens` (default 0).
+    pub token: u16,
+    /// Each order's quantity is uniform in `1..=quantity_max` (default 10).
+    pub quantity_max: u64,
+    /// Share of its orders that are limit orders, the rest market orders
+    /// (`limit_share`, default 0.7).
+    pub limit_share_ppm: u32,
+    /// Limit prices are uniform within ± this share of the reference price
+    /// (`price_range`, default 0.05).
+    pub price_range_ppm: u32,
+}
+
+/// `market-maker`: a bid and an ask around the reference price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MarketMakerParams {
+    pub token: u16,
+    /// PRANA between its ask and its bid, at least 1 (default 4).
+    pub spread: u64,
+    /// Quantity of each quote (default 10).
+    pub quantity: u64,
+    /// Largest net position (tokens held minus tokens held at its first
+    /// wake), either way, that a filled quote may reach (default 200).
+    pub inventory_max: u64,
+}
+
+/// `momentum`: follows the trend of the last trade price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct MomentumParams {
+    pub token: u16,
+    /// Compares the latest price with the one this many wakes earlier
+    /// (default 5).
+    pub lookback: u32,
+    /// Quantity of each market order (default 5).
+    pub quantity: u64,
+    /// Least relative move that counts as a trend (`threshold`, default
+    /// 0.01).
+    pub threshold_ppm: u32,
+}
+
+/// `value`: trades towards the fundamental price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ValueParams {
+    pub token: u16,
+    /// The price it believes (default: `[markets] fundamental` of its token).
+    pub fundamental: u64,
+    /// Least relative mispricing it trades on (`threshold`, default 0.02).
+    pub threshold_ppm: u32,
+    /// Quantity of each order (default 5).
+    pub quantity: u64,
+}
+
+/// `compute-provider`: offers compute units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ComputeProviderParams {
+    /// Units offered per interval (default 100).
+    pub units: u64,
+    /// PRANA per unit per interval (default 2).
+    pub price: u64,
+    /// PRANA locked as collateral, slashed on a proven wrong result
+    /// (default 10000).
+    pub collateral: u64,
+}
+
+/// `storage-provider`: offers storage blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StorageProviderParams {
+    /// Blocks offered (default 64).
+    pub blocks: u64,
+    /// PRANA per block per interval (default 1).
+    pub price: u64,
+    /// PRANA locked as collateral, slashed on a missed challenge (default
+    /// 10000).
+    pub collateral: u64,
+}
+
+/// `consumer`: leases compute or storage and uses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ConsumerParams {
+    /// Which market it leases from (default compute).
+    pub market: LeaseMarket,
+    /// Units or blocks per lease (default 10).
+    pub amount: u64,
+    /// Intervals per lease (default 10).
+    pub intervals: u32,
+    /// Highest price per unit (or block) per interval it pays (default 5).
+    pub price_max: u64,
+    /// Least trust, in its home cell's trust network, a provider needs
+    /// (`trust_min`, default 0).
+    pub trust_min_ppm: u32,
+    /// Work units of each EXEC task (default 1000).
+    pub work: u32,
+    /// An EXEC unanswered this long counts as a failure (default 3 s).
+    pub exec_timeout_ns: TimeNs,
+}
+
+/// `front-runner`: buys ahead of large pending bids it learns of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FrontRunnerParams {
+    pub token: u16,
+    /// Smallest pending victim bid it reacts to (default 10).
+    pub quantity_min: u64,
+    /// Quantity it buys ahead (default 10).
+    pub quantity: u64,
 }
 
 /// The keys of `[checks]`, in the order a run's report lists them.
@@ -765,6 +1107,52 @@ impl Scenario {
             .collect()
     }
 
+    /// PRANA `cell` holds at genesis: its `[[markets.genesis]]` block's, or
+    /// `[cells] genesis_balance`.
+    pub fn genesis_prana(&self, cell: CellIndex) -> u64 {
+        self.markets
+            .as_ref()
+            .and_then(|markets| markets.genesis_of(cell))
+            .map_or(self.cells.genesis_balance, |block| block.prana)
+    }
+
+    /// Each exchange token's balance `cell` holds at genesis, by token
+    /// index (zeros without a genesis block; empty without tokens).
+    pub fn genesis_tokens(&self, cell: CellIndex) -> Vec<u64> {
+        let Some(markets) = &self.markets else {
+            return Vec::new();
+        };
+        markets.genesis_of(cell).map_or_else(
+            || vec![0; markets.tokens.len()],
+            |block| block.tokens.clone(),
+        )
+    }
+
+    /// Every cell's consensus stake under `[consensus] stake`, by cell
+    /// index. Validation made every entry more than 0 and their sum fit
+    /// in `u64`.
+    pub fn stakes(&self) -> Vec<u64> {
+        match self.consensus.stake {
+            StakeRule::Equal => vec![self.cells.stake; self.cells.count as usize],
+            StakeRule::Prana => (0..self.cells.count)
+                .map(|cell| self.genesis_prana(cell))
+                .collect(),
+        }
+    }
+
+    /// The agent `cell` hosts: (its global index, its block). Agents are
+    /// numbered block by block in file order, each block's cells ascending.
+    pub fn agent_of(&self, cell: CellIndex) -> Option<(u32, &AgentBlock)> {
+        let mut first: u32 = 0;
+        for block in &self.agents {
+            if let Ok(position) = block.cells.binary_search(&cell) {
+                return Some((first + position as u32, block));
+            }
+            first += block.cells.len() as u32;
+        }
+        None
+    }
+
     /// One paragraph a person reads: what this scenario runs.
     pub fn summary(&self) -> String {
         let mut text = format!(
@@ -832,6 +1220,34 @@ impl Scenario {
                 "; access by reputation: {}",
                 thresholds.join(", ")
             ));
+        }
+        if let Some(markets) = &self.markets
+            && !markets.tokens.is_empty()
+        {
+            text.push_str(&format!(
+                "; exchange of {} ({})",
+                if markets.tokens.len() == 1 {
+                    "1 token".to_string()
+                } else {
+                    format!("{} tokens", markets.tokens.len())
+                },
+                markets.tokens.join(", ")
+            ));
+        }
+        if !self.agents.is_empty() {
+            let blocks: Vec<String> = self
+                .agents
+                .iter()
+                .map(|block| {
+                    format!(
+                        "{} {} at {}",
+                        block.cells.len(),
+                        block.kind.name(),
+                        shrink::format_rate(block.rate)
+                    )
+                })
+                .collect();
+            text.push_str(&format!("; agents: {}", blocks.join(", ")));
         }
         if self.faults.is_empty() {
             text.push_str("; no faults");

@@ -17,10 +17,15 @@ use toml::de::{DeTable, DeValue};
 use super::error::line_column;
 use super::units::{self, Rate};
 use super::{
-    Access, Behaviour, BehaviourBlock, Byzantine, CELLS_MAX, CLIENTS_MAX, CellIndex, Cells,
-    CensorMode, Checks, Consensus, Direction, Distribution, EclipseMode, Expect, FILE_BYTES_MAX,
-    Fault, GarbageKind, Latency, MessageMix, Network, REGIONS_MAX, Regions, Scenario,
-    ScenarioError, SpamKind, Topology, WithholdRelease, Workload, format_cells, format_duration,
+    Access, AgentBlock, AgentKind, AgentParams, Behaviour, BehaviourBlock, Byzantine, CELLS_MAX,
+    CLIENTS_MAX, CellIndex, Cells, CensorMode, Checks, ComputeProviderParams, Consensus,
+    ConsumerParams, Direction, Distribution, EXEC_WORK_MAX, EclipseMode, Expect, FILE_BYTES_MAX,
+    Fault, FrontRunnerParams, GarbageKind, LEASE_INTERVALS_MAX, LOOKBACK_WAKES_MAX, Latency,
+    LeaseMarket, MARKET_BLOCKS_MAX, MARKET_TOKENS_MAX, MarketGenesis, MarketMakerParams, Markets,
+    MessageMix, MomentumParams, Network, NoiseTraderParams, PRICE_MAX, QUANTITY_MAX, REGIONS_MAX,
+    Regions, Scenario, ScenarioError, SpamKind, StakeRule, StorageProviderParams,
+    TOKEN_NAME_BYTES_MAX, Topology, ValueParams, WithholdRelease, Workload, format_cells,
+    format_duration,
 };
 
 type Value<'i> = Spanned<DeValue<'i>>;
@@ -539,6 +544,8 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Scenario> {
             "checks",
             "expect",
             "access",
+            "markets",
+            "agents",
         ],
     )?;
 
@@ -598,6 +605,15 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Scenario> {
         Some(value) => parse_access(&source, value)?,
         None => Access::default(),
     };
+    let markets = match root.get("markets") {
+        Some(value) => Some(parse_markets(&source, value, &cells)?),
+        None => None,
+    };
+    let agents = match root.get("agents") {
+        Some(value) => parse_agents(&source, value, cells.count, markets.as_ref())?,
+        None => Vec::new(),
+    };
+    check_stake(&source, &root, &cells, &consensus, markets.as_ref())?;
     Ok(Scenario {
         name: name.to_string(),
         seed,
@@ -611,6 +627,8 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Scenario> {
         checks,
         expect,
         access,
+        markets,
+        agents,
     })
 }
 
@@ -659,6 +677,7 @@ fn default_consensus() -> Consensus {
         max_event_bytes: gossip.transaction_bytes_per_event_max,
         min_fee: crate::workload::TRANSFER_FEE,
         store: StoreMode::Shared,
+        stake: StakeRule::Equal,
     }
 }
 
@@ -677,6 +696,7 @@ fn parse_consensus(source: &Source<'_>, value: &Value<'_>) -> Result<Consensus> 
             "max_event_bytes",
             "min_fee",
             "store",
+            "stake",
         ],
     )?;
     let defaults = default_consensus();
@@ -718,6 +738,8 @@ fn parse_consensus(source: &Source<'_>, value: &Value<'_>) -> Result<Consensus> 
         PeerSelection::name,
     )?
     .unwrap_or(defaults.peer_selection);
+    let stake =
+        named(source, &table, "stake", &StakeRule::ALL, StakeRule::name)?.unwrap_or(defaults.stake);
     let store = match table.get("store") {
         None => defaults.store,
         Some(value) => match string(source, "store", value)? {
@@ -767,6 +789,7 @@ fn parse_consensus(source: &Source<'_>, value: &Value<'_>) -> Result<Consensus> 
             .integer("min_fee", 0, i64::MAX)?
             .map_or(defaults.min_fee, |n| n as u64),
         store,
+        stake,
     })
 }
 
@@ -1391,6 +1414,7 @@ fn behaviour_params(name: &str) -> Option<&'static [&'static str]> {
         "garbage" => &["rate", "kinds"],
         "sybil" => &["identities", "attack_edges", "rate"],
         "double-spend" => &["at", "amount"],
+        "wrong-exec" => &["share"],
         _ => return None,
     })
 }
@@ -1799,6 +1823,12 @@ fn parse_behaviour(
                     per_ns: 50 * NS_PER_MS,
                 },
             )?,
+        },
+        "wrong-exec" => Behaviour::WrongExec {
+            share_ppm: match params.get("share") {
+                Some(share_value) => fraction_ppm(source, "share", share_value)?,
+                None => 1_000_000,
+            },
         },
         _ => {
             let window_end_ns = window.until_ns.unwrap_or(context.duration_ns);
@@ -2454,4 +2484,626 @@ fn parse_fault(
             }
         }
     })
+}
+
+// ---------------------------------------------------------------------------
+// Markets and agents.
+
+const AGENT_KINDS: &str = "noise-trader, market-maker, momentum, value, compute-provider, storage-provider, consumer, front-runner";
+
+/// Keys of an `[[agents]]` block itself; a kind's own keys go in `params`.
+const AGENT_BLOCK_KEYS: &[&str] = &["kind", "count", "cells", "rate", "params"];
+
+/// The `params` keys each agent kind accepts.
+fn agent_params_keys(kind: AgentKind) -> &'static [&'static str] {
+    match kind {
+        AgentKind::NoiseTrader => &["token", "quantity_max", "limit_share", "price_range"],
+        AgentKind::MarketMaker => &["token", "spread", "quantity", "inventory_max"],
+        AgentKind::Momentum => &["token", "lookback", "quantity", "threshold"],
+        AgentKind::Value => &["token", "fundamental", "threshold", "quantity"],
+        AgentKind::ComputeProvider => &["units", "price", "collateral"],
+        AgentKind::StorageProvider => &["blocks", "price", "collateral"],
+        AgentKind::Consumer => &[
+            "market",
+            "amount",
+            "intervals",
+            "price_max",
+            "trust_min",
+            "work",
+            "exec_timeout",
+        ],
+        AgentKind::FrontRunner => &["token", "quantity_min", "quantity"],
+    }
+}
+
+/// The span of `key` in the table `value`, if it is a table holding it.
+fn key_span(value: &Value<'_>, key: &str) -> Option<Range<usize>> {
+    let DeValue::Table(entries) = value.get_ref() else {
+        return None;
+    };
+    entries
+        .iter()
+        .find(|(name, _)| name.get_ref().as_ref() == key)
+        .map(|(_, value)| value.span())
+}
+
+fn parse_markets(source: &Source<'_>, value: &Value<'_>, cells: &Cells) -> Result<Markets> {
+    let table = Table::open(
+        source,
+        "[markets]",
+        value,
+        &[
+            "tokens",
+            "fundamental",
+            "interval",
+            "challenge_window",
+            "genesis",
+        ],
+    )?;
+    let defaults = Markets::default();
+    let tokens = match table.get("tokens") {
+        None => Vec::new(),
+        Some(tokens_value) => token_names(source, tokens_value)?,
+    };
+    let fundamental = match table.get("fundamental") {
+        None => vec![None; tokens.len()],
+        Some(fundamental_value) => {
+            if tokens.is_empty() {
+                return Err(source.error(
+                    fundamental_value.span(),
+                    "fundamental gives one price per exchange token, and [markets] lists no tokens; add tokens = [\"data-credit\"]",
+                ));
+            }
+            let DeValue::Array(items) = fundamental_value.get_ref() else {
+                return Err(source.error(
+                    fundamental_value.span(),
+                    format!(
+                        "fundamental must be an array of prices (PRANA per unit, one per token), like [100], got {}",
+                        describe(fundamental_value)
+                    ),
+                ));
+            };
+            if items.len() != tokens.len() {
+                return Err(source.error(
+                    fundamental_value.span(),
+                    format!(
+                        "fundamental must give one price per token ({}: {}), got {}",
+                        tokens.len(),
+                        tokens.join(", "),
+                        items.len()
+                    ),
+                ));
+            }
+            items
+                .iter()
+                .map(|item| {
+                    Ok(Some(
+                        integer(source, "fundamental", item, 1, PRICE_MAX as i64)? as u64,
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?
+        }
+    };
+    let interval_ns = match table.get("interval") {
+        Some(interval_value) => positive_duration(source, "interval", interval_value)?,
+        None => defaults.interval_ns,
+    };
+    let challenge_window_ns = match table.get("challenge_window") {
+        Some(window_value) => positive_duration(source, "challenge_window", window_value)?,
+        None => defaults.challenge_window_ns,
+    };
+    let genesis = match table.get("genesis") {
+        None => Vec::new(),
+        Some(genesis_value) => parse_market_genesis(source, genesis_value, cells, &tokens)?,
+    };
+    Ok(Markets {
+        tokens,
+        fundamental,
+        interval_ns,
+        challenge_window_ns,
+        genesis,
+    })
+}
+
+/// `tokens = ["data-credit", ...]`: 1 to 16 distinct names of `a-z`,
+/// `0-9` and `-`, each at most 32 bytes.
+fn token_names(source: &Source<'_>, value: &Value<'_>) -> Result<Vec<String>> {
+    let DeValue::Array(items) = value.get_ref() else {
+        return Err(source.error(
+            value.span(),
+            format!(
+                "tokens must be an array of token names, like [\"data-credit\"], got {}",
+                describe(value)
+            ),
+        ));
+    };
+    if items.is_empty() || items.len() > MARKET_TOKENS_MAX {
+        return Err(source.error(
+            value.span(),
+            format!(
+                "tokens must name 1 to {MARKET_TOKENS_MAX} tokens, got {} (leave tokens out for no exchange)",
+                items.len()
+            ),
+        ));
+    }
+    let mut names: Vec<String> = Vec::with_capacity(items.len());
+    for item in items.iter() {
+        let name = string(source, "tokens", item)?;
+        let name_ok = !name.is_empty()
+            && name.len() <= TOKEN_NAME_BYTES_MAX
+            && name
+                .bytes()
+                .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
+        if !name_ok {
+            let shown: String = name.chars().take(40).collect();
+            return Err(source.error(
+                item.span(),
+                format!(
+                    "a token name is 1 to {TOKEN_NAME_BYTES_MAX} of a-z, 0-9 and '-', got \"{shown}\""
+                ),
+            ));
+        }
+        if names.iter().any(|known| known == name) {
+            return Err(source.error(item.span(), format!("tokens lists \"{name}\" twice")));
+        }
+        names.push(name.to_string());
+    }
+    Ok(names)
+}
+
+/// `[[markets.genesis]]` blocks: no cell in two of them.
+fn parse_market_genesis(
+    source: &Source<'_>,
+    value: &Value<'_>,
+    cells: &Cells,
+    tokens: &[String],
+) -> Result<Vec<MarketGenesis>> {
+    let DeValue::Array(entries) = value.get_ref() else {
+        return Err(source.error(
+            value.span(),
+            format!(
+                "genesis must be an array of tables ([[markets.genesis]] with cells, prana and tokens), got {}",
+                describe(value)
+            ),
+        ));
+    };
+    if entries.len() > MARKET_BLOCKS_MAX {
+        return Err(source.error(
+            value.span(),
+            format!(
+                "{} [[markets.genesis]] blocks; a scenario has at most {MARKET_BLOCKS_MAX}",
+                entries.len()
+            ),
+        ));
+    }
+    const NO_BLOCK: u32 = u32::MAX;
+    let mut block_of_cell = vec![NO_BLOCK; cells.count as usize];
+    let mut blocks = Vec::with_capacity(entries.len());
+    for (index, entry) in entries.iter().enumerate() {
+        let number = index + 1;
+        let block_name = format!("[[markets.genesis]] block {number}");
+        let table = Table::open(
+            source,
+            block_name.clone(),
+            entry,
+            &["cells", "prana", "tokens"],
+        )?;
+        let cells_value = table.required("cells", "cells = \"0..10\"")?;
+        let block_cells = cell_group(source, "cells", cells_value, cells.count)?;
+        for &cell in &block_cells {
+            let owner = block_of_cell[cell as usize];
+            if owner != NO_BLOCK {
+                return Err(source.error(
+                    cells_value.span(),
+                    format!(
+                        "cell {cell} is in both [[markets.genesis]] block {} and block {number}; a cell takes its genesis from one block",
+                        owner + 1
+                    ),
+                ));
+            }
+            block_of_cell[cell as usize] = index as u32;
+        }
+        if table.get("prana").is_none() && table.get("tokens").is_none() {
+            return Err(source.error(
+                entry.span(),
+                format!(
+                    "{block_name} needs prana = N, tokens = [...] or both (without them it changes nothing)"
+                ),
+            ));
+        }
+        let prana = table
+            .integer("prana", 0, i64::MAX)?
+            .map_or(cells.genesis_balance, |prana| prana as u64);
+        let token_balances = match table.get("tokens") {
+            None => vec![0; tokens.len()],
+            Some(tokens_value) => {
+                if tokens.is_empty() {
+                    return Err(source.error(
+                        tokens_value.span(),
+                        "tokens gives balances of exchange tokens, and [markets] lists none; add tokens = [\"data-credit\"] to [markets]",
+                    ));
+                }
+                let shape = format!(
+                    "tokens must list one balance per exchange token ({}: {})",
+                    tokens.len(),
+                    tokens.join(", ")
+                );
+                let DeValue::Array(items) = tokens_value.get_ref() else {
+                    return Err(source.error(
+                        tokens_value.span(),
+                        format!("{shape}, got {}", describe(tokens_value)),
+                    ));
+                };
+                if items.len() != tokens.len() {
+                    return Err(
+                        source.error(tokens_value.span(), format!("{shape}, got {}", items.len()))
+                    );
+                }
+                items
+                    .iter()
+                    .map(|item| Ok(integer(source, "tokens", item, 0, i64::MAX)? as u64))
+                    .collect::<Result<Vec<_>>>()?
+            }
+        };
+        blocks.push(MarketGenesis {
+            cells: block_cells,
+            prana,
+            tokens: token_balances,
+        });
+    }
+    Ok(blocks)
+}
+
+/// `[[agents]]` blocks: one agent per cell over all blocks.
+fn parse_agents(
+    source: &Source<'_>,
+    value: &Value<'_>,
+    cell_count: u32,
+    markets: Option<&Markets>,
+) -> Result<Vec<AgentBlock>> {
+    let DeValue::Array(entries) = value.get_ref() else {
+        return Err(source.error(
+            value.span(),
+            format!(
+                "agents must be an array of tables ([[agents]] with kind = one of {AGENT_KINDS}), got {}",
+                describe(value)
+            ),
+        ));
+    };
+    if entries.len() > MARKET_BLOCKS_MAX {
+        return Err(source.error(
+            value.span(),
+            format!(
+                "{} [[agents]] blocks; a scenario has at most {MARKET_BLOCKS_MAX}",
+                entries.len()
+            ),
+        ));
+    }
+    const NO_BLOCK: u32 = u32::MAX;
+    let mut block_of_cell = vec![NO_BLOCK; cell_count as usize];
+    let mut free_count = cell_count;
+    let mut blocks: Vec<AgentBlock> = Vec::with_capacity(entries.len());
+    for (index, entry) in entries.iter().enumerate() {
+        let number = index + 1;
+        let DeValue::Table(entry_entries) = entry.get_ref() else {
+            return Err(source.error(
+                entry.span(),
+                format!(
+                    "agents block {number} must be a table, got {}",
+                    describe(entry)
+                ),
+            ));
+        };
+        let (name, name_value) = tag(
+            source,
+            entry,
+            entry_entries,
+            &format!("agents block {number}"),
+            "kind",
+            AGENT_KINDS,
+        )?;
+        let Some(kind) = AgentKind::ALL.into_iter().find(|kind| kind.name() == name) else {
+            return Err(source.error(
+                name_value.span(),
+                format!("unknown agent kind \"{name}\"; allowed: {AGENT_KINDS}"),
+            ));
+        };
+        let params_allowed = agent_params_keys(kind);
+        // A kind's setting written beside `kind` rather than in `params`.
+        let misplaced = entry_entries
+            .keys()
+            .filter(|key| params_allowed.contains(&key.get_ref().as_ref()))
+            .min_by_key(|key| key.span().start);
+        if let Some(key) = misplaced {
+            return Err(source.error(
+                key.span(),
+                format!(
+                    "`{}` is a parameter of {name}; write it inside params, like params = {{ {} = ... }}",
+                    key.get_ref(),
+                    key.get_ref()
+                ),
+            ));
+        }
+        let block_name = format!("agents block {number} ({name})");
+        let table = Table::from_entries(
+            source,
+            block_name.clone(),
+            entry.span(),
+            entry_entries,
+            AGENT_BLOCK_KEYS,
+        )?;
+        let cells: Vec<CellIndex> = match (table.get("count"), table.get("cells")) {
+            (Some(_), Some(cells_value)) => {
+                return Err(source.error(
+                    cells_value.span(),
+                    format!("{block_name} takes count or cells, not both"),
+                ));
+            }
+            (None, None) => {
+                return Err(source.error(
+                    entry.span(),
+                    format!(
+                        "{block_name} needs count = N (the first N cells without an agent) or cells = \"0..10\" (a cell group)"
+                    ),
+                ));
+            }
+            (Some(count_value), None) => {
+                let count = integer(source, "count", count_value, 1, i64::from(cell_count))? as u32;
+                if count > free_count {
+                    return Err(source.error(
+                        count_value.span(),
+                        format!(
+                            "{block_name} asks for {count} agents, but only {free_count} of the {cell_count} cells are without one (earlier [[agents]] blocks hold the rest); a cell hosts at most one agent"
+                        ),
+                    ));
+                }
+                (0..cell_count)
+                    .filter(|&cell| block_of_cell[cell as usize] == NO_BLOCK)
+                    .take(count as usize)
+                    .collect()
+            }
+            (None, Some(cells_value)) => {
+                let cells = cell_group(source, "cells", cells_value, cell_count)?;
+                if let Some(&cell) = cells
+                    .iter()
+                    .find(|&&cell| block_of_cell[cell as usize] != NO_BLOCK)
+                {
+                    let owner = block_of_cell[cell as usize] as usize;
+                    return Err(source.error(
+                        cells_value.span(),
+                        format!(
+                            "{block_name}: cell {cell} already hosts the agent of agents block {} ({}); a cell hosts at most one agent",
+                            owner + 1,
+                            blocks[owner].kind.name()
+                        ),
+                    ));
+                }
+                cells
+            }
+        };
+        for &cell in &cells {
+            block_of_cell[cell as usize] = index as u32;
+        }
+        free_count -= cells.len() as u32;
+        let rate = match table.get("rate") {
+            // One wake a second.
+            None => Rate {
+                count: 1,
+                per_ns: NS_PER_S,
+            },
+            Some(rate_value) => {
+                let parsed = rate(source, "rate", rate_value)?;
+                if parsed.is_zero() {
+                    return Err(source.error(
+                        rate_value.span(),
+                        "rate must be more than 0 (an agent that never wakes does nothing)",
+                    ));
+                }
+                parsed
+            }
+        };
+        let params = Params {
+            source,
+            name,
+            name_span: name_value.span(),
+            table: match table.get("params") {
+                None => None,
+                Some(params_value) => Some(Table::open(
+                    source,
+                    format!("the params of {block_name}"),
+                    params_value,
+                    params_allowed,
+                )?),
+            },
+            span: table
+                .get("params")
+                .map_or(entry.span(), |params| params.span()),
+        };
+        let params = parse_agent_params(&params, kind, markets)?;
+        blocks.push(AgentBlock {
+            kind,
+            cells,
+            rate,
+            params,
+        });
+    }
+    Ok(blocks)
+}
+
+/// A kind's `params`, checked and with every default filled in.
+fn parse_agent_params(
+    params: &Params<'_, '_>,
+    kind: AgentKind,
+    markets: Option<&Markets>,
+) -> Result<AgentParams> {
+    let source = params.source;
+    let tokens: &[String] = markets.map_or(&[], |markets| &markets.tokens);
+    let quantity = |key: &str, default: u64| -> Result<u64> {
+        Ok(params.integer(key, 1, QUANTITY_MAX as i64, default as i64)? as u64)
+    };
+    let price = |key: &str, default: u64| -> Result<u64> {
+        Ok(params.integer(key, 1, PRICE_MAX as i64, default as i64)? as u64)
+    };
+    let fraction = |key: &str, default_ppm: u32| -> Result<u32> {
+        params
+            .get(key)
+            .map_or(Ok(default_ppm), |value| fraction_ppm(source, key, value))
+    };
+    // The exchange token an exchange kind trades: an index into `tokens`.
+    let token = || -> Result<u16> {
+        if tokens.is_empty() {
+            return Err(source.error(
+                params.name_span.clone(),
+                format!(
+                    "{} agents trade on the exchange, and there is none; list its tokens in [markets] tokens = [\"data-credit\"]",
+                    params.name
+                ),
+            ));
+        }
+        let Some(token_value) = params.get("token") else {
+            return Ok(0);
+        };
+        let allowed = format!(
+            "token must be the index of one of [markets] tokens, 0 to {} ({})",
+            tokens.len() - 1,
+            tokens.join(", ")
+        );
+        let out_of_range =
+            |got: String| source.error(token_value.span(), format!("{allowed}, got {got}"));
+        match token_value.get_ref() {
+            DeValue::Integer(integer) => {
+                match i64::from_str_radix(integer.as_str(), integer.radix()) {
+                    Ok(index) if (0..tokens.len() as i64).contains(&index) => Ok(index as u16),
+                    _ => Err(out_of_range(integer.to_string())),
+                }
+            }
+            _ => Err(out_of_range(describe(token_value))),
+        }
+    };
+    Ok(match kind {
+        AgentKind::NoiseTrader => AgentParams::NoiseTrader(NoiseTraderParams {
+            token: token()?,
+            quantity_max: quantity("quantity_max", 10)?,
+            limit_share_ppm: fraction("limit_share", 700_000)?,
+            price_range_ppm: fraction("price_range", 50_000)?,
+        }),
+        AgentKind::MarketMaker => AgentParams::MarketMaker(MarketMakerParams {
+            token: token()?,
+            spread: price("spread", 4)?,
+            quantity: quantity("quantity", 10)?,
+            inventory_max: params.integer("inventory_max", 0, QUANTITY_MAX as i64, 200)? as u64,
+        }),
+        AgentKind::Momentum => AgentParams::Momentum(MomentumParams {
+            token: token()?,
+            lookback: params.integer("lookback", 1, i64::from(LOOKBACK_WAKES_MAX), 5)? as u32,
+            quantity: quantity("quantity", 5)?,
+            threshold_ppm: fraction("threshold", 10_000)?,
+        }),
+        AgentKind::Value => {
+            let token = token()?;
+            let fundamental = match params.get("fundamental") {
+                Some(value) => integer(source, "fundamental", value, 1, PRICE_MAX as i64)? as u64,
+                None => markets
+                    .and_then(|markets| markets.fundamental[usize::from(token)])
+                    .ok_or_else(|| {
+                        source.error(
+                            params.span.clone(),
+                            format!(
+                                "value agents need a fundamental price for token {token} ({}): set params = {{ fundamental = 100 }} or [markets] fundamental",
+                                tokens[usize::from(token)]
+                            ),
+                        )
+                    })?,
+            };
+            AgentParams::Value(ValueParams {
+                token,
+                fundamental,
+                threshold_ppm: fraction("threshold", 20_000)?,
+                quantity: quantity("quantity", 5)?,
+            })
+        }
+        AgentKind::ComputeProvider => AgentParams::ComputeProvider(ComputeProviderParams {
+            units: quantity("units", 100)?,
+            price: price("price", 2)?,
+            collateral: params.integer("collateral", 0, PRICE_MAX as i64, 10_000)? as u64,
+        }),
+        AgentKind::StorageProvider => AgentParams::StorageProvider(StorageProviderParams {
+            blocks: quantity("blocks", 64)?,
+            price: price("price", 1)?,
+            collateral: params.integer("collateral", 0, PRICE_MAX as i64, 10_000)? as u64,
+        }),
+        AgentKind::Consumer => AgentParams::Consumer(ConsumerParams {
+            market: match params.choice("market", &["compute", "storage"])? {
+                "compute" => LeaseMarket::Compute,
+                _ => LeaseMarket::Storage,
+            },
+            amount: quantity("amount", 10)?,
+            intervals: params.integer("intervals", 1, i64::from(LEASE_INTERVALS_MAX), 10)? as u32,
+            price_max: price("price_max", 5)?,
+            trust_min_ppm: fraction("trust_min", 0)?,
+            work: params.integer("work", 1, i64::from(EXEC_WORK_MAX), 1_000)? as u32,
+            exec_timeout_ns: params.duration("exec_timeout", 3 * NS_PER_S)?,
+        }),
+        AgentKind::FrontRunner => AgentParams::FrontRunner(FrontRunnerParams {
+            token: token()?,
+            quantity_min: quantity("quantity_min", 10)?,
+            quantity: quantity("quantity", 10)?,
+        }),
+    })
+}
+
+/// `[consensus] stake = "prana"`: every cell's stake is its genesis PRANA,
+/// which must be more than 0 for each, and fit in `u64` all together.
+/// `[cells] stake` then has no meaning and is an error.
+fn check_stake(
+    source: &Source<'_>,
+    root: &Table<'_, '_>,
+    cells: &Cells,
+    consensus: &Consensus,
+    markets: Option<&Markets>,
+) -> Result<()> {
+    if consensus.stake != StakeRule::Prana {
+        return Ok(());
+    }
+    if let Some(span) = root
+        .get("cells")
+        .and_then(|cells_value| key_span(cells_value, "stake"))
+    {
+        return Err(source.error(
+            span,
+            "[cells] stake applies only with [consensus] stake = \"equal\"; with \"prana\" each cell's stake is its genesis PRANA",
+        ));
+    }
+    let stake_span = root
+        .get("consensus")
+        .and_then(|consensus_value| key_span(consensus_value, "stake"))
+        .unwrap_or(0..0);
+    let mut prana = vec![cells.genesis_balance; cells.count as usize];
+    for block in markets.map_or(&[][..], |markets| &markets.genesis[..]) {
+        for &cell in &block.cells {
+            prana[cell as usize] = block.prana;
+        }
+    }
+    if let Some(cell) = prana.iter().position(|&balance| balance == 0) {
+        return Err(source.error(
+            stake_span,
+            format!(
+                "stake = \"prana\" gives cell {cell} stake 0 (it holds no PRANA at genesis); every member needs stake above 0: give it PRANA in [cells] genesis_balance or a [[markets.genesis]] block"
+            ),
+        ));
+    }
+    if prana
+        .iter()
+        .try_fold(0u64, |total, &balance| total.checked_add(balance))
+        .is_none()
+    {
+        return Err(source.error(
+            stake_span,
+            format!(
+                "stake = \"prana\": the cells' genesis PRANA adds up to more than {}, the most total stake can be",
+                u64::MAX
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -14,10 +14,14 @@
 //! 2. remove one `[[byzantine]]` block (each), or the `[byzantine]` table;
 //! 3. fewer Byzantine cells in a block (or the table): half of them, then
 //!    one fewer — the lowest cells stay (`count`: half, then one fewer);
+//!    then remove one `[[agents]]` block (each), and fewer agents in a
+//!    block, the same way;
 //! 4. `cells.count` halved, then one fewer; every group that names a cell
 //!    beyond the new count loses it, and an entry left with nothing
-//!    (a fault, a Byzantine block or its victims, a region; a partition
-//!    left with one group) is removed with it. Explicit submitters or
+//!    (a fault, a Byzantine block or its victims, a region, an agents or
+//!    market genesis block; a partition left with one group) is removed
+//!    with it; an agents block's `count` keeps the agents left. Explicit
+//!    submitters or
 //!    entry cells that would be left empty skip the reduction instead, and
 //!    a topology's degree is lowered to what the new count allows;
 //! 5. `duration` halved, then 10 % shorter, rounded down to a whole
@@ -27,15 +31,17 @@
 //! 6. a fault's window halved (each fault with an end, or a partition or
 //!    link fault without one, which then gets an end);
 //! 7. a fault moved earlier: its `at` halved, its end moved with it;
-//! 8. lower rates: `workload.tx_rate`, `workload.messages.rate` and each
-//!    Byzantine block's `params.rate` halved, rounded down to a whole
+//! 8. lower rates: `workload.tx_rate`, `workload.messages.rate`, each
+//!    Byzantine block's `params.rate` and each agents block's `rate`
+//!    (default `"1/s"`) halved, rounded down to a whole
 //!    number per second, down to `"1/s"` (never to zero);
 //! 9. one region fewer: its cells join the region before it (region 0's,
 //!    the one after it), its row and column leave `region_latency`; the
 //!    last region becomes `network.latency`.
 //!
 //! Each reduction lowers one of these and raises none: the number of
-//! faults, Byzantine blocks, Byzantine cells, cells and regions, the
+//! faults, Byzantine blocks, Byzantine cells, agents blocks, agents, cells
+//! and regions, the
 //! duration, a fault's start or end (no end counting as the latest), a
 //! rate. Each is a whole number bounded below, so repeating them ends.
 
@@ -126,11 +132,14 @@ pub fn reductions(document: &toml::Table, scenario: &Scenario) -> Vec<Reduction>
     remove_faults(document, scenario, &mut found);
     remove_byzantine(document, scenario, &mut found);
     fewer_byzantine_cells(document, scenario, &mut found);
+    remove_agents(document, scenario, &mut found);
+    fewer_agents(document, scenario, &mut found);
     fewer_cells(document, scenario, &mut found);
     shorter_duration(document, scenario, &mut found);
     shorter_faults(document, scenario, &mut found);
     earlier_faults(document, scenario, &mut found);
     lower_rates(document, scenario, &mut found);
+    lower_agent_rates(document, scenario, &mut found);
     fewer_regions(document, scenario, &mut found);
     found
 }
@@ -159,6 +168,10 @@ pub struct Size {
     pub byzantine_cells: usize,
     /// 0 without regions.
     pub regions: usize,
+    /// `[[agents]]` blocks.
+    pub agent_blocks: usize,
+    /// Agents over all blocks.
+    pub agents: usize,
     pub tx_rate: Rate,
     pub message_rate: Rate,
 }
@@ -175,6 +188,8 @@ impl Size {
                 Latency::Regions(regions) => regions.names.len(),
                 Latency::Uniform(_) => 0,
             },
+            agent_blocks: scenario.agents.len(),
+            agents: scenario.agents.iter().map(|block| block.cells.len()).sum(),
             tx_rate: scenario.workload.tx_rate,
             message_rate: scenario.workload.message_rate,
         }
@@ -204,6 +219,8 @@ impl Size {
                 after.byzantine_cells,
             ),
             ("regions", before.regions, after.regions),
+            ("agents blocks", before.agent_blocks, after.agent_blocks),
+            ("agents", before.agents, after.agents),
         ];
         for (name, before, after) in counts {
             if before > 0 || after > 0 {
@@ -321,6 +338,45 @@ fn fewer_byzantine_cells(document: &toml::Table, scenario: &Scenario, found: &mu
             }
         }
         _ => {}
+    }
+}
+
+fn remove_agents(document: &toml::Table, scenario: &Scenario, found: &mut Vec<Reduction>) {
+    for (index, block) in scenario.agents.iter().enumerate() {
+        let mut edited = document.clone();
+        if remove_array_entry(&mut edited, "agents", index).is_some() {
+            found.push(Reduction {
+                change: format!(
+                    "agents.{index} removed ({} {} on {})",
+                    block.cells.len(),
+                    block.kind.name(),
+                    format_cells(&block.cells)
+                ),
+                document: edited,
+            });
+        }
+    }
+}
+
+fn fewer_agents(document: &toml::Table, scenario: &Scenario, found: &mut Vec<Reduction>) {
+    let Some(toml::Value::Array(items)) = document.get("agents") else {
+        return;
+    };
+    for (index, (item, block)) in items.iter().zip(&scenario.agents).enumerate() {
+        let Some(table) = item.as_table() else {
+            continue;
+        };
+        let path = format!("agents.{index}");
+        for (change, edited_table) in fewer_cells_in_block(table, &path, &block.cells) {
+            let mut edited = document.clone();
+            if let Some(slot) = array_entry_mut(&mut edited, "agents", index) {
+                *slot = toml::Value::Table(edited_table);
+                found.push(Reduction {
+                    change,
+                    document: edited,
+                });
+            }
+        }
     }
 }
 
@@ -478,6 +534,47 @@ fn with_cell_count(
             set_array(&mut edited, "byzantine", kept_items);
         }
         _ => {}
+    }
+
+    // Agents: a block keeps the agents on cells that remain (by `count`:
+    // as many as remain), or leaves.
+    if !scenario.agents.is_empty() {
+        let items = array_at(&mut edited, "agents")?;
+        let mut kept_items = Vec::new();
+        for (index, (block, item)) in scenario.agents.iter().zip(items.iter()).enumerate() {
+            let mut item = item.clone();
+            let table = item.as_table_mut()?;
+            let survives = if table.contains_key("count") {
+                let kept = keep(&block.cells).len();
+                table.insert("count".to_string(), toml::Value::Integer(kept as i64));
+                kept > 0
+            } else {
+                keep_group(table, "cells", &block.cells, &keep)
+            };
+            if survives {
+                kept_items.push(item);
+            } else {
+                notes.push(format!("agents.{index} removed"));
+            }
+        }
+        set_array(&mut edited, "agents", kept_items);
+    }
+    // Market genesis blocks: one left with no cell leaves.
+    if let Some(markets) = &scenario.markets
+        && !markets.genesis.is_empty()
+    {
+        let markets_table = table_at(&mut edited, &["markets"])?;
+        let items = array_at(markets_table, "genesis")?;
+        let mut kept_items = Vec::new();
+        for (index, (block, item)) in markets.genesis.iter().zip(items.iter()).enumerate() {
+            let mut item = item.clone();
+            if keep_group(item.as_table_mut()?, "cells", &block.cells, &keep) {
+                kept_items.push(item);
+            } else {
+                notes.push(format!("markets.genesis.{index} removed"));
+            }
+        }
+        set_array(markets_table, "genesis", kept_items);
     }
 
     // Workload groups: emptying one would change whom the workload comes
@@ -839,6 +936,31 @@ fn lower_rates(document: &toml::Table, scenario: &Scenario, found: &mut Vec<Redu
             change: format!(
                 "byzantine.{index}.params.rate {} → {halved}/s",
                 format_rate(rate)
+            ),
+            document: edited,
+        });
+    }
+}
+
+fn lower_agent_rates(document: &toml::Table, scenario: &Scenario, found: &mut Vec<Reduction>) {
+    for (index, block) in scenario.agents.iter().enumerate() {
+        let Some(halved) = halved_rate(block.rate) else {
+            continue;
+        };
+        let mut edited = document.clone();
+        let Some(table) =
+            array_entry_mut(&mut edited, "agents", index).and_then(toml::Value::as_table_mut)
+        else {
+            continue;
+        };
+        table.insert(
+            "rate".to_string(),
+            toml::Value::String(format!("{halved}/s")),
+        );
+        found.push(Reduction {
+            change: format!(
+                "agents.{index}.rate {} → {halved}/s",
+                format_rate(block.rate)
             ),
             document: edited,
         });
@@ -1415,6 +1537,78 @@ cells = "all"
                 toml::Value::String("2..5".into()),
                 toml::Value::Integer(9),
             ])
+        );
+    }
+
+    const MARKET: &str = r#"
+name = "market"
+seed = 3
+duration = "10s"
+
+[cells]
+count = 8
+genesis_balance = 100
+
+[consensus]
+stake = "prana"
+
+[markets]
+tokens = ["data-credit"]
+fundamental = [100]
+
+[[markets.genesis]]
+cells = "0..2"
+prana = 5000
+tokens = [50]
+
+[[markets.genesis]]
+cells = [6, 7]
+tokens = [9]
+
+[[agents]]
+kind = "noise-trader"
+count = 4
+rate = "4/s"
+
+[[agents]]
+kind = "consumer"
+cells = [5, 7]
+"#;
+
+    #[test]
+    fn agents_shrink_by_block_by_agent_and_with_the_cells() {
+        let found = changes(MARKET);
+        let expected = [
+            "agents.0 removed (4 noise-trader on 0..4)",
+            "agents.1 removed (2 consumer on 5, 7)",
+            "agents.0.count 4 → 2",
+            "agents.0.count 4 → 3",
+            "agents.1.cells 5, 7 → 5",
+            "cells.count 8 → 4 (agents.1 removed; markets.genesis.1 removed)",
+            "cells.count 8 → 7",
+            "duration 10s → 5s",
+            "duration 10s → 9s",
+            "workload.tx_rate 10/s → 5/s",
+            "agents.0.rate 4/s → 2/s",
+        ];
+        assert_eq!(found, expected);
+        let (document, scenario) = document_of(MARKET);
+        let valid = candidates("t.toml", &document, &scenario);
+        let valid_changes: Vec<&str> = valid.iter().map(|c| c.change.as_str()).collect();
+        assert_eq!(valid_changes, expected, "every reduction parses");
+        let fewer = candidate(&valid, "cells.count 8 → 7")
+            .document
+            .scenario
+            .clone();
+        // The consumer keeps the cell that remains; the genesis block too.
+        assert_eq!(fewer.agents[1].cells, [5]);
+        assert_eq!(fewer.markets.as_ref().unwrap().genesis[1].cells, [6]);
+        let before = Size::of(&scenario);
+        let after = Size::of(&candidate(&valid, "agents.0.count 4 → 2").document.scenario);
+        assert_eq!((before.agents, after.agents), (6, 4));
+        assert_eq!(
+            Size::describe_change(&before, &after),
+            "cells 8 → 8, duration 10s → 10s, agents blocks 2 → 2, agents 6 → 4, TX rate 10/s → 10/s"
         );
     }
 }

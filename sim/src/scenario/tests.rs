@@ -1015,6 +1015,13 @@ fn every_behaviour_parses_with_its_defaults() {
                 amount: None,
             },
         ),
+        (
+            "wrong-exec",
+            "",
+            Behaviour::WrongExec {
+                share_ppm: 1_000_000,
+            },
+        ),
     ];
     for (name, extra, expected) in table {
         let behaviour = behaviour_of(&with_byzantine(&block(name, extra)));
@@ -1121,6 +1128,11 @@ fn every_behaviour_parses_with_explicit_params() {
                 at_ns: 7 * NS_PER_S,
                 amount: Some(500),
             },
+        ),
+        (
+            "wrong-exec",
+            "params = { share = 0.25 }",
+            Behaviour::WrongExec { share_ppm: 250_000 },
         ),
     ];
     for (name, extra, expected) in table {
@@ -1879,10 +1891,741 @@ fn consensus_knob_errors_name_the_allowed_values() {
         ),
         (
             "gossip_policy = \"pull\"",
-            "test.toml:10:1: unknown key `gossip_policy` in [consensus]; allowed keys: gossip_interval, coin_round_frequency, sync, peer_selection, max_events_per_sync, max_transactions_per_event, max_event_bytes, min_fee, store",
+            "test.toml:10:1: unknown key `gossip_policy` in [consensus]; allowed keys: gossip_interval, coin_round_frequency, sync, peer_selection, max_events_per_sync, max_transactions_per_event, max_event_bytes, min_fee, store, stake",
         ),
     ] {
         let error = error_of(&with_consensus(line));
         assert_eq!(error.to_string(), expected, "{line}");
+    }
+}
+
+/// Every market and agent setting, each away from its default where it
+/// has one.
+const MARKETS_EXAMPLE: &str = r#"
+name = "market"
+seed = 3
+duration = "20s"
+[cells]
+count = 16
+genesis_balance = 50000
+[consensus]
+stake = "prana"
+[markets]
+tokens = ["data-credit", "gpu-hour"]
+fundamental = [100, 40]
+interval = "500ms"
+challenge_window = "2s"
+[[markets.genesis]]
+cells = "0..4"
+prana = 1000000
+tokens = [500, 20]
+[[markets.genesis]]
+cells = [4, 5]
+tokens = [0, 7]
+[[agents]]
+kind = "noise-trader"
+count = 2
+rate = "2/s"
+params = { quantity_max = 20, limit_share = 0.3, price_range = 0.1 }
+[[agents]]
+kind = "market-maker"
+cells = [2, 3]
+params = { token = 1, spread = 6, quantity = 4, inventory_max = 50 }
+[[agents]]
+kind = "momentum"
+cells = 6
+params = { lookback = 8, quantity = 3, threshold = 0.005 }
+[[agents]]
+kind = "value"
+count = 1
+params = { token = 1, threshold = 0.05 }
+[[agents]]
+kind = "compute-provider"
+cells = "8..10"
+params = { units = 50, price = 3, collateral = 2000 }
+[[agents]]
+kind = "storage-provider"
+cells = 10
+params = { blocks = 128, price = 2, collateral = 0 }
+[[agents]]
+kind = "consumer"
+cells = [11, 12]
+rate = "500/m"
+params = { market = "storage", amount = 8, intervals = 20, price_max = 3, trust_min = 0.25, work = 50, exec_timeout = "1.5s" }
+[[agents]]
+kind = "front-runner"
+cells = 13
+[agents.params]
+quantity_min = 25
+quantity = 5
+"#;
+
+#[test]
+fn markets_and_agents_parse_to_the_stated_values() {
+    let scenario = parse(MARKETS_EXAMPLE).unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(scenario.consensus.stake, StakeRule::Prana);
+    let markets = scenario.markets.as_ref().unwrap();
+    assert_eq!(markets.tokens, ["data-credit", "gpu-hour"]);
+    assert_eq!(markets.fundamental, [Some(100), Some(40)]);
+    assert_eq!(markets.interval_ns, 500 * NS_PER_MS);
+    assert_eq!(markets.challenge_window_ns, 2 * NS_PER_S);
+    assert_eq!(
+        markets.genesis,
+        [
+            MarketGenesis {
+                cells: vec![0, 1, 2, 3],
+                prana: 1_000_000,
+                tokens: vec![500, 20],
+            },
+            // prana left out: [cells] genesis_balance.
+            MarketGenesis {
+                cells: vec![4, 5],
+                prana: 50_000,
+                tokens: vec![0, 7],
+            },
+        ]
+    );
+    assert_eq!(scenario.genesis_prana(0), 1_000_000);
+    assert_eq!(scenario.genesis_prana(5), 50_000);
+    assert_eq!(scenario.genesis_prana(15), 50_000);
+    assert_eq!(scenario.genesis_tokens(1), [500, 20]);
+    assert_eq!(scenario.genesis_tokens(15), [0, 0]);
+    let stakes = scenario.stakes();
+    assert_eq!(stakes.len(), 16);
+    assert_eq!(
+        (stakes[3], stakes[4], stakes[15]),
+        (1_000_000, 50_000, 50_000)
+    );
+
+    let per_second = |count: u64| rate_of(&format!("{count}/s"));
+    let expected = [
+        AgentBlock {
+            kind: AgentKind::NoiseTrader,
+            // count = 2: the first two cells.
+            cells: vec![0, 1],
+            rate: per_second(2),
+            params: AgentParams::NoiseTrader(NoiseTraderParams {
+                token: 0,
+                quantity_max: 20,
+                limit_share_ppm: 300_000,
+                price_range_ppm: 100_000,
+            }),
+        },
+        AgentBlock {
+            kind: AgentKind::MarketMaker,
+            cells: vec![2, 3],
+            rate: per_second(1),
+            params: AgentParams::MarketMaker(MarketMakerParams {
+                token: 1,
+                spread: 6,
+                quantity: 4,
+                inventory_max: 50,
+            }),
+        },
+        AgentBlock {
+            kind: AgentKind::Momentum,
+            cells: vec![6],
+            rate: per_second(1),
+            params: AgentParams::Momentum(MomentumParams {
+                token: 0,
+                lookback: 8,
+                quantity: 3,
+                threshold_ppm: 5_000,
+            }),
+        },
+        AgentBlock {
+            kind: AgentKind::Value,
+            // count = 1: the first cell without an agent.
+            cells: vec![4],
+            rate: per_second(1),
+            // The fundamental of token 1, from [markets].
+            params: AgentParams::Value(ValueParams {
+                token: 1,
+                fundamental: 40,
+                threshold_ppm: 50_000,
+                quantity: 5,
+            }),
+        },
+        AgentBlock {
+            kind: AgentKind::ComputeProvider,
+            cells: vec![8, 9],
+            rate: per_second(1),
+            params: AgentParams::ComputeProvider(ComputeProviderParams {
+                units: 50,
+                price: 3,
+                collateral: 2_000,
+            }),
+        },
+        AgentBlock {
+            kind: AgentKind::StorageProvider,
+            cells: vec![10],
+            rate: per_second(1),
+            params: AgentParams::StorageProvider(StorageProviderParams {
+                blocks: 128,
+                price: 2,
+                collateral: 0,
+            }),
+        },
+        AgentBlock {
+            kind: AgentKind::Consumer,
+            cells: vec![11, 12],
+            rate: units::parse_rate("500/m").unwrap(),
+            params: AgentParams::Consumer(ConsumerParams {
+                market: LeaseMarket::Storage,
+                amount: 8,
+                intervals: 20,
+                price_max: 3,
+                trust_min_ppm: 250_000,
+                work: 50,
+                exec_timeout_ns: 1_500 * NS_PER_MS,
+            }),
+        },
+        AgentBlock {
+            kind: AgentKind::FrontRunner,
+            cells: vec![13],
+            rate: per_second(1),
+            params: AgentParams::FrontRunner(FrontRunnerParams {
+                token: 0,
+                quantity_min: 25,
+                quantity: 5,
+            }),
+        },
+    ];
+    assert_eq!(scenario.agents, expected);
+    assert_eq!(scenario.agent_of(6).map(|(index, _)| index), Some(4));
+    assert_eq!(scenario.agent_of(13).map(|(index, _)| index), Some(11));
+    assert!(scenario.agent_of(7).is_none());
+    let summary = scenario.summary();
+    assert!(
+        summary.contains("exchange of 2 tokens (data-credit, gpu-hour); agents: 2 noise-trader at 2/s, 2 market-maker at 1/s"),
+        "{summary}"
+    );
+    let json = serde_json::to_value(&scenario).unwrap();
+    assert_eq!(json["markets"]["tokens"][1], "gpu-hour");
+    assert_eq!(json["agents"][6]["params"]["Consumer"]["market"], "Storage");
+    assert_eq!(json["consensus"]["stake"], "Prana");
+}
+
+#[test]
+fn markets_and_agents_default_to_none() {
+    let scenario = parse(ISSUE_EXAMPLE).unwrap();
+    assert_eq!(scenario.markets, None);
+    assert!(scenario.agents.is_empty());
+    assert_eq!(scenario.consensus.stake, StakeRule::Equal);
+    assert_eq!(scenario.stakes(), vec![1; 16]);
+    assert_eq!(scenario.genesis_prana(3), 1_000_000);
+    assert!(scenario.genesis_tokens(3).is_empty());
+    // An empty [markets]: no exchange, the documented intervals.
+    let scenario = parse(&format!("{ISSUE_EXAMPLE}[markets]\n")).unwrap();
+    assert_eq!(scenario.markets, Some(Markets::default()));
+    let markets = scenario.markets.unwrap();
+    assert_eq!(
+        (markets.interval_ns, markets.challenge_window_ns),
+        (NS_PER_S, 10 * NS_PER_S)
+    );
+    // Lease agents need no exchange, nor a [markets] section.
+    let text = format!(
+        "{ISSUE_EXAMPLE}[[agents]]\nkind = \"compute-provider\"\ncount = 3\n[[agents]]\nkind = \"consumer\"\ncount = 2\n"
+    );
+    let scenario = parse(&text).unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(scenario.markets, None);
+    assert_eq!(scenario.agents[1].cells, [3, 4]);
+    assert_eq!(
+        scenario.agents[1].params,
+        AgentParams::Consumer(ConsumerParams {
+            market: LeaseMarket::Compute,
+            amount: 10,
+            intervals: 10,
+            price_max: 5,
+            trust_min_ppm: 0,
+            work: 1_000,
+            exec_timeout_ns: 3 * NS_PER_S,
+        })
+    );
+}
+
+#[test]
+fn every_agent_kind_takes_its_documented_defaults() {
+    let mut text = String::from(
+        "name = \"d\"\nseed = 1\nduration = \"5s\"\n[cells]\ncount = 8\n[markets]\ntokens = [\"t\"]\nfundamental = [70]\n",
+    );
+    for kind in AgentKind::ALL {
+        text.push_str(&format!(
+            "[[agents]]\nkind = \"{}\"\ncount = 1\n",
+            kind.name()
+        ));
+    }
+    let scenario = parse(&text).unwrap_or_else(|error| panic!("{error}"));
+    let params: Vec<AgentParams> = scenario
+        .agents
+        .iter()
+        .map(|block| {
+            assert_eq!(
+                block.rate,
+                Rate {
+                    count: 1,
+                    per_ns: NS_PER_S
+                }
+            );
+            assert_eq!(block.kind, block.params.kind());
+            block.params.clone()
+        })
+        .collect();
+    assert_eq!(
+        params,
+        [
+            AgentParams::NoiseTrader(NoiseTraderParams {
+                token: 0,
+                quantity_max: 10,
+                limit_share_ppm: 700_000,
+                price_range_ppm: 50_000,
+            }),
+            AgentParams::MarketMaker(MarketMakerParams {
+                token: 0,
+                spread: 4,
+                quantity: 10,
+                inventory_max: 200,
+            }),
+            AgentParams::Momentum(MomentumParams {
+                token: 0,
+                lookback: 5,
+                quantity: 5,
+                threshold_ppm: 10_000,
+            }),
+            AgentParams::Value(ValueParams {
+                token: 0,
+                fundamental: 70,
+                threshold_ppm: 20_000,
+                quantity: 5,
+            }),
+            AgentParams::ComputeProvider(ComputeProviderParams {
+                units: 100,
+                price: 2,
+                collateral: 10_000,
+            }),
+            AgentParams::StorageProvider(StorageProviderParams {
+                blocks: 64,
+                price: 1,
+                collateral: 10_000,
+            }),
+            AgentParams::Consumer(ConsumerParams {
+                market: LeaseMarket::Compute,
+                amount: 10,
+                intervals: 10,
+                price_max: 5,
+                trust_min_ppm: 0,
+                work: 1_000,
+                exec_timeout_ns: 3 * NS_PER_S,
+            }),
+            AgentParams::FrontRunner(FrontRunnerParams {
+                token: 0,
+                quantity_min: 10,
+                quantity: 10,
+            }),
+        ]
+    );
+    let cells: Vec<Vec<CellIndex>> = scenario.agents.iter().map(|b| b.cells.clone()).collect();
+    assert_eq!(cells, (0..8).map(|cell| vec![cell]).collect::<Vec<_>>());
+}
+
+/// Eight lines with one exchange token; `extra` starts at line 9.
+const MARKET_BASE: &str = "name = \"market\"
+seed = 3
+duration = \"20s\"
+[cells]
+count = 16
+[markets]
+tokens = [\"data-credit\"]
+fundamental = [100]
+";
+
+/// `(text after MARKET_BASE (from line 9), line:column, message)`.
+const INVALID_MARKETS: &[(&str, &str, &str)] = &[
+    (
+        "[[agents]]\nkind = \"whale\"\ncount = 1",
+        "10:8",
+        "unknown agent kind \"whale\"; allowed: noise-trader, market-maker, momentum, value, compute-provider, storage-provider, consumer, front-runner",
+    ),
+    (
+        "[[agents]]\ncount = 1",
+        "9:1",
+        "agents block 1 needs `kind`, one of: noise-trader, market-maker",
+    ),
+    (
+        "[[agents]]\nkind = \"momentum\"\ncount = 1\nparams = { lookbak = 3 }",
+        "12:12",
+        "unknown key `lookbak` in the params of agents block 1 (momentum); allowed keys: token, lookback, quantity, threshold",
+    ),
+    (
+        "[[agents]]\nkind = \"noise-trader\"\ncount = 1\nquantity_max = 3",
+        "12:1",
+        "`quantity_max` is a parameter of noise-trader; write it inside params, like params = { quantity_max = ... }",
+    ),
+    (
+        "[[agents]]\nkind = \"noise-trader\"\ncount = 1\nwhen = \"1s\"",
+        "12:1",
+        "unknown key `when` in agents block 1 (noise-trader); allowed keys: kind, count, cells, rate, params",
+    ),
+    (
+        "[[agents]]\nkind = \"value\"\ncount = 1\ncells = 2",
+        "12:9",
+        "agents block 1 (value) takes count or cells, not both",
+    ),
+    (
+        "[[agents]]\nkind = \"value\"",
+        "9:1",
+        "agents block 1 (value) needs count = N (the first N cells without an agent) or cells = \"0..10\" (a cell group)",
+    ),
+    (
+        "[[agents]]\nkind = \"noise-trader\"\ncells = \"0..4\"\n[[agents]]\nkind = \"market-maker\"\ncells = [3, 4]",
+        "14:9",
+        "agents block 2 (market-maker): cell 3 already hosts the agent of agents block 1 (noise-trader); a cell hosts at most one agent",
+    ),
+    (
+        "[[agents]]\nkind = \"noise-trader\"\ncount = 10\n[[agents]]\nkind = \"market-maker\"\ncount = 7",
+        "14:9",
+        "agents block 2 (market-maker) asks for 7 agents, but only 6 of the 16 cells are without one",
+    ),
+    (
+        "[[agents]]\nkind = \"noise-trader\"\ncount = 17",
+        "11:9",
+        "count must be an integer from 1 to 16, got 17",
+    ),
+    (
+        "[[agents]]\nkind = \"momentum\"\ncount = 1\nparams = { token = 1 }",
+        "12:20",
+        "token must be the index of one of [markets] tokens, 0 to 0 (data-credit), got 1",
+    ),
+    (
+        "[[agents]]\nkind = \"momentum\"\ncount = 1\nparams = { token = \"data-credit\" }",
+        "12:20",
+        "token must be the index of one of [markets] tokens, 0 to 0 (data-credit), got string \"data-credit\"",
+    ),
+    (
+        "[[agents]]\nkind = \"front-runner\"\ncount = 1\nrate = \"0/s\"",
+        "12:8",
+        "rate must be more than 0 (an agent that never wakes does nothing)",
+    ),
+    (
+        "[[agents]]\nkind = \"noise-trader\"\ncount = 1\nparams = { limit_share = 0.33333333 }",
+        "12:26",
+        "limit_share must be a whole number of millionths (at most 6 decimals), got 0.33333333",
+    ),
+    (
+        "[[agents]]\nkind = \"noise-trader\"\ncount = 1\nparams = { quantity_max = 0 }",
+        "12:27",
+        "quantity_max must be an integer from 1 to 1000000000, got 0",
+    ),
+    (
+        "[[agents]]\nkind = \"consumer\"\ncount = 1\nparams = { market = \"bandwidth\" }",
+        "12:21",
+        "unknown market \"bandwidth\"; allowed: compute, storage",
+    ),
+    (
+        "[[agents]]\nkind = \"consumer\"\ncount = 1\nparams = { exec_timeout = \"0s\" }",
+        "12:27",
+        "exec_timeout must be longer than 0",
+    ),
+    (
+        "[[agents]]\nkind = \"momentum\"\ncount = 1\nparams = { lookback = 0 }",
+        "12:23",
+        "lookback must be an integer from 1 to 10000, got 0",
+    ),
+    (
+        "[[markets.genesis]]\ncells = \"0..4\"\nprana = 5\n[[markets.genesis]]\ncells = [3, 9]\nprana = 6",
+        "13:9",
+        "cell 3 is in both [[markets.genesis]] block 1 and block 2; a cell takes its genesis from one block",
+    ),
+    (
+        "[[markets.genesis]]\ncells = 1\ntokens = [1, 2]",
+        "11:10",
+        "tokens must list one balance per exchange token (1: data-credit), got 2",
+    ),
+    (
+        "[[markets.genesis]]\ncells = 1\ntokens = 5",
+        "11:10",
+        "tokens must list one balance per exchange token (1: data-credit), got integer 5",
+    ),
+    (
+        "[[markets.genesis]]\ncells = 1",
+        "9:1",
+        "[[markets.genesis]] block 1 needs prana = N, tokens = [...] or both",
+    ),
+    (
+        "[[markets.genesis]]\nprana = 1",
+        "9:1",
+        "missing key `cells` in [[markets.genesis]] block 1, for example: cells = \"0..10\"",
+    ),
+    (
+        "[[markets.genesis]]\ncells = 1\nprana = -1",
+        "11:9",
+        "prana must be an integer of at least 0, got -1",
+    ),
+    (
+        "[consensus]\nstake = \"wealth\"",
+        "10:9",
+        "stake must be \"equal\" or \"prana\", got \"wealth\"",
+    ),
+    (
+        "[consensus]\nstake = \"prana\"\n[[markets.genesis]]\ncells = \"4..6\"\nprana = 0",
+        "10:9",
+        "stake = \"prana\" gives cell 4 stake 0 (it holds no PRANA at genesis); every member needs stake above 0",
+    ),
+];
+
+#[test]
+fn invalid_markets_and_agents_give_one_located_message() {
+    for &(extra, position, fragment) in INVALID_MARKETS {
+        let text = format!("{MARKET_BASE}{extra}\n");
+        let error = error_of(&text);
+        assert_eq!(
+            format!("{}:{}", error.line, error.column),
+            position,
+            "{extra}: {error}"
+        );
+        assert!(error.message.starts_with(fragment), "{extra}: {error}");
+    }
+}
+
+#[test]
+fn invalid_market_sections_give_one_located_message() {
+    // (replace in MARKET_BASE, with, line:column, message)
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "tokens = [\"data-credit\"]",
+            "tokens = [\"Data\"]",
+            "7:11",
+            "a token name is 1 to 32 of a-z, 0-9 and '-', got \"Data\"",
+        ),
+        (
+            "tokens = [\"data-credit\"]",
+            "tokens = [\"a\", \"b\", \"a\"]",
+            "7:21",
+            "tokens lists \"a\" twice",
+        ),
+        (
+            "tokens = [\"data-credit\"]",
+            "tokens = []",
+            "7:10",
+            "tokens must name 1 to 16 tokens, got 0",
+        ),
+        (
+            "fundamental = [100]",
+            "fundamental = [100, 3]",
+            "8:15",
+            "fundamental must give one price per token (1: data-credit), got 2",
+        ),
+        (
+            "fundamental = [100]",
+            "fundamental = [0]",
+            "8:16",
+            "fundamental must be an integer from 1 to 1000000000000, got 0",
+        ),
+        (
+            "fundamental = [100]",
+            "interval = \"0s\"",
+            "8:12",
+            "interval must be longer than 0",
+        ),
+        (
+            "fundamental = [100]",
+            "window = \"3s\"",
+            "8:1",
+            "unknown key `window` in [markets]; allowed keys: tokens, fundamental, interval, challenge_window, genesis",
+        ),
+        (
+            "tokens = [\"data-credit\"]\nfundamental = [100]",
+            "fundamental = [100]",
+            "7:15",
+            "fundamental gives one price per exchange token, and [markets] lists no tokens",
+        ),
+        (
+            "count = 16",
+            "count = 16\nstake = 3",
+            "6:9",
+            "[cells] stake applies only with [consensus] stake = \"equal\"",
+        ),
+    ];
+    for &(replace, with, position, fragment) in cases {
+        assert!(MARKET_BASE.contains(replace), "{replace}");
+        let mut text = MARKET_BASE.replacen(replace, with, 1);
+        if with.contains("stake") {
+            text.push_str("[consensus]\nstake = \"prana\"\n");
+        }
+        let error = error_of(&text);
+        assert_eq!(
+            format!("{}:{}", error.line, error.column),
+            position,
+            "{with}: {error}"
+        );
+        assert!(error.message.starts_with(fragment), "{with}: {error}");
+    }
+}
+
+#[test]
+fn exchange_agents_need_tokens_and_value_agents_a_fundamental() {
+    let no_exchange = "name = \"m\"\nseed = 1\nduration = \"5s\"\n[cells]\ncount = 4\n";
+    for kind in AgentKind::ALL {
+        let text = format!(
+            "{no_exchange}[[agents]]\nkind = \"{}\"\ncount = 1\n",
+            kind.name()
+        );
+        match parse(&text) {
+            Ok(_) => assert!(!kind.trades_tokens(), "{}", kind.name()),
+            Err(error) => {
+                assert!(kind.trades_tokens(), "{}: {error}", kind.name());
+                assert_eq!((error.line, error.column), (7, 8), "{error}");
+                assert_eq!(
+                    error.message,
+                    format!(
+                        "{} agents trade on the exchange, and there is none; list its tokens in [markets] tokens = [\"data-credit\"]",
+                        kind.name()
+                    )
+                );
+            }
+        }
+    }
+    let text = format!(
+        "{no_exchange}[markets]\ntokens = [\"a\", \"b\"]\n[[agents]]\nkind = \"value\"\ncount = 1\nparams = {{ token = 1 }}\n"
+    );
+    let error = error_of(&text);
+    assert_eq!((error.line, error.column), (11, 10), "{error}");
+    assert!(
+        error
+            .message
+            .starts_with("value agents need a fundamental price for token 1 (b)"),
+        "{error}"
+    );
+    let fixed = text.replace("token = 1 }", "token = 1, fundamental = 9 }");
+    let scenario = parse(&fixed).unwrap_or_else(|error| panic!("{error}"));
+    assert!(matches!(
+        scenario.agents[0].params,
+        AgentParams::Value(ValueParams { fundamental: 9, .. })
+    ));
+}
+
+#[test]
+fn prana_stake_must_be_positive_and_fit_in_u64() {
+    let base = "name = \"m\"\nseed = 1\nduration = \"5s\"\n[consensus]\nstake = \"prana\"\n[cells]\ncount = 4\n";
+    let scenario = parse(&format!("{base}genesis_balance = 7\n")).unwrap();
+    assert_eq!(scenario.stakes(), [7, 7, 7, 7]);
+    let error = error_of(&format!("{base}genesis_balance = 0\n"));
+    assert_eq!((error.line, error.column), (5, 9), "{error}");
+    assert!(error.message.contains("gives cell 0 stake 0"), "{error}");
+    // Zero balance everywhere but where a genesis block gives PRANA.
+    let text = format!(
+        "{base}genesis_balance = 0\n[markets]\n[[markets.genesis]]\ncells = \"all\"\nprana = 3\n"
+    );
+    assert_eq!(parse(&text).unwrap().stakes(), [3, 3, 3, 3]);
+    let error = error_of(&format!("{base}genesis_balance = 9223372036854775807\n"));
+    assert_eq!((error.line, error.column), (5, 9), "{error}");
+    assert_eq!(
+        error.message,
+        "stake = \"prana\": the cells' genesis PRANA adds up to more than 18446744073709551615, the most total stake can be"
+    );
+    // "equal" is today's rule: [cells] stake each.
+    let equal = base.replace("\"prana\"", "\"equal\"");
+    let scenario = parse(&format!("{equal}stake = 5\ngenesis_balance = 0\n")).unwrap();
+    assert_eq!(scenario.stakes(), [5, 5, 5, 5]);
+}
+
+#[test]
+fn agent_settings_can_be_overridden_with_set() {
+    use super::overrides::{Setting, with_settings};
+    let setting = |key: &str, value: &str| Setting {
+        key: key.to_string(),
+        value: value.to_string(),
+    };
+    let scenario = with_settings(
+        "m.toml",
+        MARKETS_EXAMPLE,
+        &[
+            setting("agents.0.rate", "5/s"),
+            setting("agents.0.params.quantity_max", "3"),
+            setting("markets.interval", "2s"),
+            setting("consensus.stake", "equal"),
+        ],
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(scenario.agents[0].rate, rate_of("5/s"));
+    assert!(matches!(
+        scenario.agents[0].params,
+        AgentParams::NoiseTrader(NoiseTraderParams {
+            quantity_max: 3,
+            ..
+        })
+    ));
+    assert_eq!(scenario.markets.unwrap().interval_ns, 2 * NS_PER_S);
+    assert_eq!(scenario.consensus.stake, StakeRule::Equal);
+    let error = with_settings(
+        "m.toml",
+        MARKETS_EXAMPLE,
+        &[setting("agents.0.params.quantity", "3")],
+    )
+    .unwrap_err();
+    assert!(
+        error
+            .message
+            .contains("unknown key `quantity` in the params of agents block 1 (noise-trader)"),
+        "{error}"
+    );
+}
+
+/// Lines that break the markets and agents sections in every way we know.
+const MARKET_FRAGMENTS: &[&str] = &[
+    "[markets]",
+    "[[markets.genesis]]",
+    "[[agents]]",
+    "[agents.params]",
+    "[consensus]",
+    "stake = \"prana\"",
+    "stake = 0",
+    "genesis_balance = 0",
+    "genesis_balance = 9223372036854775807",
+    "tokens = []",
+    "tokens = [\"a\", \"a\"]",
+    "tokens = [1, 2]",
+    "tokens = [-1]",
+    "fundamental = [0, 99999999999999999999]",
+    "fundamental = 3",
+    "prana = -1",
+    "cells = \"all\"",
+    "count = 16",
+    "count = 0",
+    "kind = \"value\"",
+    "kind = \"consumer\"",
+    "kind = 7",
+    "rate = \"0/s\"",
+    "rate = \"1e9/s\"",
+    "params = { token = 65536, lookback = 0, threshold = 2 }",
+    "params = { market = 1, exec_timeout = \"-1s\", trust_min = 1e-9 }",
+    "params = { fundamental = 0, quantity = 9223372036854775807 }",
+    "token = 0",
+    "interval = \"0s\"",
+];
+
+proptest! {
+    #[test]
+    fn mutated_market_scenarios_never_panic(
+        edits in proptest::collection::vec(
+            (0usize..70, 0usize..MARKET_FRAGMENTS.len(), any::<bool>()),
+            1..6,
+        )
+    ) {
+        let mut lines: Vec<String> = MARKETS_EXAMPLE.lines().map(str::to_string).collect();
+        for (line, fragment, replace) in edits {
+            let line = line % (lines.len() + 1);
+            if replace && line < lines.len() {
+                lines[line] = MARKET_FRAGMENTS[fragment].to_string();
+            } else {
+                lines.insert(line, MARKET_FRAGMENTS[fragment].to_string());
+            }
+        }
+        let text = lines.join("\n");
+        if let Err(error) = parse(&text) {
+            prop_assert!(error.line >= 1);
+            prop_assert!(error.line as usize <= text.lines().count() + 1);
+            prop_assert!(!error.message.is_empty());
+        }
     }
 }

@@ -80,6 +80,7 @@ impl IdentityService {
             .subscribe("message.inbound")
             .subscribe("message.interaction")
             .subscribe("consensus.fork")
+            .subscribe("state.slashed")
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -313,6 +314,9 @@ impl Service<CellProtocol> for IdentityService {
                     *peer,
                     *outcome,
                 );
+            }
+            CellEvent::Slashed { provider } => {
+                self.trust.borrow_mut().record_slash(*provider);
             }
             CellEvent::Fork {
                 creator,

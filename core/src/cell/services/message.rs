@@ -274,6 +274,17 @@ impl Service<CellProtocol> for MessageService {
                         .borrow_mut()
                         .observations
                         .push(CellObservation::TxSubmitted { tx: hash });
+                    if let Body::Tx(tx) = &message.body
+                        && !matches!(tx.kind, crate::message::TxKind::Transfer { .. })
+                    {
+                        self.io
+                            .borrow_mut()
+                            .observations
+                            .push(CellObservation::MarketSubmitted {
+                                tx: hash,
+                                kind: Arc::new(tx.kind.clone()),
+                            });
+                    }
                 }
                 ctx.call(CellRequest::ConsensusSubmit {
                     encoded: encoded.into(),

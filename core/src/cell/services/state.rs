@@ -7,8 +7,12 @@ use crate::bus::{Service, ServiceSpec};
 use crate::codec::{Reader, Writer};
 use crate::hashgraph::OrderedEvent;
 use crate::identity::CellId;
+use crate::identity::PublicKey;
 use crate::journal::{JournalTag, JournalVerifier, RangeProof};
-use crate::ledger::{Ledger, LedgerTx, LedgerTxKind, OrderedItem, PostTx};
+use crate::ledger::{
+    Ledger, LedgerTx, LedgerTxKind, OrderedItem, PostTx, RoundContext, RoundOutcome,
+};
+use crate::market::{LeaseEventKind, LeaseMarket, storage_block};
 use crate::message::{
     Body, Exec, Message, QUERY_DATA_LEN_MAX, QUERY_PROOF_LEN_MAX, Query, QueryTarget, TxKind,
 };
@@ -31,6 +35,8 @@ use super::{CallResult, Ctx, NucleusService, append, misrouted};
 pub struct StateService {
     /// The member directory ([`crate::cell::CellConfig::members`]).
     members: Arc<Directory>,
+    /// This cell's index.
+    me: CellIndex,
     /// Decodes and verifies each consensus transaction (a host may do it
     /// once for all its cells).
     environment: EnvironmentHandle,
@@ -69,6 +75,7 @@ impl StateService {
 
     pub fn new(
         members: Arc<Directory>,
+        me: CellIndex,
         environment: EnvironmentHandle,
         io: IoHandle,
         journals: JournalReader,
@@ -77,6 +84,7 @@ impl StateService {
         let journaled_rounds = journals.with(JournalKind::State, |journal| journal.length());
         StateService {
             members,
+            me,
             environment,
             io,
             journals,
@@ -110,15 +118,13 @@ impl StateService {
                         continue;
                     };
                     let item = match &message.body {
-                        Body::Tx(tx) => {
-                            let TxKind::Transfer { to, amount } = tx.kind;
-                            OrderedItem::Tx(LedgerTx {
-                                sender: message.sender,
-                                nonce: tx.nonce,
-                                fee: tx.fee,
-                                kind: LedgerTxKind::Transfer { to, amount },
-                            })
-                        }
+                        Body::Tx(tx) => OrderedItem::Tx(LedgerTx {
+                            id: message.hash(),
+                            sender: message.sender,
+                            nonce: tx.nonce,
+                            fee: tx.fee,
+                            kind: ledger_kind(&tx.kind, &message.proof.public_key),
+                        }),
                         Body::Post(post) => OrderedItem::Post(PostTx {
                             author: message.sender,
                             topic: post.topic.clone(),
@@ -133,14 +139,37 @@ impl StateService {
                 }
             }
         }
+        let context = RoundContext {
+            round: u64::from(round.round),
+            consensus_time_ns: round
+                .events
+                .iter()
+                .map(|ordered| ordered.consensus_timestamp_ns)
+                .max()
+                .unwrap_or(0),
+            randomness: round.order_digest,
+            fee_payees: round
+                .unique_famous_creators
+                .iter()
+                .filter_map(|&creator| self.members.get(creator as usize).map(|m| m.cell_id))
+                .collect(),
+        };
         ctx.charge_cpu(cost::LEDGER_ITEM_NS * items.len() as u64);
         let outcome = self
             .ledger
             .borrow_mut()
-            .apply_round(u64::from(round.round), &items)
+            .apply_round(&context, &items)
             .expect("consensus rounds strictly increase and carry bounded items");
-        let rejected: std::collections::BTreeSet<usize> =
-            outcome.rejected.iter().map(|(index, _)| *index).collect();
+
+        self.serve_markets(round, &outcome, ctx);
+        // Not applied: refused, or still waiting for the sender's earlier
+        // nonces (applied in a later round, if at all).
+        let rejected: std::collections::BTreeSet<usize> = outcome
+            .rejected
+            .iter()
+            .map(|(index, _)| *index)
+            .chain(outcome.held.iter().copied())
+            .collect();
         if !round.replayed {
             for (index, tx, ordered) in &tx_slots {
                 self.io
@@ -320,6 +349,7 @@ impl StateService {
                     ctx,
                     Body::Exec(Exec::Result {
                         task_id: *task_id,
+                        task_digest: task.digest(),
                         output: task.run(),
                         charged,
                     }),
@@ -327,6 +357,7 @@ impl StateService {
             }
             Body::Exec(Exec::Result {
                 task_id,
+                task_digest,
                 output,
                 charged,
             }) => {
@@ -335,6 +366,18 @@ impl StateService {
                 };
                 ctx.charge_cpu(cost::EXEC_WORK_UNIT_NS.saturating_mul(task.work_units()));
                 let verified = *output == task.run() && from == executor;
+                if !verified && from == executor && *task_digest == task.digest() {
+                    // A wrong answer under the executor's own signature is
+                    // a failed interaction whatever the markets make of it.
+                    if let Some(peer) = self.members.get(executor.as_usize()).map(|m| m.cell_id) {
+                        ctx.broadcast(CellEvent::Interaction {
+                            peer,
+                            outcome: crate::trust::InteractionOutcome::Failure,
+                        })
+                        .expect("queue has room");
+                    }
+                    self.prove_fraud(executor, &task, message, ctx);
+                }
                 self.io
                     .borrow_mut()
                     .observations
@@ -363,6 +406,209 @@ impl StateService {
             }
             _ => {}
         }
+    }
+}
+
+impl StateService {
+    /// What a decided round asks of this cell as a market participant:
+    /// record what the markets did and any broken invariant, withdraw trust
+    /// from slashed providers, keep the data of storage leases it provides
+    /// and answer their challenges.
+    fn serve_markets(&mut self, round: &RoundOrdered, outcome: &RoundOutcome, ctx: &mut Ctx<'_>) {
+        let report = &outcome.market;
+        let me = self.members.get(self.me.as_usize()).map(|m| m.cell_id);
+        for event in &report.leases {
+            match event.kind {
+                LeaseEventKind::Slashed { .. } => {
+                    ctx.broadcast(CellEvent::Slashed {
+                        provider: event.provider,
+                    })
+                    .expect("queue has room");
+                }
+                LeaseEventKind::Opened
+                    if event.market == LeaseMarket::Storage && Some(event.provider) == me =>
+                {
+                    let ledger = self.ledger.borrow();
+                    let Some(lease) = ledger.lease(event.lease) else {
+                        continue;
+                    };
+                    let block_bytes = ledger.config().market.storage_block_bytes;
+                    let blocks = (0..lease.amount)
+                        .map(|index| storage_block(&lease.data_seed, index, block_bytes))
+                        .collect();
+                    drop(ledger);
+                    ctx.call(CellRequest::NucleusStorageOpen {
+                        lease: event.lease,
+                        blocks,
+                    })
+                    .expect("queue has room");
+                }
+                _ => {}
+            }
+        }
+        if round.replayed {
+            return;
+        }
+        for challenge in &report.challenges {
+            if Some(challenge.provider) == me {
+                ctx.call(CellRequest::NucleusStorageAnswer {
+                    lease: challenge.lease,
+                    challenge: challenge.seq,
+                    index: challenge.index,
+                })
+                .expect("queue has room");
+            }
+        }
+        let mut io = self.io.borrow_mut();
+        for violation in &outcome.violations {
+            io.observations.push(CellObservation::LedgerViolation {
+                round: round.round,
+                invariant: violation.invariant,
+                detail: violation.detail.clone(),
+            });
+        }
+        let ledger = self.ledger.borrow();
+        let active = ledger.token_count() > 0
+            || ledger.offers().next().is_some()
+            || !report.refused.is_empty()
+            || report.fee_payout > 0;
+        if active {
+            io.observations.push(CellObservation::MarketRound {
+                round: round.round,
+                report: Arc::new(report.clone()),
+            });
+        }
+    }
+
+    /// `executor` answered `task` wrongly under its own signature: if this
+    /// cell leases compute from it, submit the signed result as a fraud
+    /// proof (the ledger re-runs the task and slashes the provider).
+    fn prove_fraud(
+        &mut self,
+        executor: CellIndex,
+        task: &crate::message::ExecTask,
+        result: &Message,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let (Some(me), Some(provider)) = (
+            self.members.get(self.me.as_usize()).map(|m| m.cell_id),
+            self.members.get(executor.as_usize()).map(|m| m.cell_id),
+        ) else {
+            return;
+        };
+        let lease = self
+            .ledger
+            .borrow()
+            .leases()
+            .find(|lease| {
+                lease.live
+                    && lease.market == LeaseMarket::Compute
+                    && lease.consumer == me
+                    && lease.provider == provider
+            })
+            .map(|lease| lease.id);
+        let Some(lease) = lease else {
+            return;
+        };
+        ctx.call(CellRequest::MessageSubmit {
+            to: self.me,
+            body: Body::Tx(crate::message::Tx {
+                nonce: 0,
+                fee: self.ledger.borrow().config().fee_min,
+                kind: TxKind::FraudProof {
+                    lease,
+                    task: task.clone(),
+                    result: result.encode(),
+                },
+            }),
+        })
+        .expect("queue has room");
+        self.io
+            .borrow_mut()
+            .observations
+            .push(CellObservation::FraudProofSubmitted {
+                lease,
+                provider: executor,
+            });
+    }
+}
+
+/// The ledger's view of a wire TX kind; offers carry the key that signed
+/// them.
+fn ledger_kind(kind: &TxKind, signer: &PublicKey) -> LedgerTxKind {
+    match kind {
+        TxKind::Transfer { to, amount } => LedgerTxKind::Transfer {
+            to: *to,
+            amount: *amount,
+        },
+        TxKind::Order {
+            token,
+            side,
+            price,
+            quantity,
+        } => LedgerTxKind::Order {
+            token: *token,
+            side: *side,
+            price: *price,
+            quantity: *quantity,
+        },
+        TxKind::Cancel { token, order } => LedgerTxKind::Cancel {
+            token: *token,
+            order: *order,
+        },
+        TxKind::ComputeOffer {
+            units,
+            price_per_unit,
+            collateral,
+        } => LedgerTxKind::Offer {
+            market: LeaseMarket::Compute,
+            capacity: *units,
+            price: *price_per_unit,
+            collateral: *collateral,
+            provider_key: *signer,
+        },
+        TxKind::StorageOffer {
+            blocks,
+            price_per_block,
+            collateral,
+        } => LedgerTxKind::Offer {
+            market: LeaseMarket::Storage,
+            capacity: *blocks,
+            price: *price_per_block,
+            collateral: *collateral,
+            provider_key: *signer,
+        },
+        TxKind::Lease {
+            offer,
+            amount,
+            intervals,
+            data_seed,
+        } => LedgerTxKind::Lease {
+            offer: *offer,
+            amount: *amount,
+            intervals: *intervals,
+            data_seed: *data_seed,
+        },
+        TxKind::EndLease { lease } => LedgerTxKind::EndLease { lease: *lease },
+        TxKind::WithdrawOffer { offer } => LedgerTxKind::WithdrawOffer { offer: *offer },
+        TxKind::FraudProof {
+            lease,
+            task,
+            result,
+        } => LedgerTxKind::FraudProof {
+            lease: *lease,
+            task: task.clone(),
+            result: result.clone(),
+        },
+        TxKind::StorageProof {
+            lease,
+            challenge,
+            proof,
+        } => LedgerTxKind::StorageProof {
+            lease: *lease,
+            challenge: *challenge,
+            proof: proof.clone(),
+        },
     }
 }
 
@@ -487,7 +733,7 @@ impl Service<CellProtocol> for StateService {
         match event {
             CellEvent::RoundOrdered(round) => self.apply_round(round, ctx),
             CellEvent::Inbound { from, message } => self.on_inbound(*from, message, ctx),
-            CellEvent::Fork { .. } | CellEvent::Interaction { .. } => {}
+            CellEvent::Fork { .. } | CellEvent::Interaction { .. } | CellEvent::Slashed { .. } => {}
         }
     }
 }
