@@ -86,9 +86,11 @@ pub struct AgentPool {
     index_of: BTreeMap<CellId, u32>,
     fundamental: Vec<Option<u64>>,
     fee_min: u64,
-    /// Market TXs by hash: who signed them and what they ask. Kept while
-    /// some home cell may still learn them.
-    market_txs: BTreeMap<[u8; 32], (u32, TxKind)>,
+    /// Market TXs by hash: who signed them, what they ask, and how many
+    /// home cells have seen them ordered. Forgotten once every home has
+    /// (none can then learn them as pending), so memory follows the TXs
+    /// in flight, not the run's length.
+    market_txs: BTreeMap<[u8; 32], (u32, TxKind, u32)>,
     /// Storage leases asked for so far (distinct data per lease).
     leases_asked: u64,
     execs_sent: u64,
@@ -150,14 +152,15 @@ impl AgentPool {
         let cell = observed.cell.0;
         match &observed.observation {
             CellObservation::MarketSubmitted { tx, kind } => {
-                self.market_txs.insert(*tx, (cell, kind.as_ref().clone()));
+                self.market_txs
+                    .insert(*tx, (cell, kind.as_ref().clone(), 0));
                 if let Some(home) = self.knowledge.get_mut(&cell) {
                     home.own_pending.insert(*tx);
                 }
             }
             CellObservation::TxReceived { tx } => {
                 if let Some(home) = self.knowledge.get_mut(&cell)
-                    && let Some((sender, TxKind::Order { .. })) = self.market_txs.get(tx)
+                    && let Some((sender, TxKind::Order { .. }, _)) = self.market_txs.get(tx)
                     && *sender != cell
                 {
                     home.received_orders.insert(*tx);
@@ -167,6 +170,13 @@ impl AgentPool {
                 if let Some(home) = self.knowledge.get_mut(&cell) {
                     home.own_pending.remove(tx);
                     home.received_orders.remove(tx);
+                    let homes = self.knowledge.len() as u32;
+                    if let Some(entry) = self.market_txs.get_mut(tx) {
+                        entry.2 += 1;
+                        if entry.2 >= homes {
+                            self.market_txs.remove(tx);
+                        }
+                    }
                 }
             }
             CellObservation::ExecCompleted { .. } => {
@@ -326,6 +336,12 @@ impl AgentPool {
         self.agents.iter().map(|agent| (agent.home(), agent.kind()))
     }
 
+    /// Market TXs whose content the pool still keeps (some home cell has
+    /// not seen them ordered).
+    pub fn tracked_market_txs(&self) -> usize {
+        self.market_txs.len()
+    }
+
     pub fn members(&self) -> &[CellId] {
         &self.members
     }
@@ -479,6 +495,7 @@ impl MarketView for CellMarketView<'_> {
                         price,
                         quantity,
                     },
+                    _,
                 ) => Some(PendingOrder {
                     sender: *sender,
                     token: *token,

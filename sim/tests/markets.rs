@@ -99,6 +99,19 @@ fn the_exchange_trades_in_consensus_order_and_every_invariant_holds() {
         .filter(|refused| refused.reason == "bad-nonce" || refused.reason == "nonce-gap")
         .collect();
     assert!(refused.is_empty(), "{refused:?}");
+    // The pool forgets a market TX once every home cell ordered it: what it
+    // keeps is what is still in flight, not the whole run.
+    let submitted = world
+        .simulation()
+        .observations()
+        .iter()
+        .filter(|o| matches!(o.observation, CellObservation::MarketSubmitted { .. }))
+        .count();
+    let tracked = world.agents().expect("agents").tracked_market_txs();
+    assert!(
+        submitted > 200 && tracked * 5 < submitted,
+        "{tracked} of {submitted} kept"
+    );
 }
 
 #[test]
