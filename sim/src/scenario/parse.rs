@@ -2652,17 +2652,20 @@ fn token_names(source: &Source<'_>, value: &Value<'_>) -> Result<Vec<String>> {
 }
 
 /// `[[markets.genesis]]` blocks: no cell in two of them.
-fn parse_market_genesis(
+/// The blocks of a `[[markets.genesis]]` or `[[agents]]` array: an array
+/// of tables (`shape` says what each holds), at most [`MARKET_BLOCKS_MAX`].
+fn market_blocks<'a, 'v>(
     source: &Source<'_>,
-    value: &Value<'_>,
-    cells: &Cells,
-    tokens: &[String],
-) -> Result<Vec<MarketGenesis>> {
+    value: &'a Value<'v>,
+    key: &str,
+    header: &str,
+    shape: &str,
+) -> Result<&'a [Value<'v>]> {
     let DeValue::Array(entries) = value.get_ref() else {
         return Err(source.error(
             value.span(),
             format!(
-                "genesis must be an array of tables ([[markets.genesis]] with cells, prana and tokens), got {}",
+                "{key} must be an array of tables ([[{header}]] {shape}), got {}",
                 describe(value)
             ),
         ));
@@ -2671,11 +2674,27 @@ fn parse_market_genesis(
         return Err(source.error(
             value.span(),
             format!(
-                "{} [[markets.genesis]] blocks; a scenario has at most {MARKET_BLOCKS_MAX}",
+                "{} [[{header}]] blocks; a scenario has at most {MARKET_BLOCKS_MAX}",
                 entries.len()
             ),
         ));
     }
+    Ok(entries)
+}
+
+fn parse_market_genesis(
+    source: &Source<'_>,
+    value: &Value<'_>,
+    cells: &Cells,
+    tokens: &[String],
+) -> Result<Vec<MarketGenesis>> {
+    let entries = market_blocks(
+        source,
+        value,
+        "genesis",
+        "markets.genesis",
+        "with cells, prana and tokens",
+    )?;
     const NO_BLOCK: u32 = u32::MAX;
     let mut block_of_cell = vec![NO_BLOCK; cells.count as usize];
     let mut blocks = Vec::with_capacity(entries.len());
@@ -2761,24 +2780,13 @@ fn parse_agents(
     cell_count: u32,
     markets: Option<&Markets>,
 ) -> Result<Vec<AgentBlock>> {
-    let DeValue::Array(entries) = value.get_ref() else {
-        return Err(source.error(
-            value.span(),
-            format!(
-                "agents must be an array of tables ([[agents]] with kind = one of {AGENT_KINDS}), got {}",
-                describe(value)
-            ),
-        ));
-    };
-    if entries.len() > MARKET_BLOCKS_MAX {
-        return Err(source.error(
-            value.span(),
-            format!(
-                "{} [[agents]] blocks; a scenario has at most {MARKET_BLOCKS_MAX}",
-                entries.len()
-            ),
-        ));
-    }
+    let entries = market_blocks(
+        source,
+        value,
+        "agents",
+        "agents",
+        &format!("with kind = one of {AGENT_KINDS}"),
+    )?;
     const NO_BLOCK: u32 = u32::MAX;
     let mut block_of_cell = vec![NO_BLOCK; cell_count as usize];
     let mut free_count = cell_count;
